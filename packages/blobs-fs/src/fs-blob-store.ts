@@ -1,0 +1,338 @@
+import { randomUUID, type Hash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  RegistryError,
+  createDigestHash,
+  parseDigest,
+  type BlobInfo,
+  type BlobStore,
+  type ByteRange,
+  type DigestAlgorithm,
+  type UploadState,
+} from '@berth/core';
+import { ensureDirectoryDurably, fsyncDirectory, isErrnoException, openIfExists, writeFully } from './fs-utils.js';
+import { hashFile } from './hash-file.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './layout.js';
+
+export interface FsBlobStoreOptions {
+  /** Directory holding blobs, uploads and temp files; created when missing. */
+  root: string;
+}
+
+/**
+ * The sha256 of an upload's bytes as this process wrote them. Only an optimisation: it is
+ * trusted at commit only while the file still has the size and mtime it had after our last write
+ * (another process, a crash or a restart all make it stale, and then the file is re-hashed).
+ */
+interface RunningHash {
+  hash: Hash;
+  size: number;
+  mtimeNs: bigint;
+}
+
+/** What the upload's state.json holds; the size is never stored, the data file's size is the truth. */
+interface StoredUploadState {
+  startedAt: string;
+}
+
+/** A BlobStore on a local (or shared) filesystem. See FsLayout for the directory layout. */
+export class FsBlobStore implements BlobStore {
+  readonly #layout: FsLayout;
+  readonly #locks = new KeyedMutex();
+  readonly #runningHashes = new Map<string, RunningHash>();
+
+  private constructor(layout: FsLayout) {
+    this.#layout = layout;
+  }
+
+  static async open(options: FsBlobStoreOptions): Promise<FsBlobStore> {
+    const layout = new FsLayout(options.root);
+    for (const dir of [layout.blobsDir, layout.uploadsDir, layout.tmpDir]) await mkdir(dir, { recursive: true });
+    return new FsBlobStore(layout);
+  }
+
+  get root(): string {
+    return this.#layout.root;
+  }
+
+  async stat(digest: string): Promise<BlobInfo | undefined> {
+    const parsed = parseDigest(digest);
+    try {
+      const info = await stat(this.#layout.blobPath(parsed));
+      return { digest: parsed.value, size: info.size };
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  }
+
+  async open(digest: string, range?: ByteRange): Promise<Readable | undefined> {
+    const parsed = parseDigest(digest);
+    // Holding the descriptor means a concurrent delete cannot cut the stream short.
+    const handle = await openIfExists(this.#layout.blobPath(parsed), 'r');
+    if (handle === undefined) return undefined;
+    try {
+      if (range === undefined) return handle.createReadStream();
+      const { size } = await handle.stat();
+      const { start, end } = satisfiableRange(range, size, parsed.value);
+      return handle.createReadStream({ start, end });
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  async delete(digest: string): Promise<boolean> {
+    const parsed = parseDigest(digest);
+    try {
+      await unlink(this.#layout.blobPath(parsed));
+      return true;
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return false;
+      throw error;
+    }
+  }
+
+  async beginUpload(): Promise<UploadState> {
+    const id = randomUUID();
+    const startedAt = new Date();
+    // Built in tmp/ and renamed into uploads/ whole, so no one ever sees a half-made upload.
+    const staging = this.#layout.tmpPath(id);
+    await mkdir(staging);
+    await writeFile(join(staging, UPLOAD_DATA_FILE), new Uint8Array(0), { flag: 'wx' });
+    const state: StoredUploadState = { startedAt: startedAt.toISOString() };
+    await writeFile(join(staging, UPLOAD_STATE_FILE), JSON.stringify(state), { flag: 'wx' });
+    await rename(staging, this.#layout.uploadDir(id));
+    return { id, size: 0, startedAt };
+  }
+
+  async uploadState(id: string): Promise<UploadState | undefined> {
+    if (!isUploadId(id)) return undefined;
+    const startedAt = await this.#readStartedAt(id);
+    if (startedAt === undefined) return undefined;
+    try {
+      const { size } = await stat(join(this.#layout.uploadDir(id), UPLOAD_DATA_FILE));
+      return { id, size, startedAt };
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  }
+
+  appendUpload(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState> {
+    // Queued synchronously so that appends run in the order they were called.
+    return this.#locks.run(id, async () => {
+      const startedAt = isUploadId(id) ? await this.#readStartedAt(id) : undefined;
+      const handle = startedAt === undefined ? undefined : await this.#openUploadData(id, 'r+');
+      if (startedAt === undefined || handle === undefined) throw uploadUnknown(id);
+      try {
+        // The file on disk, not memory, says how much was received: it is what another process sees too.
+        const before = await handle.stat({ bigint: true });
+        const size = Number(before.size);
+        if (size !== expectedOffset) throw offsetMismatch(id, size, expectedOffset);
+
+        const running = this.#runningHashes.get(id);
+        // Hash a copy, so that a failed chunk leaves the running hash as it was.
+        const hash =
+          running !== undefined && isCurrent(running, before.size, before.mtimeNs)
+            ? running.hash.copy()
+            : size === 0
+              ? createDigestHash('sha256')
+              : undefined;
+
+        let position = size;
+        try {
+          for await (const chunk of body) {
+            await writeFully(handle, chunk, position);
+            hash?.update(chunk);
+            position += chunk.byteLength;
+          }
+        } catch (error) {
+          // A chunk is all or nothing: drop what this one wrote, so the client can resend it at the same offset.
+          await handle.truncate(size);
+          throw error;
+        }
+
+        const after = await handle.stat({ bigint: true });
+        if (hash === undefined) this.#runningHashes.delete(id);
+        else this.#runningHashes.set(id, { hash, size: Number(after.size), mtimeNs: after.mtimeNs });
+        return { id, size: position, startedAt };
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async commitUpload(id: string, expectedDigest: string): Promise<BlobInfo> {
+    const expected = parseDigest(expectedDigest);
+    return this.#locks.run(id, async () => {
+      const handle = isUploadId(id) ? await this.#openUploadData(id, 'r+') : undefined;
+      if (handle === undefined) throw uploadUnknown(id);
+      let size: number;
+      let actualHex: string;
+      try {
+        const info = await handle.stat({ bigint: true });
+        size = Number(info.size);
+        actualHex = await this.#digestHex(id, handle, info.size, info.mtimeNs, expected.algorithm);
+        // Durable before it becomes visible: the rename below must never publish unsynced bytes.
+        if (actualHex === expected.hex) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (actualHex !== expected.hex) {
+        await this.#removeUpload(id);
+        throw new RegistryError('DIGEST_INVALID', `upload ${id} does not match digest ${expected.value}`, {
+          detail: { expected: expected.value, actual: `${expected.algorithm}:${actualHex}` },
+        });
+      }
+
+      const blobPath = this.#layout.blobPath(expected);
+      if (!(await pathExists(blobPath))) {
+        const blobDir = dirname(blobPath);
+        await ensureDirectoryDurably(blobDir);
+        await rename(join(this.#layout.uploadDir(id), UPLOAD_DATA_FILE), blobPath);
+        await fsyncDirectory(blobDir);
+      }
+      // If the blob already existed the upload is simply dropped: content addressing makes them equal.
+      await this.#removeUpload(id);
+      return { digest: expected.value, size };
+    });
+  }
+
+  abortUpload(id: string): Promise<boolean> {
+    if (!isUploadId(id)) return Promise.resolve(false);
+    return this.#locks.run(id, () => this.#removeUpload(id));
+  }
+
+  /** Uploads begun before `date`, for a janitor that purges abandoned ones. */
+  async uploadsOlderThan(date: Date): Promise<UploadState[]> {
+    const older: UploadState[] = [];
+    for (const id of await readdir(this.#layout.uploadsDir)) {
+      const state = await this.uploadState(id);
+      if (state !== undefined && state.startedAt < date) older.push(state);
+    }
+    return older;
+  }
+
+  /**
+   * Removes uploads begun before `date`, upload directories left broken by a crash (no state or no
+   * data), and leftovers in tmp/ older than `date`. Returns the ids of the uploads removed.
+   */
+  async purgeUploads(date: Date): Promise<string[]> {
+    const removed: string[] = [];
+    for (const id of await readdir(this.#layout.uploadsDir)) {
+      const state = isUploadId(id) ? await this.uploadState(id) : undefined;
+      if (state !== undefined && state.startedAt >= date) continue;
+      if (await this.#locks.run(id, () => this.#removeUpload(id))) removed.push(id);
+    }
+    for (const name of await readdir(this.#layout.tmpDir)) {
+      const path = this.#layout.tmpPath(name);
+      const info = await stat(path).catch(() => undefined);
+      if (info !== undefined && info.mtime < date) await rm(path, { recursive: true, force: true });
+    }
+    return removed;
+  }
+
+  async #readStartedAt(id: string): Promise<Date | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.#layout.uploadDir(id), UPLOAD_STATE_FILE), 'utf8');
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+    // A state file that is not what beginUpload wrote makes the upload unknown rather than a 500.
+    let startedAt: Date;
+    try {
+      startedAt = new Date((JSON.parse(text) as StoredUploadState).startedAt);
+    } catch {
+      return undefined;
+    }
+    return Number.isNaN(startedAt.getTime()) ? undefined : startedAt;
+  }
+
+  #openUploadData(id: string, flags: string): Promise<FileHandle | undefined> {
+    return openIfExists(join(this.#layout.uploadDir(id), UPLOAD_DATA_FILE), flags);
+  }
+
+  /** The upload's digest: from the running hash when it is current, else by re-reading the file. */
+  async #digestHex(
+    id: string,
+    handle: FileHandle,
+    size: bigint,
+    mtimeNs: bigint,
+    algorithm: DigestAlgorithm,
+  ): Promise<string> {
+    const running = this.#runningHashes.get(id);
+    if (algorithm === 'sha256' && running !== undefined && isCurrent(running, size, mtimeNs)) {
+      return running.hash.copy().digest('hex');
+    }
+    return hashFile(handle, Number(size), algorithm);
+  }
+
+  /** Moves the upload out of uploads/ in one rename (so it vanishes atomically), then deletes it. */
+  async #removeUpload(id: string): Promise<boolean> {
+    this.#runningHashes.delete(id);
+    const trash = this.#layout.tmpPath(`removed-${randomUUID()}`);
+    try {
+      await rename(this.#layout.uploadDir(id), trash);
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return false;
+      throw error;
+    }
+    await rm(trash, { recursive: true, force: true });
+    return true;
+  }
+}
+
+/** Opens (creating when needed) a filesystem blob store rooted at `options.root`. */
+export function createFsBlobStore(options: FsBlobStoreOptions): Promise<FsBlobStore> {
+  return FsBlobStore.open(options);
+}
+
+function isCurrent(running: RunningHash, size: bigint, mtimeNs: bigint): boolean {
+  return BigInt(running.size) === size && running.mtimeNs === mtimeNs;
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (isErrnoException(error, 'ENOENT')) return false;
+    throw error;
+  }
+}
+
+function uploadUnknown(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload "${id}" is unknown`);
+}
+
+function offsetMismatch(id: string, size: number, expectedOffset: number): RegistryError {
+  // The spec's Range for an upload is inclusive, and `0-0` when nothing has been received yet.
+  const range = size === 0 ? '0-0' : `0-${size - 1}`;
+  return new RegistryError('BLOB_UPLOAD_INVALID', `upload ${id} holds ${size} bytes, not ${expectedOffset}`, {
+    status: 416,
+    headers: { Range: range },
+    detail: { size, expectedOffset },
+  });
+}
+
+/**
+ * Validates an inclusive range against the blob's size; an end past the blob is clamped (as HTTP
+ * does). A range that cannot be satisfied is a 416 carrying the `Content-Range` HTTP asks for.
+ */
+function satisfiableRange(range: ByteRange, size: number, digest: string): ByteRange {
+  const { start, end } = range;
+  if (Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end && start < size) {
+    return { start, end: Math.min(end, size - 1) };
+  }
+  throw new RegistryError('BLOB_UNKNOWN', `range ${start}-${end} is outside blob ${digest} of ${size} bytes`, {
+    status: 416,
+    headers: { 'Content-Range': `bytes */${size}` },
+    detail: { digest, size, range: { start, end } },
+  });
+}

@@ -1,0 +1,1 @@
+export { FsBlobStore, createFsBlobStore, type FsBlobStoreOptions } from './fs-blob-store.js';

@@ -1,0 +1,63 @@
+/**
+ * The one error type of berth. It carries an OCI distribution error code and the HTTP status
+ * it is answered with, so every layer can throw it and the HTTP layer only has to render it.
+ */
+export const ERROR_CODES = {
+  BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
+  BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid' },
+  BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry' },
+  DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content' },
+  MANIFEST_BLOB_UNKNOWN: { status: 400, message: 'manifest references a manifest or blob unknown to registry' },
+  MANIFEST_INVALID: { status: 400, message: 'manifest invalid' },
+  MANIFEST_UNKNOWN: { status: 404, message: 'manifest unknown to registry' },
+  MANIFEST_UNVERIFIED: { status: 400, message: 'manifest failed signature verification' },
+  NAME_INVALID: { status: 400, message: 'invalid repository name' },
+  NAME_UNKNOWN: { status: 404, message: 'repository name not known to registry' },
+  SIZE_INVALID: { status: 400, message: 'provided length did not match content length' },
+  TAG_INVALID: { status: 400, message: 'invalid tag' },
+  UNAUTHORIZED: { status: 401, message: 'authentication required' },
+  DENIED: { status: 403, message: 'requested access to the resource is denied' },
+  UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
+  TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
+  UNAVAILABLE: { status: 503, message: 'service unavailable' },
+  /** A fault of the registry itself; never carries internals to the client. */
+  UNKNOWN: { status: 500, message: 'unknown error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface RegistryErrorOptions {
+  /** Overrides the code's default HTTP status (for example 416 for an out-of-order chunk). */
+  status?: number;
+  detail?: unknown;
+  /** Response headers the error needs (for example `Range` on a 416 of an upload). */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class RegistryError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message?: string, options: RegistryErrorOptions = {}) {
+    super(message ?? ERROR_CODES[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RegistryError';
+    this.code = code;
+    this.status = options.status ?? ERROR_CODES[code].status;
+    this.detail = options.detail;
+    this.headers = options.headers ?? {};
+  }
+
+  /** The spec's JSON error body. */
+  toJSON(): { errors: Array<{ code: string; message: string; detail?: unknown }> } {
+    const entry: { code: string; message: string; detail?: unknown } = { code: this.code, message: this.message };
+    if (this.detail !== undefined) entry.detail = this.detail;
+    return { errors: [entry] };
+  }
+}
+
+export function isRegistryError(value: unknown): value is RegistryError {
+  return value instanceof RegistryError;
+}

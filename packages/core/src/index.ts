@@ -1,0 +1,16 @@
+export * from './errors.js';
+export * from './digest.js';
+export * from './reference.js';
+export * from './media-types.js';
+export type * from './manifest/types.js';
+export type * from './stores/blob-store.js';
+export type * from './stores/metadata-store.js';
+export * from './accept.js';
+export * from './manifest/descriptor.js';
+export * from './manifest/validate.js';
+export * from './manifest/references.js';
+export * from './manifest/schema2.js';
+export * from './manifest/docker-list.js';
+export * from './manifest/oci-manifest.js';
+export * from './manifest/oci-index.js';
+export * from './manifest/parse.js';

@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+/** An inclusive byte range, as in an HTTP `Range: bytes=start-end` header. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface UploadState {
+  id: string;
+  /** Bytes received so far; the next chunk must start here. */
+  size: number;
+  startedAt: Date;
+}
+
+/**
+ * Content-addressed blob storage, global to the registry (which repository may see a blob is
+ * metadata). Blobs are written only through uploads: streamed, hashed while written, and
+ * published atomically under their digest once verified, so a crash never exposes a partial blob.
+ */
+export interface BlobStore {
+  stat(digest: string): Promise<BlobInfo | undefined>;
+  /** A stream of the blob (or of an inclusive range of it), or undefined when it does not exist. */
+  open(digest: string, range?: ByteRange): Promise<Readable | undefined>;
+  /** Removes the blob; false when it did not exist. */
+  delete(digest: string): Promise<boolean>;
+
+  /** Starts an upload and returns its state (size 0). Its id is safe to put in a URL. */
+  beginUpload(): Promise<UploadState>;
+  /** The state of an upload, undefined when unknown (never begun, committed or aborted). */
+  uploadState(id: string): Promise<UploadState | undefined>;
+  /**
+   * Appends a stream to an upload that must currently hold exactly `expectedOffset` bytes, else
+   * throws RegistryError BLOB_UPLOAD_INVALID with status 416 and a `Range` header of what it holds.
+   * Unknown upload: BLOB_UPLOAD_UNKNOWN. Returns the new state.
+   */
+  appendUpload(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState>;
+  /**
+   * Verifies that the upload's bytes hash to `expectedDigest` and publishes them atomically as that
+   * blob. On a mismatch throws DIGEST_INVALID, removes the upload and publishes nothing.
+   */
+  commitUpload(id: string, expectedDigest: string): Promise<BlobInfo>;
+  /** Discards an upload; false when it was unknown. */
+  abortUpload(id: string): Promise<boolean>;
+}

@@ -1,0 +1,34 @@
+import type { Context } from 'koa';
+import type { RegistryService } from '@berth/registry';
+
+export type RegistryAction = 'pull' | 'push' | 'delete';
+
+/** A host's access check: throw (for example a RegistryError DENIED or UNAUTHORIZED) to refuse. */
+export type Authorize = (
+  ctx: Context,
+  request: { repository?: string; actions: RegistryAction[] },
+) => void | Promise<void>;
+
+/** What every route handler needs. */
+export interface RouteDeps {
+  service: RegistryService;
+  authorize: Authorize;
+}
+
+/** The repository name from the route: `*name` captures the slashes of `library/team/app`. */
+export function repositoryParam(ctx: Context): string {
+  const params = (ctx as Context & { params: Record<string, string | string[]> }).params;
+  const name = params['name'];
+  return Array.isArray(name) ? name.join('/') : (name ?? '');
+}
+
+export function param(ctx: Context, key: string): string {
+  const params = (ctx as Context & { params: Record<string, string> }).params;
+  return params[key] ?? '';
+}
+
+/** A single query parameter (the first, when repeated). */
+export function queryParam(ctx: Context, key: string): string | undefined {
+  const value = ctx.query[key];
+  return Array.isArray(value) ? value[0] : value;
+}

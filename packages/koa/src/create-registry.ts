@@ -1,0 +1,85 @@
+import Koa, { type Context, type Middleware, type Next } from 'koa';
+import Router from '@koa/router';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRegistryService, type RegistryService, type RegistryServiceOptions } from '@berth/registry';
+import type { Authorize } from './context.js';
+import { registryErrors } from './errors.js';
+import { registerBaseRoutes, unknownEndpoint } from './routes/base.js';
+import { registerBlobRoutes } from './routes/blobs.js';
+import { registerListingRoutes } from './routes/listings.js';
+import { registerManifestRoutes } from './routes/manifests.js';
+import { registerUploadRoutes } from './routes/uploads.js';
+
+export interface CreateRegistryOptions extends RegistryServiceOptions {
+  /**
+   * Serve the registry only for these hosts (a string, a list or a RegExp matched against `Host`).
+   * Clients always call `/v2/` at the host root, so a host, not a path prefix, is how berth shares an app.
+   */
+  host?: string | string[] | RegExp;
+  /** Access check run before every operation; the default allows everything. */
+  authorize?: Authorize;
+}
+
+export interface Registry {
+  service: RegistryService;
+  router: Router;
+  /** The registry's routes, to `app.use()` in an existing Koa app (errors rendered in the spec's format). */
+  routes(): Middleware;
+  /** 405 with `Allow` for a known path and an unsupported method. */
+  allowedMethods(): Middleware;
+  /** A plain Node request handler (`http.createServer(registry.callback())`). */
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export function createRegistry(options: CreateRegistryOptions): Registry {
+  const service = createRegistryService(options);
+  const deps = { service, authorize: options.authorize ?? (() => undefined) };
+  const router = new Router(options.host === undefined ? {} : { host: options.host });
+  registerBaseRoutes(router, deps);
+  registerUploadRoutes(router, deps);
+  registerBlobRoutes(router, deps);
+  registerManifestRoutes(router, deps);
+  registerListingRoutes(router, deps);
+  const isRegistryRequest = (ctx: Context) => isRegistryPath(ctx.path) && hostMatches(options.host, ctx.host);
+  const routes = forRegistryRequests(isRegistryRequest, [
+    registryErrors,
+    router.routes() as unknown as Middleware,
+    unknownEndpoint,
+  ]);
+
+  const registry: Registry = {
+    service,
+    router,
+    routes: () => routes,
+    allowedMethods: () => router.allowedMethods() as unknown as Middleware,
+    callback: () => {
+      const app = new Koa();
+      app.use(registry.routes()).use(registry.allowedMethods());
+      app.on('error', () => undefined);
+      return app.callback();
+    },
+  };
+  return registry;
+}
+
+function isRegistryPath(path: string): boolean {
+  return path === '/v2' || path.startsWith('/v2/');
+}
+
+/** The same host test as @koa/router's `host` option, for the middleware around the router. */
+function hostMatches(host: CreateRegistryOptions['host'], requestHost: string): boolean {
+  if (host === undefined) return true;
+  if (typeof host === 'string') return host === requestHost;
+  if (Array.isArray(host)) return host.includes(requestHost);
+  return host.test(requestHost);
+}
+
+/** Runs the chain for registry requests only; everything else goes straight on to the host app. */
+function forRegistryRequests(applies: (ctx: Context) => boolean, chain: Middleware[]): Middleware {
+  return (ctx: Context, next: Next) => {
+    if (!applies(ctx)) return next();
+    const dispatch = (index: number): Promise<void> =>
+      index === chain.length ? next() : Promise.resolve(chain[index]!(ctx, () => dispatch(index + 1)));
+    return dispatch(0);
+  };
+}

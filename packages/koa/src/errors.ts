@@ -1,0 +1,43 @@
+import type { Context, Next } from 'koa';
+import { RegistryError } from '@berth/core';
+
+/** Header every registry response carries, errors included, so clients know they reached a v2 registry. */
+export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
+
+/**
+ * Turns every failure below it into the spec's JSON error body. RegistryErrors keep their code and
+ * status; anything else is a server fault, reported to the app's error listeners and answered as
+ * 500 UNKNOWN without internals.
+ */
+export async function registryErrors(ctx: Context, next: Next): Promise<void> {
+  ctx.set(API_VERSION_HEADER, 'registry/2.0');
+  try {
+    await next();
+  } catch (error) {
+    if (!(error instanceof RegistryError) && !isClientFault(error)) ctx.app.emit('error', error, ctx);
+    renderError(ctx, toRegistryError(error));
+  }
+}
+
+export function renderError(ctx: Context, error: RegistryError): void {
+  ctx.status = error.status;
+  ctx.set(error.headers);
+  ctx.set(API_VERSION_HEADER, 'registry/2.0');
+  ctx.type = 'application/json; charset=utf-8';
+  ctx.body = error.toJSON();
+}
+
+function isClientFault(error: unknown): boolean {
+  const status = (error as { status?: unknown } | null)?.status;
+  return error instanceof URIError || (typeof status === 'number' && status >= 400 && status < 500);
+}
+
+function toRegistryError(error: unknown): RegistryError {
+  if (error instanceof RegistryError) return error;
+  // URL decoding failures from the router are the client's fault.
+  if (error instanceof URIError) return new RegistryError('NAME_INVALID', 'malformed URL encoding');
+  if (isClientFault(error)) {
+    return new RegistryError('UNSUPPORTED', (error as Error).message, { status: (error as { status: number }).status });
+  }
+  return new RegistryError('UNKNOWN');
+}

@@ -1,0 +1,53 @@
+import type Router from '@koa/router';
+import { RegistryError } from '@berth/core';
+import { parseRangeHeader } from '../http-ranges.js';
+import { param, repositoryParam, type RouteDeps } from '../context.js';
+
+export function registerBlobRoutes(router: Router, { service, authorize }: RouteDeps): void {
+  // HEAD before GET: a GET route would also answer HEAD, and opening a stream for a HEAD is waste.
+  router.head('/v2/*name/blobs/:digest', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['pull'] });
+    const blob = await service.blobs.stat(repository, param(ctx, 'digest'));
+    ctx.status = 200;
+    ctx.set({
+      'Content-Length': String(blob.size),
+      'Content-Type': 'application/octet-stream',
+      'Docker-Content-Digest': blob.digest,
+      'Accept-Ranges': 'bytes',
+      ETag: `"${blob.digest}"`,
+    });
+  });
+
+  router.get('/v2/*name/blobs/:digest', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['pull'] });
+    const digest = param(ctx, 'digest');
+    const info = await service.blobs.stat(repository, digest);
+    const request = parseRangeHeader(ctx.get('Range'), info.size);
+    if (request.kind === 'unsatisfiable') {
+      throw new RegistryError('SIZE_INVALID', `requested range is outside the blob's ${info.size} bytes`, {
+        status: 416,
+        headers: { 'Content-Range': `bytes */${info.size}` },
+      });
+    }
+    const range = request.kind === 'partial' ? request.range : undefined;
+    const { stream } = await service.blobs.open(repository, digest, range);
+    ctx.set({ 'Docker-Content-Digest': info.digest, 'Accept-Ranges': 'bytes', ETag: `"${info.digest}"` });
+    ctx.type = 'application/octet-stream';
+    if (range) {
+      ctx.status = 206;
+      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
+    }
+    ctx.body = stream;
+    ctx.length = range ? range.end - range.start + 1 : info.size;
+  });
+
+  router.delete('/v2/*name/blobs/:digest', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['delete'] });
+    await service.blobs.delete(repository, param(ctx, 'digest'));
+    ctx.status = 202;
+    ctx.set('Content-Length', '0');
+  });
+}

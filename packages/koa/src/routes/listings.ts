@@ -1,0 +1,48 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { RegistryError } from '@berth/core';
+import type { Page, PageRequest } from '@berth/registry';
+import { param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
+
+export function registerListingRoutes(router: Router, { service, authorize }: RouteDeps): void {
+  router.get('/v2/*name/tags/list', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['pull'] });
+    const page = await service.listing.tags(repository, pageRequest(ctx));
+    linkNext(ctx, `/v2/${repository}/tags/list`, page);
+    ctx.body = { name: repository, tags: page.items };
+  });
+
+  router.get('/v2/_catalog', async (ctx) => {
+    await authorize(ctx, { actions: ['pull'] });
+    const page = await service.listing.repositories(pageRequest(ctx));
+    linkNext(ctx, '/v2/_catalog', page);
+    ctx.body = { repositories: page.items };
+  });
+
+  router.get('/v2/*name/referrers/:digest', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['pull'] });
+    const artifactType = queryParam(ctx, 'artifactType');
+    const referrers = await service.listing.referrers(repository, param(ctx, 'digest'), artifactType);
+    if (referrers.filtersApplied.length > 0) ctx.set('OCI-Filters-Applied', referrers.filtersApplied.join(','));
+    ctx.type = referrers.index.mediaType;
+    ctx.body = JSON.stringify(referrers.index);
+  });
+}
+
+function pageRequest(ctx: Context): PageRequest {
+  const n = queryParam(ctx, 'n');
+  const last = queryParam(ctx, 'last');
+  if (n !== undefined && !/^\d+$/.test(n)) {
+    throw new RegistryError('UNSUPPORTED', `invalid page size n="${n}"`, { status: 400 });
+  }
+  return { ...(n !== undefined && { n: Number(n) }), ...(last !== undefined && { last }) };
+}
+
+/** RFC 8288 `Link` to the next page, as the distribution spec describes for tags and the catalog. */
+function linkNext(ctx: Context, path: string, page: Page<string>): void {
+  if (!page.next) return;
+  const query = new URLSearchParams({ n: String(page.next.n), last: page.next.last });
+  ctx.set('Link', `<${path}?${query.toString()}>; rel="next"`);
+}

@@ -1,0 +1,60 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { param, repositoryParam, type RouteDeps } from '../context.js';
+import { requestBody } from './uploads.js';
+
+export function registerManifestRoutes(router: Router, { service, authorize }: RouteDeps): void {
+  // GET also answers HEAD: the headers (length, digest, type) must be those of the body GET would send.
+  router.get('/v2/*name/manifests/:reference', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['pull'] });
+    const served = await service.manifests.get(repository, param(ctx, 'reference'), acceptHeaders(ctx));
+    const etag = `"${served.digest}"`;
+    ctx.set({ 'Docker-Content-Digest': served.digest, ETag: etag });
+    if (ifNoneMatch(ctx, served.digest)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.status = 200;
+    ctx.type = served.mediaType;
+    ctx.body = Buffer.from(served.body.buffer, served.body.byteOffset, served.body.byteLength);
+  });
+
+  router.put('/v2/*name/manifests/:reference', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['pull', 'push'] });
+    const contentType = ctx.get('Content-Type') || undefined;
+    const pushed = await service.manifests.put(repository, param(ctx, 'reference'), requestBody(ctx), contentType);
+    ctx.status = 201;
+    ctx.set({
+      Location: `/v2/${repository}/manifests/${pushed.digest}`,
+      'Docker-Content-Digest': pushed.digest,
+      'Content-Length': '0',
+    });
+    if (pushed.subject) ctx.set('OCI-Subject', pushed.subject);
+  });
+
+  router.delete('/v2/*name/manifests/:reference', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['delete'] });
+    await service.manifests.delete(repository, param(ctx, 'reference'));
+    ctx.status = 202;
+    ctx.set('Content-Length', '0');
+  });
+}
+
+/** Every Accept header value (a client may send several). */
+function acceptHeaders(ctx: Context): string[] {
+  const accept = ctx.req.headersDistinct['accept'];
+  return accept ?? [];
+}
+
+/** If-None-Match as a list of entity tags; a weak or bare digest also matches, as does `*`. */
+function ifNoneMatch(ctx: Context, digest: string): boolean {
+  const header = ctx.get('If-None-Match');
+  if (header === '') return false;
+  return header
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'))
+    .some((tag) => tag === digest || tag === '*');
+}

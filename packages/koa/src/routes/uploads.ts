@@ -1,0 +1,102 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { RegistryError, type BlobInfo } from '@berth/core';
+import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
+import { parseContentRange } from '../http-ranges.js';
+import { param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
+
+export function registerUploadRoutes(router: Router, { service, authorize }: RouteDeps): void {
+  // Start an upload, upload a whole blob in one request (`?digest=`), or mount one (`?mount=&from=`).
+  router.post('/v2/*name/blobs/uploads', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    const mount = queryParam(ctx, 'mount');
+    const from = queryParam(ctx, 'from');
+    const digest = queryParam(ctx, 'digest');
+    await authorize(ctx, { repository, actions: ['pull', 'push'] });
+    if (mount !== undefined) {
+      if (from !== undefined) await authorize(ctx, { repository: from, actions: ['pull'] });
+      const mounted = await service.blobs.mount(repository, mount, from);
+      if (mounted) return created(ctx, repository, mounted);
+    } else if (digest !== undefined) {
+      const blob = await service.uploads.putMonolithic(repository, digest, requestBody(ctx));
+      return created(ctx, repository, blob);
+    }
+    const state = await service.uploads.start(repository);
+    ctx.status = 202;
+    ctx.set({
+      Location: uploadLocation(repository, state.id),
+      Range: rangeHeader(0),
+      'Docker-Upload-UUID': state.id,
+      'Content-Length': '0',
+    });
+  });
+
+  router.get('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['push'] });
+    const state = await service.uploads.status(repository, param(ctx, 'uuid'));
+    ctx.status = 204;
+    uploadHeaders(ctx, repository, state.id, state.size);
+  });
+
+  router.patch('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['push'] });
+    const range = parseContentRange(ctx.get('Content-Range'));
+    const declaredLength = ctx.get('Content-Length');
+    if (range && declaredLength !== '' && Number(declaredLength) !== range.end - range.start + 1) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'Content-Length does not match Content-Range', { status: 416 });
+    }
+    const state = await service.uploads.append(repository, param(ctx, 'uuid'), requestBody(ctx), range);
+    ctx.status = 202;
+    uploadHeaders(ctx, repository, state.id, state.size);
+  });
+
+  router.put('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['push'] });
+    const digest = queryParam(ctx, 'digest');
+    if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
+    const range = parseContentRange(ctx.get('Content-Range'));
+    const lastChunk = hasBody(ctx) ? requestBody(ctx) : undefined;
+    const blob = await service.uploads.complete(repository, param(ctx, 'uuid'), digest, lastChunk, range);
+    created(ctx, repository, blob);
+  });
+
+  router.delete('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
+    const repository = repositoryParam(ctx);
+    await authorize(ctx, { repository, actions: ['push'] });
+    await service.uploads.cancel(repository, param(ctx, 'uuid'));
+    ctx.status = 204;
+  });
+}
+
+function created(ctx: Context, repository: string, blob: BlobInfo): void {
+  ctx.status = 201;
+  ctx.set({
+    Location: `/v2/${repository}/blobs/${blob.digest}`,
+    'Docker-Content-Digest': blob.digest,
+    'Content-Length': '0',
+  });
+}
+
+function uploadHeaders(ctx: Context, repository: string, id: string, size: number): void {
+  ctx.set({
+    Location: uploadLocation(repository, id),
+    Range: rangeHeader(size),
+    'Docker-Upload-UUID': id,
+    'Content-Length': '0',
+  });
+}
+
+/** The raw request stream: digests are over the exact bytes, so no body parser may touch it. */
+export function requestBody(ctx: Context): ByteStream {
+  return ctx.req;
+}
+
+/** True when the request carries body bytes (a declared non-zero length, or chunked encoding). */
+export function hasBody(ctx: Context): boolean {
+  const length = ctx.get('Content-Length');
+  if (length !== '') return Number(length) > 0;
+  return ctx.get('Transfer-Encoding') !== '';
+}

@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Koa from 'koa';
+import request from 'supertest';
+import type { BlobStore, MetadataStore } from '@berth/core';
+import { createFsBlobStore } from '@berth/blobs-fs';
+import { openSqliteMetadataStore } from '@berth/storage-sqlite';
+import { createRegistry, type CreateRegistryOptions, type Registry } from '../../src/index.js';
+
+/** Opens the metadata store a test run uses; the Postgres adapter adds its own factory beside SQLite's. */
+export type MetadataFactory = (dir: string) => Promise<MetadataStore>;
+
+export const metadataFactories: Record<string, MetadataFactory> = {
+  sqlite: (dir) => openSqliteMetadataStore({ filename: join(dir, 'berth.sqlite') }),
+};
+
+export interface RegistryUnderTest {
+  registry: Registry;
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  dir: string;
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/** A registry on real stores in a fresh temporary directory, mounted in a Koa app as a host would. */
+export async function openRegistry(
+  factory: MetadataFactory,
+  options: Partial<CreateRegistryOptions> = {},
+): Promise<RegistryUnderTest> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-koa-'));
+  const metadata = await factory(dir);
+  const blobs = await createFsBlobStore({ root: join(dir, 'blobs') });
+  const registry = createRegistry({ metadata, blobs, ...options });
+  const app = new Koa();
+  app.use(registry.routes()).use(registry.allowedMethods());
+  return {
+    registry,
+    metadata,
+    blobs,
+    dir,
+    http: request(app.callback()),
+    async close() {
+      await metadata.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

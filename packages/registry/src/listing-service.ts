@@ -1,0 +1,67 @@
+import { MediaType, RegistryError, assertRepositoryName, parseDigest, type Descriptor } from '@berth/core';
+import type { ResolvedOptions } from './options.js';
+
+export interface PageRequest {
+  /** The client's `n`; undefined when it gave none. */
+  n?: number;
+  last?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Set when more items follow: the `last` to ask for the next page with, and the page size used. */
+  next?: { last: string; n: number };
+}
+
+export interface ReferrersIndex {
+  index: { schemaVersion: 2; mediaType: string; manifests: Descriptor[] };
+  /** Filters the registry applied (answered as `OCI-Filters-Applied`). */
+  filtersApplied: string[];
+}
+
+/** Tags, catalog and referrers: read-only listings, paged by key. */
+export class ListingService {
+  constructor(private readonly options: ResolvedOptions) {}
+
+  async tags(repository: string, request: PageRequest): Promise<Page<string>> {
+    assertRepositoryName(repository);
+    if (!(await this.options.metadata.repositoryExists(repository))) {
+      throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repository } });
+    }
+    return this.page(request, (page) => this.options.metadata.listTags(repository, page));
+  }
+
+  async repositories(request: PageRequest): Promise<Page<string>> {
+    return this.page(request, (page) => this.options.metadata.listRepositories(page));
+  }
+
+  async referrers(repository: string, subject: string, artifactType?: string): Promise<ReferrersIndex> {
+    assertRepositoryName(repository);
+    const { value } = parseDigest(subject);
+    const referrers = await this.options.metadata.listReferrers(repository, value, artifactType || undefined);
+    const manifests = referrers.map((referrer): Descriptor => ({
+      mediaType: referrer.mediaType,
+      digest: referrer.digest,
+      size: referrer.size,
+      ...(referrer.artifactType !== undefined && { artifactType: referrer.artifactType }),
+      ...(referrer.annotations && { annotations: referrer.annotations }),
+    }));
+    return {
+      index: { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests },
+      filtersApplied: artifactType ? ['artifactType'] : [],
+    };
+  }
+
+  /** Fetches one item more than asked, to know whether a next page exists without a second query. */
+  private async page(
+    request: PageRequest,
+    fetch: (page: { last?: string; limit: number }) => Promise<string[]>,
+  ): Promise<Page<string>> {
+    const n = Math.min(request.n ?? this.options.defaultPageSize, this.options.maxPageSize);
+    if (n <= 0) return { items: [] };
+    const rows = await fetch({ ...(request.last !== undefined && { last: request.last }), limit: n + 1 });
+    if (rows.length <= n) return { items: rows };
+    const items = rows.slice(0, n);
+    return { items, next: { last: items[n - 1]!, n } };
+  }
+}

@@ -1,0 +1,122 @@
+import {
+  RegistryError,
+  assertRepositoryName,
+  digestOf,
+  parseDigest,
+  parseManifest,
+  parseManifestReference,
+  type ManifestReference,
+  type ParsedManifest,
+  type StoredManifest,
+} from '@berth/core';
+import { readBoundedBody, type ByteStream } from './body.js';
+import type { ResolvedOptions } from './options.js';
+
+export interface PushedManifest {
+  digest: string;
+  /** Digest of the manifest's `subject`, answered as `OCI-Subject`. */
+  subject?: string;
+}
+
+/** A manifest body as one client will receive it. */
+export interface ServedManifest {
+  body: Uint8Array;
+  mediaType: string;
+  digest: string;
+}
+
+export class ManifestService {
+  constructor(private readonly options: ResolvedOptions) {}
+
+  /**
+   * Stores a pushed manifest exactly as sent, once everything it references is in the repository,
+   * and points the tag at it in the same transaction.
+   */
+  async put(repository: string, reference: string, body: ByteStream, contentType?: string): Promise<PushedManifest> {
+    assertRepositoryName(repository);
+    const target = parseManifestReference(reference);
+    const bytes = await readBoundedBody(body, this.options.maxManifestBytes);
+    const manifest = parseManifest(bytes, contentType);
+    const digest = target.kind === 'digest' ? verifyDigest(target.digest, bytes, manifest) : manifest.digest;
+    await this.assertReferencesExist(repository, manifest);
+    await this.options.metadata.putManifest({
+      manifest: {
+        repository,
+        digest,
+        mediaType: manifest.mediaType,
+        size: bytes.byteLength,
+        content: bytes,
+        ...(manifest.subject && { subject: manifest.subject.digest }),
+        ...(manifest.artifactType !== undefined && { artifactType: manifest.artifactType }),
+        ...(manifest.annotations && { annotations: manifest.annotations }),
+      },
+      blobReferences: manifest.blobReferences,
+      manifestReferences: manifest.manifestReferences,
+      ...(target.kind === 'tag' && { tag: target.tag }),
+    });
+    return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
+  }
+
+  /** The manifest a client gets for a tag or digest, given the client's Accept header values. */
+  async get(repository: string, reference: string, _accept: readonly string[] = []): Promise<ServedManifest> {
+    assertRepositoryName(repository);
+    const stored = await this.resolve(repository, parseManifestReference(reference));
+    return { body: stored.content, mediaType: stored.mediaType, digest: stored.digest };
+  }
+
+  /** By digest: the manifest and its tags go. By tag: only the tag goes. */
+  async delete(repository: string, reference: string): Promise<void> {
+    assertRepositoryName(repository);
+    const target = parseManifestReference(reference);
+    const deleted =
+      target.kind === 'digest'
+        ? await this.options.metadata.deleteManifest(repository, target.digest)
+        : await this.options.metadata.deleteTag(repository, target.tag);
+    if (!deleted) throw unknownManifest(target);
+  }
+
+  private async resolve(repository: string, target: ManifestReference): Promise<StoredManifest> {
+    const digest =
+      target.kind === 'digest' ? target.digest : await this.options.metadata.resolveTag(repository, target.tag);
+    const stored = digest && (await this.options.metadata.getManifest(repository, digest));
+    if (!stored) throw unknownManifest(target);
+    return stored;
+  }
+
+  private async assertReferencesExist(repository: string, manifest: ParsedManifest): Promise<void> {
+    const { metadata } = this.options;
+    const missingBlobs = await Promise.all(
+      manifest.blobReferences.map(async (digest) => ((await metadata.blobLink(repository, digest)) ? undefined : digest)),
+    );
+    const missingManifests = await Promise.all(
+      manifest.manifestReferences.map(async (digest) =>
+        (await metadata.getManifest(repository, digest)) ? undefined : digest,
+      ),
+    );
+    const missing = [...missingBlobs, ...missingManifests].filter((digest) => digest !== undefined);
+    if (missing.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown content: ${missing.join(', ')}`, {
+        detail: { digests: missing },
+      });
+    }
+  }
+}
+
+/** A push by digest must hash to that digest, in the digest's own algorithm. */
+function verifyDigest(expected: string, bytes: Uint8Array, manifest: ParsedManifest): string {
+  const { algorithm } = parseDigest(expected);
+  // Signed schema1 is addressed by its payload without signatures, which the parser already hashed.
+  const actual = manifest.kind === 'schema1' && algorithm === 'sha256' ? manifest.digest : digestOf(bytes, algorithm);
+  if (actual !== expected) {
+    throw new RegistryError('DIGEST_INVALID', `manifest digest ${actual} does not match ${expected}`, {
+      detail: { expected, actual },
+    });
+  }
+  return expected;
+}
+
+function unknownManifest(target: ManifestReference): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', undefined, {
+    detail: target.kind === 'tag' ? { tag: target.tag } : { digest: target.digest },
+  });
+}

@@ -1,0 +1,25 @@
+import { BlobService } from './blob-service.js';
+import { ListingService } from './listing-service.js';
+import { ManifestService } from './manifest-service.js';
+import { resolveOptions, type RegistryServiceOptions, type ResolvedOptions } from './options.js';
+import { UploadService } from './upload-service.js';
+
+/** The registry's work over the two stores, without HTTP: one service per resource the API exposes. */
+export interface RegistryService {
+  readonly options: ResolvedOptions;
+  readonly blobs: BlobService;
+  readonly uploads: UploadService;
+  readonly manifests: ManifestService;
+  readonly listing: ListingService;
+}
+
+export function createRegistryService(options: RegistryServiceOptions): RegistryService {
+  const resolved = resolveOptions(options);
+  return {
+    options: resolved,
+    blobs: new BlobService(resolved),
+    uploads: new UploadService(resolved),
+    manifests: new ManifestService(resolved),
+    listing: new ListingService(resolved),
+  };
+}

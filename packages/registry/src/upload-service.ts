@@ -1,0 +1,109 @@
+import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type UploadState } from '@berth/core';
+import type { ByteStream } from './body.js';
+import type { ResolvedOptions } from './options.js';
+
+/** Where a chunk claims to start and end (inclusive), from a `Content-Range` header. */
+export interface ChunkRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Blob upload sessions. The blob store holds the bytes and the offset; the metadata store records which
+ * repository owns the session, so a session id cannot be used from another repository.
+ */
+export class UploadService {
+  constructor(private readonly options: ResolvedOptions) {}
+
+  async start(repository: string): Promise<UploadState> {
+    assertRepositoryName(repository);
+    const state = await this.options.blobs.beginUpload();
+    await this.options.metadata.createUploadSession({ id: state.id, repository, startedAt: state.startedAt });
+    return state;
+  }
+
+  async status(repository: string, id: string): Promise<UploadState> {
+    await this.session(repository, id);
+    const state = await this.options.blobs.uploadState(id);
+    if (!state) throw unknownUpload(id);
+    return state;
+  }
+
+  /**
+   * Appends a chunk. With a range, the chunk must start at the current offset (else 416 with the current
+   * Range); without one, the body is streamed onto the end.
+   */
+  async append(repository: string, id: string, body: ByteStream, range?: ChunkRange): Promise<UploadState> {
+    const current = await this.status(repository, id);
+    if (range && range.start !== current.size) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start}, upload is at ${current.size}`, {
+        status: 416,
+        headers: { Range: rangeHeader(current.size), Location: uploadLocation(repository, id) },
+      });
+    }
+    return this.options.blobs.appendUpload(id, body, current.size);
+  }
+
+  /** Appends an optional last chunk, verifies the digest and makes the blob visible in the repository. */
+  async complete(
+    repository: string,
+    id: string,
+    digest: string,
+    lastChunk?: ByteStream,
+    range?: ChunkRange,
+  ): Promise<BlobInfo> {
+    const { value } = parseDigest(digest);
+    if (lastChunk) await this.append(repository, id, lastChunk, range);
+    else await this.session(repository, id);
+    let blob: BlobInfo;
+    try {
+      blob = await this.options.blobs.commitUpload(id, value);
+    } catch (error) {
+      // A failed verification discards the upload; its session goes with it.
+      if (error instanceof RegistryError && error.code === 'DIGEST_INVALID') {
+        await this.options.metadata.deleteUploadSession(id);
+      }
+      throw error;
+    }
+    await this.options.metadata.linkBlob(repository, blob.digest, blob.size);
+    await this.options.metadata.deleteUploadSession(id);
+    return blob;
+  }
+
+  /** A whole blob in one request (POST with `?digest=`): an upload that starts and completes at once. */
+  async putMonolithic(repository: string, digest: string, body: ByteStream): Promise<BlobInfo> {
+    parseDigest(digest);
+    const state = await this.start(repository);
+    try {
+      return await this.complete(repository, state.id, digest, body);
+    } catch (error) {
+      await this.cancel(repository, state.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async cancel(repository: string, id: string): Promise<void> {
+    await this.session(repository, id);
+    await this.options.blobs.abortUpload(id);
+    await this.options.metadata.deleteUploadSession(id);
+  }
+
+  private async session(repository: string, id: string): Promise<void> {
+    assertRepositoryName(repository);
+    const session = await this.options.metadata.getUploadSession(id);
+    if (!session || session.repository !== repository) throw unknownUpload(id);
+  }
+}
+
+function unknownUpload(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
+}
+
+/** The `Range` header of an upload holding `size` bytes (`0-0` when empty, as the spec shows). */
+export function rangeHeader(size: number): string {
+  return `0-${Math.max(size - 1, 0)}`;
+}
+
+export function uploadLocation(repository: string, id: string): string {
+  return `/v2/${repository}/blobs/uploads/${id}`;
+}

@@ -1,0 +1,14 @@
+/**
+ * What differs between the SQL databases berth runs on. Everything else in this package is
+ * plain knex that works on SQLite and PostgreSQL alike; an adapter package passes one of these in.
+ */
+export interface Dialect {
+  /**
+   * Column type of repository names, tags and digests. Keys are paged with `>` and `ORDER BY`, so
+   * the type must compare bytewise to give the lexical order the spec asks for: plain `text` on
+   * SQLite, `text collate "C"` on PostgreSQL (whose default collation follows the locale).
+   */
+  readonly keyType: string;
+  /** True when the driver error is a foreign key violation (the row it points at is gone). */
+  isForeignKeyViolation(error: unknown): boolean;
+}

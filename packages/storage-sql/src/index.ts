@@ -1,0 +1,4 @@
+export type { Dialect } from './dialect.js';
+export { KnexMetadataStore, type KnexMetadataStoreOptions } from './knex-metadata-store.js';
+export { MIGRATION_NAMES, metadataMigrationSource, migrateMetadataSchema } from './migrations.js';
+export { MIGRATIONS_TABLE, TABLES } from './tables.js';

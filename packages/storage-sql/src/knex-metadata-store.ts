@@ -1,0 +1,225 @@
+import {
+  RegistryError,
+  type ConvertedManifest,
+  type ManifestWrite,
+  type MetadataStore,
+  type PageOptions,
+  type StoredManifest,
+  type UploadSession,
+} from '@berth/core';
+import type { Knex } from 'knex';
+import type { Dialect } from './dialect.js';
+import { migrateMetadataSchema } from './migrations.js';
+import {
+  convertedManifestFromRow,
+  manifestFromRow,
+  manifestToRow,
+  toBuffer,
+  uploadSessionFromRow,
+  type ConvertedManifestRow,
+  type ManifestRow,
+  type UploadSessionRow,
+} from './rows.js';
+import { TABLES } from './tables.js';
+
+export interface KnexMetadataStoreOptions {
+  dialect: Dialect;
+  /** Destroy the knex instance (its connection pool) on close(). Defaults to true: the store owns it. */
+  destroyOnClose?: boolean;
+}
+
+// Rows per INSERT of manifest references: below SQLite's 500 compound-select terms (knex writes a
+// multi-row insert as a UNION ALL there) and far below PostgreSQL's parameter limit.
+const REFERENCE_BATCH = 200;
+
+/** MetadataStore over any knex instance whose database the Dialect describes (SQLite, PostgreSQL). */
+export class KnexMetadataStore implements MetadataStore {
+  readonly knex: Knex;
+  readonly #dialect: Dialect;
+  readonly #destroyOnClose: boolean;
+
+  /** Brings the schema up to date, then returns a store over it. */
+  static async open(knex: Knex, options: KnexMetadataStoreOptions): Promise<KnexMetadataStore> {
+    await migrateMetadataSchema(knex, options.dialect);
+    return new KnexMetadataStore(knex, options);
+  }
+
+  /** Expects a migrated schema; use open() unless the migrations ran elsewhere. */
+  constructor(knex: Knex, options: KnexMetadataStoreOptions) {
+    this.knex = knex;
+    this.#dialect = options.dialect;
+    this.#destroyOnClose = options.destroyOnClose ?? true;
+  }
+
+  async listRepositories({ last, limit }: PageOptions): Promise<string[]> {
+    if (limit <= 0) return [];
+    // Repositories are not a table of their own: they are the names that have a manifest or a blob
+    // link (tags cannot outlive their manifest). Each side yields at most `limit` distinct names
+    // after `last` straight off its primary key, so a page never reads more than 2 * limit names.
+    const namesAfter = (table: string, alias: string) => {
+      const names = this.knex(table).distinct('repository').orderBy('repository').limit(limit);
+      if (last !== undefined) names.where('repository', '>', last);
+      return this.knex.select('repository').from(names.as(alias));
+    };
+    const rows: Array<{ repository: string }> = await this.knex
+      .select('repository')
+      .from(namesAfter(TABLES.manifests, 'm').union(namesAfter(TABLES.blobLinks, 'b')).as('r'))
+      .orderBy('repository')
+      .limit(limit);
+    return rows.map((row) => row.repository);
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    const manifest = await this.knex(TABLES.manifests).first('repository').where({ repository });
+    if (manifest !== undefined) return true;
+    const link = await this.knex(TABLES.blobLinks).first('repository').where({ repository });
+    return link !== undefined;
+  }
+
+  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+    await this.knex(TABLES.blobLinks).insert({ repository, digest, size }).onConflict(['repository', 'digest']).ignore();
+  }
+
+  async blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined> {
+    const row: { digest: string; size: number | string } | undefined = await this.knex(TABLES.blobLinks)
+      .first('digest', 'size')
+      .where({ repository, digest });
+    return row === undefined ? undefined : { digest: row.digest, size: Number(row.size) };
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    return (await this.knex(TABLES.blobLinks).where({ repository, digest }).del()) > 0;
+  }
+
+  async isBlobLinkedAnywhere(digest: string): Promise<boolean> {
+    return (await this.knex(TABLES.blobLinks).first('digest').where({ digest })) !== undefined;
+  }
+
+  async putManifest({ manifest, blobReferences, manifestReferences, tag }: ManifestWrite): Promise<void> {
+    const { repository, digest } = manifest;
+    const references = new Map<string, 'blob' | 'manifest'>();
+    for (const referenced of blobReferences) references.set(referenced, 'blob');
+    for (const referenced of manifestReferences) references.set(referenced, 'manifest');
+    const referenceRows = [...references].map(([referenced, kind]) => ({
+      repository,
+      manifest_digest: digest,
+      referenced_digest: referenced,
+      kind,
+    }));
+
+    await this.knex.transaction(async (trx) => {
+      // The same digest means the same bytes: a second push keeps the first row (and its createdAt).
+      await trx(TABLES.manifests)
+        .insert(manifestToRow(manifest, new Date()))
+        .onConflict(['repository', 'digest'])
+        .ignore();
+      for (let start = 0; start < referenceRows.length; start += REFERENCE_BATCH) {
+        await trx(TABLES.manifestReferences)
+          .insert(referenceRows.slice(start, start + REFERENCE_BATCH))
+          .onConflict(['repository', 'manifest_digest', 'referenced_digest'])
+          .ignore();
+      }
+      if (tag !== undefined) {
+        await trx(TABLES.tags)
+          .insert({ repository, name: tag, digest })
+          .onConflict(['repository', 'name'])
+          .merge(['digest']);
+      }
+    });
+  }
+
+  async getManifest(repository: string, digest: string): Promise<StoredManifest | undefined> {
+    const row: ManifestRow | undefined = await this.knex(TABLES.manifests).first('*').where({ repository, digest });
+    return row === undefined ? undefined : manifestFromRow(row);
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    // Tags, references and conversions go with it through ON DELETE CASCADE.
+    return (await this.knex(TABLES.manifests).where({ repository, digest }).del()) > 0;
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<string | undefined> {
+    const row: { digest: string } | undefined = await this.knex(TABLES.tags)
+      .first('digest')
+      .where({ repository, name: tag });
+    return row?.digest;
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return (await this.knex(TABLES.tags).where({ repository, name: tag }).del()) > 0;
+  }
+
+  async listTags(repository: string, { last, limit }: PageOptions): Promise<string[]> {
+    if (limit <= 0) return [];
+    const query = this.knex(TABLES.tags).select('name').where({ repository }).orderBy('name').limit(limit);
+    if (last !== undefined) query.where('name', '>', last);
+    const rows: Array<{ name: string }> = await query;
+    return rows.map((row) => row.name);
+  }
+
+  async listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]> {
+    const query = this.knex(TABLES.manifests).select('*').where({ repository, subject: subjectDigest }).orderBy('digest');
+    if (artifactType !== undefined) query.where({ artifact_type: artifactType });
+    const rows: ManifestRow[] = await query;
+    return rows.map(manifestFromRow);
+  }
+
+  async createUploadSession(session: UploadSession): Promise<void> {
+    await this.knex(TABLES.uploadSessions).insert({
+      id: session.id,
+      repository: session.repository,
+      started_at: session.startedAt.getTime(),
+    });
+  }
+
+  async getUploadSession(id: string): Promise<UploadSession | undefined> {
+    const row: UploadSessionRow | undefined = await this.knex(TABLES.uploadSessions).first('*').where({ id });
+    return row === undefined ? undefined : uploadSessionFromRow(row);
+  }
+
+  async deleteUploadSession(id: string): Promise<boolean> {
+    return (await this.knex(TABLES.uploadSessions).where({ id }).del()) > 0;
+  }
+
+  async putConvertedManifest(converted: ConvertedManifest): Promise<void> {
+    try {
+      await this.knex(TABLES.convertedManifests)
+        .insert({
+          repository: converted.repository,
+          digest: converted.digest,
+          source_digest: converted.sourceDigest,
+          media_type: converted.mediaType,
+          content: toBuffer(converted.content),
+        })
+        .onConflict(['repository', 'digest'])
+        .ignore();
+    } catch (error) {
+      // The source manifest is gone (never stored, or deleted meanwhile): there is nothing to convert from.
+      if (this.#dialect.isForeignKeyViolation(error)) {
+        throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${converted.sourceDigest} is unknown`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined> {
+    const row: ConvertedManifestRow | undefined = await this.knex(TABLES.convertedManifests)
+      .first('*')
+      .where({ repository, digest });
+    return row === undefined ? undefined : convertedManifestFromRow(row);
+  }
+
+  async getOrSetSetting(key: string, value: string): Promise<string> {
+    return this.knex.transaction(async (trx) => {
+      // Insert-if-absent first, so concurrent callers all read back the one value that won.
+      await trx(TABLES.settings).insert({ name: key, value }).onConflict('name').ignore();
+      const row: { value: string } | undefined = await trx(TABLES.settings).first('value').where({ name: key });
+      if (row === undefined) throw new Error(`setting "${key}" vanished while being set`);
+      return row.value;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#destroyOnClose) await this.knex.destroy();
+  }
+}

@@ -1,0 +1,130 @@
+import type { Knex } from 'knex';
+import type { Dialect } from './dialect.js';
+import { MIGRATIONS_TABLE, TABLES } from './tables.js';
+
+/**
+ * One schema step. Names sort in the order they apply; an applied step is never edited, only
+ * followed by a new one. Steps return the schema builder unexecuted (knex runs it), so the DDL can
+ * also be compiled for another dialect without a connection.
+ */
+interface SchemaMigration {
+  name: string;
+  up(db: Knex, dialect: Dialect): Knex.SchemaBuilder;
+  down(db: Knex): Knex.SchemaBuilder;
+}
+
+const MIGRATIONS: readonly SchemaMigration[] = [
+  {
+    name: '0001_initial',
+    up(db, dialect) {
+      const key = (table: Knex.CreateTableBuilder, column: string) => table.specificType(column, dialect.keyType);
+
+      return db.schema
+        .createTable(TABLES.manifests, (table) => {
+          key(table, 'repository').notNullable();
+          key(table, 'digest').notNullable();
+          table.text('media_type').notNullable();
+          table.bigInteger('size').notNullable();
+          table.binary('content').notNullable();
+          key(table, 'subject').nullable();
+          table.text('artifact_type').nullable();
+          // JSON object of strings; read back whole, never queried.
+          table.text('annotations').nullable();
+          // Epoch milliseconds on every dialect.
+          table.bigInteger('created_at').notNullable();
+          table.primary(['repository', 'digest']);
+          // listReferrers.
+          table.index(['repository', 'subject']);
+        })
+        .createTable(TABLES.manifestReferences, (table) => {
+          key(table, 'repository').notNullable();
+          key(table, 'manifest_digest').notNullable();
+          key(table, 'referenced_digest').notNullable();
+          table.text('kind').notNullable().checkIn(['blob', 'manifest']);
+          table.primary(['repository', 'manifest_digest', 'referenced_digest']);
+          table
+            .foreign(['repository', 'manifest_digest'])
+            .references(['repository', 'digest'])
+            .inTable(TABLES.manifests)
+            .onDelete('CASCADE');
+          // Garbage collection asks whether anything still references a digest.
+          table.index(['referenced_digest']);
+        })
+        .createTable(TABLES.tags, (table) => {
+          key(table, 'repository').notNullable();
+          key(table, 'name').notNullable();
+          key(table, 'digest').notNullable();
+          table.primary(['repository', 'name']);
+          // Deleting a manifest deletes the tags pointing at it.
+          table
+            .foreign(['repository', 'digest'])
+            .references(['repository', 'digest'])
+            .inTable(TABLES.manifests)
+            .onDelete('CASCADE');
+          // Serves that cascade.
+          table.index(['repository', 'digest']);
+        })
+        .createTable(TABLES.blobLinks, (table) => {
+          key(table, 'repository').notNullable();
+          key(table, 'digest').notNullable();
+          table.bigInteger('size').notNullable();
+          table.primary(['repository', 'digest']);
+          // isBlobLinkedAnywhere.
+          table.index(['digest']);
+        })
+        .createTable(TABLES.uploadSessions, (table) => {
+          key(table, 'id').notNullable().primary();
+          key(table, 'repository').notNullable();
+          table.bigInteger('started_at').notNullable();
+        })
+        .createTable(TABLES.convertedManifests, (table) => {
+          key(table, 'repository').notNullable();
+          key(table, 'digest').notNullable();
+          key(table, 'source_digest').notNullable();
+          table.text('media_type').notNullable();
+          table.binary('content').notNullable();
+          table.primary(['repository', 'digest']);
+          table
+            .foreign(['repository', 'source_digest'])
+            .references(['repository', 'digest'])
+            .inTable(TABLES.manifests)
+            .onDelete('CASCADE');
+          table.index(['repository', 'source_digest']);
+        })
+        .createTable(TABLES.settings, (table) => {
+          key(table, 'name').notNullable().primary();
+          table.text('value').notNullable();
+        });
+    },
+    down(db) {
+      return db.schema
+        .dropTableIfExists(TABLES.settings)
+        .dropTableIfExists(TABLES.convertedManifests)
+        .dropTableIfExists(TABLES.uploadSessions)
+        .dropTableIfExists(TABLES.blobLinks)
+        .dropTableIfExists(TABLES.tags)
+        .dropTableIfExists(TABLES.manifestReferences)
+        .dropTableIfExists(TABLES.manifests);
+    },
+  },
+];
+
+/** Names of every schema step, in the order they apply. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((migration) => migration.name);
+
+/** Serves the steps above to knex's migrator from code, so nothing is read from disk at run time. */
+export function metadataMigrationSource(dialect: Dialect): Knex.MigrationSource<SchemaMigration> {
+  return {
+    getMigrations: async () => [...MIGRATIONS],
+    getMigrationName: (migration) => migration.name,
+    getMigration: async (migration) => ({
+      up: (db: Knex) => migration.up(db, dialect),
+      down: (db: Knex) => migration.down(db),
+    }),
+  };
+}
+
+/** Brings the schema up to date; applied steps are skipped, so running it on every open is cheap and safe. */
+export async function migrateMetadataSchema(db: Knex, dialect: Dialect): Promise<void> {
+  await db.migrate.latest({ migrationSource: metadataMigrationSource(dialect), tableName: MIGRATIONS_TABLE });
+}

@@ -1,0 +1,79 @@
+import type { ConvertedManifest, StoredManifest, UploadSession } from '@berth/core';
+
+// Row shapes as drivers return them. PostgreSQL hands bigint columns back as strings, SQLite as
+// numbers, hence `number | string` and the Number() calls below.
+
+export interface ManifestRow {
+  repository: string;
+  digest: string;
+  media_type: string;
+  size: number | string;
+  content: Uint8Array;
+  subject: string | null;
+  artifact_type: string | null;
+  annotations: string | null;
+  created_at: number | string;
+}
+
+export interface UploadSessionRow {
+  id: string;
+  repository: string;
+  started_at: number | string;
+}
+
+export interface ConvertedManifestRow {
+  repository: string;
+  digest: string;
+  source_digest: string;
+  media_type: string;
+  content: Uint8Array;
+}
+
+/** Drivers take Buffers for binary columns; this wraps the same memory without copying. */
+export function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function manifestToRow(manifest: Omit<StoredManifest, 'createdAt'>, createdAt: Date): ManifestRow {
+  return {
+    repository: manifest.repository,
+    digest: manifest.digest,
+    media_type: manifest.mediaType,
+    size: manifest.size,
+    content: toBuffer(manifest.content),
+    subject: manifest.subject ?? null,
+    artifact_type: manifest.artifactType ?? null,
+    annotations: manifest.annotations === undefined ? null : JSON.stringify(manifest.annotations),
+    created_at: createdAt.getTime(),
+  };
+}
+
+export function manifestFromRow(row: ManifestRow): StoredManifest {
+  const manifest: StoredManifest = {
+    repository: row.repository,
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: Number(row.size),
+    content: row.content,
+    createdAt: new Date(Number(row.created_at)),
+  };
+  // Absent optional fields stay absent rather than becoming null.
+  if (row.subject !== null) manifest.subject = row.subject;
+  if (row.artifact_type !== null) manifest.artifactType = row.artifact_type;
+  if (row.annotations !== null) manifest.annotations = JSON.parse(row.annotations) as Record<string, string>;
+  return manifest;
+}
+
+export function uploadSessionFromRow(row: UploadSessionRow): UploadSession {
+  return { id: row.id, repository: row.repository, startedAt: new Date(Number(row.started_at)) };
+}
+
+export function convertedManifestFromRow(row: ConvertedManifestRow): ConvertedManifest {
+  return {
+    repository: row.repository,
+    digest: row.digest,
+    sourceDigest: row.source_digest,
+    mediaType: row.media_type,
+    content: row.content,
+  };
+}

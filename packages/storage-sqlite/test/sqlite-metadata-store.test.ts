@@ -1,0 +1,134 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { digestOf, type MetadataStore } from '@berth/core';
+import { MIGRATION_NAMES, MIGRATIONS_TABLE } from '@berth/storage-sql';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { blobDigest, describeMetadataStore, manifestWrite } from '../../storage-sql/test/metadata-suite.js';
+import { openSqliteMetadataStore } from '../src/index.js';
+
+const folders: string[] = [];
+
+async function tmpFolder(): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), 'berth-sqlite-'));
+  folders.push(folder);
+  return folder;
+}
+
+afterEach(async () => {
+  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
+});
+
+describeMetadataStore('SQLite file', async () => {
+  const filename = join(await tmpFolder(), 'metadata.db');
+  const store = await openSqliteMetadataStore({ filename });
+  return {
+    store,
+    reopen: async () => {
+      await store.close();
+      return openSqliteMetadataStore({ filename });
+    },
+  };
+});
+
+describeMetadataStore('SQLite in memory', async () => ({ store: await openSqliteMetadataStore({ filename: ':memory:' }) }));
+
+describe('openSqliteMetadataStore', () => {
+  let filename: string;
+  let store: MetadataStore | undefined;
+  /** A connection of its own, bypassing the adapter, to see what really is in the file. */
+  let raw: Database.Database | undefined;
+
+  beforeEach(async () => {
+    filename = join(await tmpFolder(), 'nested', 'deeper', 'metadata.db');
+  });
+
+  afterEach(async () => {
+    raw?.close();
+    raw = undefined;
+    await store?.close();
+    store = undefined;
+  });
+
+  it('creates the missing folders of the file', async () => {
+    store = await openSqliteMetadataStore({ filename });
+    expect((await stat(filename)).isFile()).toBe(true);
+  });
+
+  it('sets the pragmas on its connection', async () => {
+    const sqlite = await openSqliteMetadataStore({ filename });
+    store = sqlite;
+    const pragma = async (name: string) => Object.values((await sqlite.knex.raw(`pragma ${name}`))[0] as object)[0];
+    expect(await pragma('journal_mode')).toBe('wal');
+    expect(await pragma('synchronous')).toBe(1); // NORMAL
+    expect(await pragma('foreign_keys')).toBe(1);
+    expect(await pragma('busy_timeout')).toBe(5000);
+  });
+
+  it('applies each migration once, however often the file is opened', async () => {
+    store = await openSqliteMetadataStore({ filename });
+    await store.putManifest(manifestWrite('app', { tag: 'latest' }));
+    await store.close();
+    store = await openSqliteMetadataStore({ filename });
+    await store.close();
+    store = await openSqliteMetadataStore({ filename });
+
+    raw = new Database(filename, { readonly: true });
+    const applied = raw.prepare(`select name from ${MIGRATIONS_TABLE} order by id`).all() as Array<{ name: string }>;
+    expect(applied.map((row) => row.name)).toEqual([...MIGRATION_NAMES]);
+    expect(await store.listTags('app', { limit: 10 })).toEqual(['latest']);
+  });
+
+  it('writes manifests, references and tags to the file, and cascades their deletion', async () => {
+    store = await openSqliteMetadataStore({ filename });
+    const child = manifestWrite('app');
+    const write = manifestWrite('app', {
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      tag: 'latest',
+      blobReferences: [blobDigest('config'), blobDigest('layer'), blobDigest('layer')],
+      manifestReferences: [child.manifest.digest],
+    });
+    await store.putManifest(child);
+    await store.putManifest(write);
+    await store.putConvertedManifest({
+      repository: 'app',
+      digest: digestOf('converted'),
+      sourceDigest: write.manifest.digest,
+      mediaType: 'application/x',
+      content: new Uint8Array([1, 2, 3]),
+    });
+
+    raw = new Database(filename, { readonly: true });
+    const manifest = raw
+      .prepare('select content, size, media_type, created_at from manifests where repository = ? and digest = ?')
+      .get('app', write.manifest.digest) as { content: Buffer; size: number; media_type: string; created_at: number };
+    expect(Buffer.compare(manifest.content, Buffer.from(write.manifest.content))).toBe(0);
+    expect(manifest.size).toBe(write.manifest.content.byteLength);
+    expect(manifest.media_type).toBe('application/vnd.oci.image.index.v1+json');
+    expect(Number.isInteger(manifest.created_at)).toBe(true);
+
+    const references = (sql: string) => raw!.prepare(sql).all('app', write.manifest.digest);
+    expect(
+      references(
+        'select referenced_digest, kind from manifest_references where repository = ? and manifest_digest = ? order by referenced_digest',
+      ),
+    ).toEqual(
+      [
+        { referenced_digest: blobDigest('config'), kind: 'blob' },
+        { referenced_digest: blobDigest('layer'), kind: 'blob' },
+        { referenced_digest: child.manifest.digest, kind: 'manifest' },
+      ].sort((a, b) => (a.referenced_digest < b.referenced_digest ? -1 : 1)),
+    );
+    expect(references('select name from tags where repository = ? and digest = ?')).toEqual([{ name: 'latest' }]);
+    expect(references('select digest from converted_manifests where repository = ? and source_digest = ?')).toHaveLength(1);
+
+    expect(await store.deleteManifest('app', write.manifest.digest)).toBe(true);
+    expect(references('select * from manifests where repository = ? and digest = ?')).toEqual([]);
+    expect(references('select * from manifest_references where repository = ? and manifest_digest = ?')).toEqual([]);
+    expect(references('select * from tags where repository = ? and digest = ?')).toEqual([]);
+    expect(references('select * from converted_manifests where repository = ? and source_digest = ?')).toEqual([]);
+    // The child is a manifest of its own and stays.
+    expect(raw.prepare('select count(*) as count from manifests').get()).toEqual({ count: 1 });
+  });
+});

@@ -1,0 +1,146 @@
+// Thin wrappers over the skopeo CLI. Each instance runs skopeo in its own sandbox: an empty
+// auth file, an empty registries.conf, no lookaside/signature config, HOME and XDG dirs in a
+// tmp dir, and --insecure-policy, so nothing on the machine influences the result.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256Digest } from './oci-image.js';
+
+export type ManifestFormat = 'oci' | 'v2s2' | 'v2s1';
+
+export interface CopyOptions {
+  /** Manifest type to write at the destination (`--format`). */
+  readonly format?: ManifestFormat;
+  /** Copy every image of an index / manifest list (`--all`). */
+  readonly all?: boolean;
+}
+
+export interface CopyResult {
+  /** Digest of the manifest bytes skopeo wrote to the destination (from `--digestfile`). */
+  readonly digest: string;
+}
+
+export interface Skopeo {
+  copy(source: string, destination: string, options?: CopyOptions): Promise<CopyResult>;
+  /** The manifest bytes exactly as the source serves them (`inspect --raw`). */
+  inspectRaw(ref: string): Promise<Buffer>;
+  /** sha256 of the raw manifest bytes. */
+  inspectDigest(ref: string): Promise<string>;
+  /** Tags of a repository; `ref` is `docker://host/repo` without tag. */
+  listTags(ref: string): Promise<string[]>;
+  delete(ref: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export class SkopeoError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | string | null,
+    readonly stderr: string,
+  ) {
+    super(`skopeo ${args.join(' ')} failed (exit ${exitCode}):\n${stderr.trim()}`);
+    this.name = 'SkopeoError';
+  }
+}
+
+export const SKOPEO_BIN = 'skopeo';
+/** Below vitest's 120 s test timeout, so a hung skopeo fails the test with its stderr. */
+const COMMAND_TIMEOUT_S = 100;
+
+/** `docker://host/repo:tag`, or `docker://host/repo@sha256:...` for a digest. */
+export function dockerRef(host: string, repository: string, reference?: string): string {
+  if (reference === undefined) return `docker://${host}/${repository}`;
+  return `docker://${host}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+}
+
+export async function createSkopeo(): Promise<Skopeo> {
+  const sandbox = await mkdtemp(join(tmpdir(), 'skopeo-sandbox-'));
+  const dirs = {
+    home: join(sandbox, 'home'),
+    config: join(sandbox, 'config'),
+    data: join(sandbox, 'data'),
+    runtime: join(sandbox, 'run'),
+    docker: join(sandbox, 'docker'),
+    registriesD: join(sandbox, 'registries.d'),
+    tmp: join(sandbox, 'tmp'),
+  };
+  for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true, mode: 0o700 });
+  const authFile = join(sandbox, 'auth.json');
+  await writeFile(authFile, JSON.stringify({ auths: {} }));
+  const registriesConf = join(sandbox, 'registries.conf');
+  await writeFile(registriesConf, 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n');
+
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dirs.home,
+    XDG_CONFIG_HOME: dirs.config,
+    XDG_DATA_HOME: dirs.data,
+    XDG_RUNTIME_DIR: dirs.runtime,
+    DOCKER_CONFIG: dirs.docker,
+    REGISTRY_AUTH_FILE: authFile,
+    CONTAINERS_REGISTRIES_CONF: registriesConf,
+    TMPDIR: dirs.tmp,
+    // Registries are on loopback; never route them through a proxy from the caller's environment.
+    NO_PROXY: '*',
+  };
+  const globalFlags = [
+    '--insecure-policy',
+    '--registries.d',
+    dirs.registriesD,
+    '--tmpdir',
+    dirs.tmp,
+    '--command-timeout',
+    `${COMMAND_TIMEOUT_S}s`,
+  ];
+
+  const run = (args: string[]): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const fullArgs = [...globalFlags, ...args];
+      execFile(
+        SKOPEO_BIN,
+        fullArgs,
+        { env, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: (COMMAND_TIMEOUT_S + 10) * 1000 },
+        (error, stdout, stderr) => {
+          if (error) {
+            const code = (error as NodeJS.ErrnoException & { code?: number | string }).code ?? null;
+            reject(new SkopeoError(args, code, `${stderr.toString('utf8')}${error.killed ? '\n(killed: timeout)' : ''}`));
+          } else {
+            resolve(stdout);
+          }
+        },
+      );
+    });
+
+  let digestFiles = 0;
+  return {
+    copy: async (source, destination, options = {}) => {
+      const digestFile = join(sandbox, `digest-${digestFiles++}`);
+      const args = ['copy', '--retry-times', '0', '--digestfile', digestFile];
+      if (source.startsWith('docker://')) args.push('--src-tls-verify=false');
+      if (destination.startsWith('docker://')) args.push('--dest-tls-verify=false');
+      if (options.format) args.push('--format', options.format);
+      if (options.all) args.push('--all');
+      await run([...args, source, destination]);
+      const digest = (await readFile(digestFile, 'utf8')).trim();
+      await rm(digestFile, { force: true });
+      return { digest };
+    },
+    inspectRaw: (ref) => run(['inspect', '--raw', '--retry-times', '0', ...tlsFlag(ref), ref]),
+    inspectDigest: async (ref) =>
+      sha256Digest(await run(['inspect', '--raw', '--retry-times', '0', ...tlsFlag(ref), ref])),
+    listTags: async (ref) => {
+      const out = await run(['list-tags', '--retry-times', '0', ...tlsFlag(ref), ref]);
+      const parsed = JSON.parse(out.toString('utf8')) as { Tags?: string[] | null };
+      return parsed.Tags ?? [];
+    },
+    delete: async (ref) => {
+      await run(['delete', '--retry-times', '0', ...tlsFlag(ref), ref]);
+    },
+    dispose: () => rm(sandbox, { recursive: true, force: true }),
+  };
+}
+
+function tlsFlag(ref: string): string[] {
+  return ref.startsWith('docker://') ? ['--tls-verify=false'] : [];
+}

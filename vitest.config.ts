@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// One root config: every project inherits the `@berth/source` condition so tests run from
+// TypeScript sources on a fresh clone, without a build.
+const projects = [
+  'packages/core',
+  'packages/blobs-fs',
+  'packages/storage-sql',
+  'packages/storage-sqlite',
+  'packages/registry',
+  'packages/koa',
+  'examples/standalone',
+  'examples/koa-app',
+];
+
+export default defineConfig({
+  ssr: { resolve: { conditions: ['@berth/source'] } },
+  test: {
+    projects: [
+      ...projects.map((root) => ({
+        extends: true as const,
+        test: { name: root.split('/')[1]!, root, include: ['test/**/*.test.ts'] },
+      })),
+      {
+        extends: true as const,
+        test: { name: 'interop', root: 'test', include: ['**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+    ],
+  },
+});
