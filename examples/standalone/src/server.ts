@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -28,6 +28,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   app.use(registry.routes()).use(registry.allowedMethods());
 
   const server = createServer(app.callback());
+  const drain = drainOnClose(server);
   await listen(server, config.port, config.host);
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -37,7 +38,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logger,
     async close() {
       const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
-      server.closeIdleConnections();
+      drain();
       await closed;
       await metadata.close();
     },
@@ -52,4 +53,24 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       done();
     });
   });
+}
+
+/**
+ * Lets in-flight requests finish but keeps no connection alive after them, so a closing server exits as
+ * soon as its last response is sent instead of waiting for clients' keep-alive sockets to time out.
+ * Returns the function that starts draining.
+ */
+function drainOnClose(server: Server): () => void {
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  server.on('request', (_request, response: ServerResponse) => {
+    if (draining) response.setHeader('Connection', 'close');
+    inFlight.add(response);
+    response.once('close', () => inFlight.delete(response));
+  });
+  return () => {
+    draining = true;
+    for (const response of inFlight) if (!response.headersSent) response.setHeader('Connection', 'close');
+    server.closeIdleConnections();
+  };
 }

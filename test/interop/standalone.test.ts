@@ -1,0 +1,134 @@
+// The standalone server's contract with operators: flags, the ready line, one log line per request,
+// data under the data directory, and a SIGTERM that lets in-flight requests finish.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BERTH_MAIN } from '../support/servers.js';
+
+interface Spawned {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  stdout: () => string;
+  exited: Promise<number | null>;
+}
+
+const running: Spawned[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const server of running.splice(0)) {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    await server.exited;
+  }
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
+  if (!existsSync(BERTH_MAIN)) throw new Error(`${BERTH_MAIN} is missing: run \`pnpm exec tsc -b\` first`);
+  const child = spawn(process.execPath, [BERTH_MAIN, ...args], { env: { ...process.env, ...env } });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line:\n${output}`)), 20_000);
+    const check = () => {
+      const match = /^listening on (http:\/\/\S+)$/m.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout.on('data', check);
+    void exited.then(() => reject(new Error(`exited before ready:\n${output}`)));
+  });
+  const spawned = { child, url, stdout: () => output, exited };
+  running.push(spawned);
+  return spawned;
+}
+
+async function dataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-standalone-'));
+  dirs.push(dir);
+  return dir;
+}
+
+describe('standalone server', () => {
+  it('takes host, port and data from flags and keeps its data there', async () => {
+    const dir = await dataDir();
+    const server = await spawnServer(['--host', '127.0.0.1', '--port', '0', '--data', dir]);
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const blob = randomBytes(32);
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const pushed = await fetch(`${server.url}/v2/app/blobs/uploads/?digest=${digest}`, { method: 'POST', body: blob });
+    expect(pushed.status).toBe(201);
+    expect(existsSync(join(dir, 'berth.sqlite'))).toBe(true);
+    expect(existsSync(join(dir, 'blobs'))).toBe(true);
+  });
+
+  it('takes them from PORT, HOST and BERTH_DATA, flags winning', async () => {
+    const dir = await dataDir();
+    const server = await spawnServer(['--port', '0'], { PORT: '1', HOST: '127.0.0.1', BERTH_DATA: dir });
+    expect((await fetch(`${server.url}/v2/`)).status).toBe(200);
+    expect(existsSync(join(dir, 'berth.sqlite'))).toBe(true);
+  });
+
+  it('writes one structured log line per request', async () => {
+    const server = await spawnServer(['--port', '0', '--data', await dataDir()]);
+    await fetch(`${server.url}/v2/`);
+    await fetch(`${server.url}/v2/app/manifests/missing`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const lines = server
+      .stdout()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => typeof entry['method'] === 'string');
+    expect(lines.map((entry) => [entry['method'], entry['url'], entry['status']])).toEqual([
+      ['GET', '/v2/', 200],
+      ['GET', '/v2/app/manifests/missing', 404],
+    ]);
+    expect(typeof lines[0]!['ms']).toBe('number');
+  });
+
+  it('finishes an in-flight upload on SIGTERM, then exits cleanly', async () => {
+    const server = await spawnServer(['--port', '0', '--data', await dataDir()]);
+    const started = await fetch(`${server.url}/v2/app/blobs/uploads/`, { method: 'POST' });
+    const location = started.headers.get('location')!;
+    const chunk = randomBytes(64 * 1024);
+
+    // Send half the chunk, signal the server, then send the rest: the request must still complete.
+    const response = new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}${location}`, {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.length) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write(chunk.subarray(0, chunk.length / 2), () => {
+        setTimeout(() => {
+          server.child.kill('SIGTERM');
+          setTimeout(() => req.end(chunk.subarray(chunk.length / 2)), 300);
+        }, 100);
+      });
+    });
+    expect(await response).toBe(202);
+    expect(await server.exited).toBe(0);
+    await expect(fetch(`${server.url}/v2/`)).rejects.toThrow();
+  });
+
+  it('refuses an invalid port', async () => {
+    const child = spawn(process.execPath, [BERTH_MAIN, '--port', 'nope']);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).not.toBe(0);
+  });
+});
