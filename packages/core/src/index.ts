@@ -14,3 +14,6 @@ export * from './manifest/docker-list.js';
 export * from './manifest/oci-manifest.js';
 export * from './manifest/oci-index.js';
 export * from './manifest/parse.js';
+export * from './schema1/manifest.js';
+export * from './platform.js';
+export * from './negotiate.js';

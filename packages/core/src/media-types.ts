@@ -29,5 +29,15 @@ export const CONTENT_TYPE_OF_KIND: Record<ManifestKind, string> = {
   'oci-index': MediaType.OciIndex,
 };
 
+const KIND_OF_CONTENT_TYPE = new Map<string, ManifestKind>([
+  ...Object.entries(CONTENT_TYPE_OF_KIND).map(([kind, type]) => [type, kind as ManifestKind] as const),
+  [MediaType.DockerSchema1, 'schema1'],
+]);
+
+/** The kind of a stored manifest from the media type it is served with; undefined for a type berth does not store. */
+export function kindOfContentType(mediaType: string): ManifestKind | undefined {
+  return KIND_OF_CONTENT_TYPE.get(mediaType);
+}
+
 /** Largest manifest body berth accepts (the reference's limit, 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
