@@ -17,3 +17,8 @@ export * from './manifest/parse.js';
 export * from './schema1/manifest.js';
 export * from './platform.js';
 export * from './negotiate.js';
+export * from './manifest/to-schema2.js';
+export * from './schema1/convert.js';
+export * from './schema1/sign.js';
+export * from './schema1/libtrust-key.js';
+export * from './schema1/empty-layer.js';

@@ -7,13 +7,13 @@ export type ByteStream = AsyncIterable<Uint8Array>;
  * Reads a small body (a manifest) whole, refusing more than `maxBytes` without reading past the limit.
  * Manifests are hashed over their exact bytes, so they are the one thing berth holds in memory.
  */
-export async function readBoundedBody(body: ByteStream, maxBytes: number): Promise<Buffer> {
+export async function readBoundedBody(body: ByteStream, maxBytes: number, what = 'manifest'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
     total += chunk.byteLength;
     if (total > maxBytes) {
-      throw new RegistryError('MANIFEST_INVALID', `manifest exceeds the ${maxBytes}-byte limit`, {
+      throw new RegistryError('MANIFEST_INVALID', `${what} exceeds the ${maxBytes}-byte limit`, {
         status: 413,
         detail: { limit: maxBytes },
       });
@@ -21,12 +21,4 @@ export async function readBoundedBody(body: ByteStream, maxBytes: number): Promi
     chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   }
   return Buffer.concat(chunks, total);
-}
-
-/** Counts the bytes that flow through, so a declared length can be checked against what arrived. */
-export async function* countBytes(body: ByteStream, counter: { bytes: number }): ByteStream {
-  for await (const chunk of body) {
-    counter.bytes += chunk.byteLength;
-    yield chunk;
-  }
 }

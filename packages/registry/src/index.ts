@@ -5,3 +5,5 @@ export * from './upload-service.js';
 export * from './manifest-service.js';
 export * from './listing-service.js';
 export * from './registry-service.js';
+export * from './conversion-service.js';
+export * from './signing-key.js';

@@ -2,15 +2,23 @@ import {
   RegistryError,
   assertRepositoryName,
   digestOf,
+  kindOfContentType,
+  negotiate,
+  parseAccept,
   parseDigest,
   parseManifest,
   parseManifestReference,
+  type AcceptedTypes,
   type ManifestReference,
   type ParsedManifest,
   type StoredManifest,
 } from '@berth/core';
 import { readBoundedBody, type ByteStream } from './body.js';
+import { ConversionService } from './conversion-service.js';
 import type { ResolvedOptions } from './options.js';
+
+/** A list may name an index which names images; deeper nesting is refused rather than followed. */
+const MAX_CHILD_DEPTH = 2;
 
 export interface PushedManifest {
   digest: string;
@@ -26,7 +34,11 @@ export interface ServedManifest {
 }
 
 export class ManifestService {
-  constructor(private readonly options: ResolvedOptions) {}
+  private readonly conversions: ConversionService;
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.conversions = new ConversionService(options);
+  }
 
   /**
    * Stores a pushed manifest exactly as sent, once everything it references is in the repository,
@@ -37,6 +49,11 @@ export class ManifestService {
     const target = parseManifestReference(reference);
     const bytes = await readBoundedBody(body, this.options.maxManifestBytes);
     const manifest = parseManifest(bytes, contentType);
+    if (manifest.kind === 'schema1' && !this.options.schema1Push) {
+      throw new RegistryError('UNSUPPORTED', 'schema1 manifests are not accepted here: push schema2 or OCI', {
+        status: 400,
+      });
+    }
     const digest = target.kind === 'digest' ? verifyDigest(target.digest, bytes, manifest) : manifest.digest;
     await this.assertReferencesExist(repository, manifest);
     await this.options.metadata.putManifest({
@@ -57,11 +74,55 @@ export class ManifestService {
     return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
   }
 
-  /** The manifest a client gets for a tag or digest, given the client's Accept header values. */
-  async get(repository: string, reference: string, _accept: readonly string[] = []): Promise<ServedManifest> {
+  /**
+   * The manifest a client gets for a tag or digest, given its Accept header values: by digest the
+   * stored bytes (or a conversion berth showed a client earlier), by tag whatever negotiation decides.
+   */
+  async get(repository: string, reference: string, accept: readonly string[] = []): Promise<ServedManifest> {
     assertRepositoryName(repository);
-    const stored = await this.resolve(repository, parseManifestReference(reference));
-    return { body: stored.content, mediaType: stored.mediaType, digest: stored.digest };
+    const target = parseManifestReference(reference);
+    if (target.kind === 'digest') {
+      const stored = await this.options.metadata.getManifest(repository, target.digest);
+      if (stored) return served(stored);
+      const converted = await this.options.metadata.getConvertedManifest(repository, target.digest);
+      if (converted) return served(converted);
+      throw unknownManifest(target);
+    }
+    const stored = await this.resolve(repository, target);
+    return this.negotiated(stored, target.tag, parseAccept(accept), 0);
+  }
+
+  /** Runs negotiation on a manifest pulled by tag, following a list to its child when the client needs one. */
+  private async negotiated(
+    stored: StoredManifest,
+    tag: string,
+    accepted: AcceptedTypes,
+    depth: number,
+  ): Promise<ServedManifest> {
+    const kind = kindOfContentType(stored.mediaType);
+    if (!kind) return served(stored);
+    const decision = negotiate({
+      kind,
+      parsed: () => parseManifest(stored.content, stored.mediaType),
+      reference: 'tag',
+      accepted,
+      platforms: this.options.platforms,
+    });
+    switch (decision.action) {
+      case 'serve-stored':
+        return served(stored);
+      case 'convert-to-schema1':
+        return served(await this.conversions.toSchema1(stored, tag));
+      case 'convert-to-schema2':
+        return served(await this.conversions.toSchema2(stored));
+      case 'refuse':
+        throw decision.error;
+      case 'select-child': {
+        const child = await this.options.metadata.getManifest(stored.repository, decision.digest);
+        if (!child || depth >= MAX_CHILD_DEPTH) throw unknownManifest({ kind: 'digest', digest: decision.digest });
+        return this.negotiated(child, tag, accepted, depth + 1);
+      }
+    }
   }
 
   /** By digest: the manifest and its tags go. By tag: only the tag goes. */
@@ -75,9 +136,8 @@ export class ManifestService {
     if (!deleted) throw unknownManifest(target);
   }
 
-  private async resolve(repository: string, target: ManifestReference): Promise<StoredManifest> {
-    const digest =
-      target.kind === 'digest' ? target.digest : await this.options.metadata.resolveTag(repository, target.tag);
+  private async resolve(repository: string, target: { kind: 'tag'; tag: string }): Promise<StoredManifest> {
+    const digest = await this.options.metadata.resolveTag(repository, target.tag);
     const stored = digest && (await this.options.metadata.getManifest(repository, digest));
     if (!stored) throw unknownManifest(target);
     return stored;
@@ -113,6 +173,10 @@ function verifyDigest(expected: string, bytes: Uint8Array, manifest: ParsedManif
     });
   }
   return expected;
+}
+
+function served(manifest: { content: Uint8Array; mediaType: string; digest: string }): ServedManifest {
+  return { body: manifest.content, mediaType: manifest.mediaType, digest: manifest.digest };
 }
 
 function unknownManifest(target: ManifestReference): RegistryError {

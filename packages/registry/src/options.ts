@@ -1,5 +1,5 @@
 import type { BlobStore, MetadataStore } from '@berth/core';
-import { MAX_MANIFEST_BYTES } from '@berth/core';
+import { MAX_MANIFEST_BYTES, parsePlatform, type PlatformPreference } from '@berth/core';
 
 export interface RegistryServiceOptions {
   metadata: MetadataStore;
@@ -15,9 +15,24 @@ export interface RegistryServiceOptions {
   defaultPageSize?: number;
   /** Largest `n` honoured for tag and catalog listings. */
   maxPageSize?: number;
+  /**
+   * Platforms (`os/arch[/variant]`), in order of preference, served from a manifest list or index to a
+   * client that cannot read lists. Default `['linux/amd64']`, like the reference.
+   */
+  platforms?: string[];
+  /** Accept signed schema1 pushes (Docker 1.9 pushes nothing else). Default true. */
+  schema1Push?: boolean;
+  /**
+   * The schema1 signing key, as PEM (PKCS#8 or SEC1 EC) or libtrust JWK text. Without one, a P-256 key
+   * is generated on first use and kept with the metadata, so it survives restarts and is shared by instances.
+   */
+  schema1SigningKey?: string;
 }
 
-export type ResolvedOptions = Required<RegistryServiceOptions>;
+export interface ResolvedOptions extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey'>> {
+  platforms: PlatformPreference[];
+  schema1SigningKey: string | undefined;
+}
 
 export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions {
   return {
@@ -25,6 +40,9 @@ export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions
     maxManifestBytes: MAX_MANIFEST_BYTES,
     defaultPageSize: 1000,
     maxPageSize: 10_000,
+    schema1Push: true,
     ...options,
+    platforms: (options.platforms ?? ['linux/amd64']).map(parsePlatform),
+    schema1SigningKey: options.schema1SigningKey,
   };
 }

@@ -447,3 +447,66 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   }
   return result;
 }
+
+/**
+ * Re-indents compact JSON as Go's json.Indent (and so MarshalIndent) does: every line after the first
+ * starts with `prefix` plus one `indent` per level, `": "` after keys, empty `{}` and `[]` kept inline.
+ */
+export function indentGoJson(compact: Uint8Array, prefix: string, indent: string): Uint8Array {
+  const out = new ByteBuilder();
+  let depth = 0;
+  let needIndent = false;
+  let inString = false;
+  let escaped = false;
+  const newline = (): void => {
+    out.byte(0x0a).ascii(prefix);
+    for (let level = 0; level < depth; level++) out.ascii(indent);
+  };
+  for (const c of compact) {
+    if (inString) {
+      out.byte(c);
+      if (escaped) escaped = false;
+      else if (c === 0x5c) escaped = true;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (isWhitespace(c)) continue;
+    if (needIndent && c !== 0x5d && c !== 0x7d) {
+      needIndent = false;
+      depth++;
+      newline();
+    }
+    if (c === 0x22) {
+      inString = true;
+      out.byte(c);
+    } else if (c === 0x7b || c === 0x5b) {
+      needIndent = true;
+      out.byte(c);
+    } else if (c === 0x2c) {
+      out.byte(c);
+      newline();
+    } else if (c === 0x3a) {
+      out.byte(c).byte(0x20);
+    } else if (c === 0x7d || c === 0x5d) {
+      if (needIndent) needIndent = false;
+      else {
+        depth--;
+        newline();
+      }
+      out.byte(c);
+    } else {
+      out.byte(c);
+    }
+  }
+  return out.toBytes();
+}
+
+/** Writes a JSON array of already-encoded values, compact. */
+export function goArrayBytes(items: readonly Uint8Array[]): Uint8Array {
+  const out = new ByteBuilder().byte(0x5b);
+  items.forEach((item, index) => {
+    if (index > 0) out.byte(0x2c);
+    out.bytes(item);
+  });
+  return out.byte(0x5d).toBytes();
+}

@@ -47,3 +47,9 @@ export async function openRegistry(
     },
   };
 }
+
+/** Another registry over the same stores (a restart, or a second instance with other options). */
+export function sharingStores(t: RegistryUnderTest, options: Partial<CreateRegistryOptions> = {}) {
+  const registry = createRegistry({ metadata: t.metadata, blobs: t.blobs, ...options });
+  return request(registry.callback());
+}

@@ -1,0 +1,107 @@
+import { Readable } from 'node:stream';
+import {
+  EMPTY_LAYER_BLOB,
+  EMPTY_LAYER_DIGEST,
+  MediaType,
+  RegistryError,
+  convertToSchema1,
+  convertToSchema2,
+  digestOf,
+  parseManifest,
+  signSchema1Payload,
+  type ConvertedManifest,
+  type LibtrustKey,
+  type StoredManifest,
+} from '@berth/core';
+import { readBoundedBody } from './body.js';
+import { LruCache } from './conversion-cache.js';
+import type { ResolvedOptions } from './options.js';
+import { resolveSigningKey } from './signing-key.js';
+
+/** Image configs are small JSON documents; refuse to hold anything bigger in memory. */
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Conversions for older clients: schema2 (or an OCI image) to signed schema1, and an OCI image to
+ * schema2. Every result is remembered in the metadata store under its own digest, linked to its source,
+ * so the digest a client was shown can be pulled later; the first stored body wins, so every pull (and
+ * every instance) serves the same bytes.
+ */
+export class ConversionService {
+  private signingKey: Promise<LibtrustKey> | undefined;
+  private readonly recent = new LruCache<string, ConvertedManifest>(1000);
+
+  constructor(private readonly options: ResolvedOptions) {}
+
+  async toSchema1(source: StoredManifest, tag: string): Promise<ConvertedManifest> {
+    return this.remembered(source, `schema1\0${tag}`, async () => {
+      const manifest = parseManifest(source.content, source.mediaType);
+      if (!manifest.config) throw new RegistryError('MANIFEST_INVALID', 'manifest has no config to convert');
+      const configBytes = await this.readConfig(source.repository, manifest.config.digest);
+      const payload = convertToSchema1({ configBytes, layers: manifest.layers, repository: source.repository, tag });
+      if (payloadNamesEmptyLayer(payload)) await this.ensureEmptyLayer(source.repository);
+      const signed = signSchema1Payload(payload, await this.key());
+      return { digest: digestOf(payload), mediaType: MediaType.DockerSchema1Signed, content: signed };
+    });
+  }
+
+  async toSchema2(source: StoredManifest): Promise<ConvertedManifest> {
+    return this.remembered(source, 'schema2', async () => {
+      const content = convertToSchema2(source.content);
+      return { digest: digestOf(content), mediaType: MediaType.DockerSchema2, content };
+    });
+  }
+
+  private async remembered(
+    source: StoredManifest,
+    variant: string,
+    convert: () => Promise<Pick<ConvertedManifest, 'digest' | 'mediaType' | 'content'>>,
+  ): Promise<ConvertedManifest> {
+    const { metadata } = this.options;
+    const key = `${source.repository}\0${source.digest}\0${variant}`;
+    const cached = this.recent.get(key);
+    // One indexed lookup confirms the conversion is still remembered (its source may have been deleted and pushed again).
+    if (cached && (await metadata.getConvertedManifest(source.repository, cached.digest))) return cached;
+    const converted = await convert();
+    await metadata.putConvertedManifest({ ...converted, repository: source.repository, sourceDigest: source.digest });
+    const stored = (await metadata.getConvertedManifest(source.repository, converted.digest)) ?? {
+      ...converted,
+      repository: source.repository,
+      sourceDigest: source.digest,
+    };
+    this.recent.set(key, stored);
+    return stored;
+  }
+
+  private key(): Promise<LibtrustKey> {
+    this.signingKey ??= resolveSigningKey(this.options.metadata, this.options.schema1SigningKey).catch((error) => {
+      this.signingKey = undefined;
+      throw error;
+    });
+    return this.signingKey;
+  }
+
+  private async readConfig(repository: string, digest: string): Promise<Uint8Array> {
+    const link = await this.options.metadata.blobLink(repository, digest);
+    const stream = link && (await this.options.blobs.open(digest));
+    if (!stream) throw new RegistryError('MANIFEST_INVALID', `config blob ${digest} is missing`, { detail: { digest } });
+    return readBoundedBody(stream, MAX_CONFIG_BYTES, 'image config');
+  }
+
+  /** Converted manifests name the empty-layer blob for history entries without a layer: it must be pullable. */
+  private async ensureEmptyLayer(repository: string): Promise<void> {
+    const { blobs, metadata } = this.options;
+    if (!(await blobs.stat(EMPTY_LAYER_DIGEST))) {
+      const upload = await blobs.beginUpload();
+      await blobs.appendUpload(upload.id, Readable.from([Buffer.from(EMPTY_LAYER_BLOB)]), 0);
+      await blobs.commitUpload(upload.id, EMPTY_LAYER_DIGEST);
+    }
+    await metadata.linkBlob(repository, EMPTY_LAYER_DIGEST, EMPTY_LAYER_BLOB.byteLength);
+  }
+}
+
+const EMPTY_LAYER_TEXT = Buffer.from(EMPTY_LAYER_DIGEST);
+
+function payloadNamesEmptyLayer(payload: Uint8Array): boolean {
+  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).includes(EMPTY_LAYER_TEXT);
+}
