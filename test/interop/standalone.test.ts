@@ -8,7 +8,11 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { BERTH_MAIN } from '../support/servers.js';
+import { generateSchema2Image, pushSchema2Image } from '../support/schema2-images.js';
+import { SCHEMA1_SIGNED, libtrustKeyId, parsePrettyJws } from '../support/schema1-jws.js';
 
 interface Spawned {
   child: ChildProcessWithoutNullStreams;
@@ -124,6 +128,52 @@ describe('standalone server', () => {
     expect(await response).toBe(202);
     expect(await server.exited).toBe(0);
     await expect(fetch(`${server.url}/v2/`)).rejects.toThrow();
+  });
+
+  it('signs schema1 with the configured key file, and keeps a generated key across restarts', async () => {
+    const dir = await dataDir();
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const keyFile = join(dir, 'schema1-key.pem');
+    await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const kidOf = async (url: string, tag: string) => {
+      const response = await fetch(`${url}/v2/app/manifests/${tag}`, { headers: { Accept: SCHEMA1_SIGNED } });
+      expect(response.headers.get('content-type')).toBe(SCHEMA1_SIGNED);
+      const jws = parsePrettyJws(Buffer.from(await response.arrayBuffer()));
+      expect(jws.signatures).toHaveLength(1);
+      return jws.signatures[0]!.header.jwk!.kid;
+    };
+
+    const configured = await spawnServer(['--port', '0', '--data', dir, '--schema1-key', keyFile]);
+    await pushSchema2Image(configured.url, generateSchema2Image(1, { repository: 'app', tag: 'one' }));
+    expect(await kidOf(configured.url, 'one')).toBe(libtrustKeyId(publicKey));
+    configured.child.kill('SIGTERM');
+    await configured.exited;
+
+    const generated = await spawnServer(['--port', '0', '--data', dir]);
+    await pushSchema2Image(generated.url, generateSchema2Image(2, { repository: 'app', tag: 'two' }));
+    const kid = await kidOf(generated.url, 'two');
+    expect(kid).not.toBe(libtrustKeyId(publicKey));
+    generated.child.kill('SIGTERM');
+    await generated.exited;
+    const restarted = await spawnServer(['--port', '0', '--data', dir]);
+    expect(await kidOf(restarted.url, 'two')).toBe(kid);
+  });
+
+  it('refuses schema1 pushes with --no-schema1-push', async () => {
+    const server = await spawnServer(['--port', '0', '--data', await dataDir(), '--no-schema1-push']);
+    // A valid signed schema1 manifest whose layers the repository has: berth's own conversion of an image.
+    await pushSchema2Image(server.url, generateSchema2Image(3, { repository: 'app', tag: 'v1' }));
+    const converted = await fetch(`${server.url}/v2/app/manifests/v1`, { headers: { Accept: SCHEMA1_SIGNED } });
+    expect(converted.status).toBe(200);
+    const response = await fetch(`${server.url}/v2/app/manifests/again`, {
+      method: 'PUT',
+      headers: { 'Content-Type': SCHEMA1_SIGNED },
+      body: Buffer.from(await converted.arrayBuffer()),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: Array<{ code: string; message: string }> };
+    expect(body.errors[0]!.code).toBe('UNSUPPORTED');
+    expect(body.errors[0]!.message).toContain('schema1');
   });
 
   it('refuses an invalid port', async () => {

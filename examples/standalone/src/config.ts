@@ -7,6 +7,12 @@ export interface ServerConfig {
   /** Directory holding the SQLite file and the blobs. */
   dataDir: string;
   logLevel: string;
+  /** File holding the schema1 signing key (PEM or libtrust JWK); without one the key is kept with the metadata. */
+  schema1KeyFile: string | undefined;
+  /** Accept signed schema1 pushes. */
+  schema1Push: boolean;
+  /** Platforms served from a list to clients that cannot read lists, in order of preference. */
+  platforms: string[] | undefined;
 }
 
 /** Command-line flags win over environment variables, which win over the defaults. */
@@ -18,6 +24,9 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       port: { type: 'string' },
       data: { type: 'string' },
       'log-level': { type: 'string' },
+      'schema1-key': { type: 'string' },
+      'no-schema1-push': { type: 'boolean' },
+      platform: { type: 'string' },
     },
     strict: true,
   });
@@ -28,5 +37,17 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     port,
     dataDir: resolve(values.data ?? env['BERTH_DATA'] ?? './data'),
     logLevel: values['log-level'] ?? env['LOG_LEVEL'] ?? 'info',
+    schema1KeyFile: optionalPath(values['schema1-key'] ?? env['BERTH_SCHEMA1_KEY']),
+    schema1Push: !(values['no-schema1-push'] ?? env['BERTH_SCHEMA1_PUSH'] === 'false'),
+    platforms: list(values.platform ?? env['BERTH_PLATFORMS']),
   };
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : resolve(value);
+}
+
+function list(value: string | undefined): string[] | undefined {
+  const items = value?.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  return items && items.length > 0 ? items : undefined;
 }

@@ -1,4 +1,5 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -20,7 +21,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const logger = pino({ level: config.logLevel });
   const metadata = await openSqliteMetadataStore({ filename: join(config.dataDir, 'berth.sqlite') });
   const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
-  const registry = createRegistry({ metadata, blobs });
+  const registry = createRegistry({
+    metadata,
+    blobs,
+    schema1Push: config.schema1Push,
+    ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
+    ...(config.platforms !== undefined && { platforms: config.platforms }),
+  });
 
   const app = new Koa();
   app.on('error', (error: unknown) => logger.error({ err: error }, 'request failed'));
