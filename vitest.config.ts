@@ -7,10 +7,13 @@ const projects = [
   'packages/blobs-fs',
   'packages/storage-sql',
   'packages/storage-sqlite',
+  'packages/storage-postgres',
+  'packages/storage-testing',
   'packages/registry',
   'packages/koa',
   'examples/standalone',
   'examples/koa-app',
+  'examples/memory-adapter',
 ];
 
 export default defineConfig({

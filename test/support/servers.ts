@@ -47,21 +47,32 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface StartBerthOptions {
+  dataDir?: string;
+  /** Replaces the built main.js (another build of the same CLI contract). */
+  entry?: string;
+  /** Further command-line arguments, for example `['--database', 'postgres://...']`. */
+  args?: readonly string[];
+  /** Environment variables added to (or replacing) the caller's. */
+  env?: Readonly<Record<string, string>>;
+}
+
 /**
- * Spawns `node examples/standalone/dist/main.js --host 127.0.0.1 --port 0 --data <dir>` and waits
- * for its `listening on http://HOST:PORT` line. Without `dataDir`, a tmp dir is used and removed on stop.
- * `entry` replaces the built main.js (another build of the same CLI contract).
+ * Spawns `node examples/standalone/dist/main.js --host 127.0.0.1 --port 0 --data <dir> [args]` and
+ * waits for its `listening on http://HOST:PORT` line. Without `dataDir`, a tmp dir is used and
+ * removed on stop.
  */
-export async function startBerth(options: { dataDir?: string; entry?: string } = {}): Promise<RunningRegistry> {
+export async function startBerth(options: StartBerthOptions = {}): Promise<RunningRegistry> {
   const entry = options.entry ?? BERTH_MAIN;
   if (!existsSync(entry)) {
     throw new Error(`${entry} does not exist: build it first with \`pnpm exec tsc -b\` (pnpm test does)`);
   }
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-data-')));
-  const child = spawn(process.execPath, [entry, '--host', '127.0.0.1', '--port', '0', '--data', dataDir], {
+  const child = spawn(process.execPath, [entry, '--host', '127.0.0.1', '--port', '0', '--data', dataDir, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });
   const process_ = watch(child, 'berth');
   try {

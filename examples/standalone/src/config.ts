@@ -4,9 +4,14 @@ import { resolve } from 'node:path';
 export interface ServerConfig {
   host: string;
   port: number;
-  /** Directory holding the SQLite file and the blobs. */
+  /** Directory holding the blobs, and the SQLite file unless a database URL is given. */
   dataDir: string;
   logLevel: string;
+  /**
+   * A `postgres://` URL: metadata goes to that PostgreSQL database instead of a SQLite file. Several
+   * instances may share one database, provided they also share the data directory (the blobs).
+   */
+  databaseUrl: string | undefined;
   /** File holding the schema1 signing key (PEM or libtrust JWK); without one the key is kept with the metadata. */
   schema1KeyFile: string | undefined;
   /** Accept signed schema1 pushes. */
@@ -27,6 +32,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       'schema1-key': { type: 'string' },
       'no-schema1-push': { type: 'boolean' },
       platform: { type: 'string' },
+      database: { type: 'string' },
     },
     strict: true,
   });
@@ -40,7 +46,19 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     schema1KeyFile: optionalPath(values['schema1-key'] ?? env['BERTH_SCHEMA1_KEY']),
     schema1Push: !(values['no-schema1-push'] ?? env['BERTH_SCHEMA1_PUSH'] === 'false'),
     platforms: list(values.platform ?? env['BERTH_PLATFORMS']),
+    databaseUrl: databaseUrl(values.database ?? env['BERTH_DATABASE_URL']),
   };
+}
+
+/** A postgres:// URL, or undefined for SQLite; an empty value counts as unset. */
+function databaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase();
+  // Only the scheme is echoed back: the rest of the URL may hold a password.
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    throw new Error(`unsupported database URL scheme "${scheme ?? ''}": use postgres://..., or leave it out for SQLite in the data directory`);
+  }
+  return value;
 }
 
 function optionalPath(value: string | undefined): string | undefined {

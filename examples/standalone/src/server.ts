@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import { createRegistry } from '@berth/koa';
+import type { MetadataStore } from '@berth/core';
+import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
@@ -19,7 +21,7 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel });
-  const metadata = await openSqliteMetadataStore({ filename: join(config.dataDir, 'berth.sqlite') });
+  const metadata = await openMetadata(config, logger);
   const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
   const registry = createRegistry({
     metadata,
@@ -50,6 +52,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await metadata.close();
     },
   };
+}
+
+/** PostgreSQL when a database URL is given (instances sharing it must share the data directory too), else SQLite in the data directory. */
+async function openMetadata(config: ServerConfig, logger: Logger): Promise<MetadataStore> {
+  if (config.databaseUrl === undefined) {
+    const filename = join(config.dataDir, 'berth.sqlite');
+    logger.info({ metadata: 'sqlite', filename }, 'metadata store');
+    return openSqliteMetadataStore({ filename });
+  }
+  const url = new URL(config.databaseUrl);
+  // Host and database only: the URL may carry a password.
+  logger.info({ metadata: 'postgres', host: url.host, database: url.pathname.slice(1) }, 'metadata store');
+  const log = logger.child({ component: 'postgres' });
+  return openPostgresMetadataStore({
+    connection: config.databaseUrl,
+    log: { warn: (message) => log.warn(String(message)), error: (message) => log.error(String(message)), debug: () => undefined },
+  });
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -11,4 +11,10 @@ export interface Dialect {
   readonly keyType: string;
   /** True when the driver error is a foreign key violation (the row it points at is gone). */
   isForeignKeyViolation(error: unknown): boolean;
+  /**
+   * True when the driver error means the database cannot be reached right now (connection refused
+   * or cut, server shutting down, database missing). The store answers those with RegistryError
+   * UNAVAILABLE (503), which clients retry. Dialects of an in-process database leave it out.
+   */
+  isUnavailable?(error: unknown): boolean;
 }

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestOf, type MetadataStore } from '@berth/core';
 import { MIGRATION_NAMES, MIGRATIONS_TABLE } from '@berth/storage-sql';
+import { blobDigest, manifestWrite, metadataStoreContract } from '@berth/storage-testing';
 import Database from 'better-sqlite3';
+import knex from 'knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { blobDigest, describeMetadataStore, manifestWrite } from '../../storage-sql/test/metadata-suite.js';
+import { sqlInspector } from '../../storage-sql/test/support/sql-inspector.js';
 import { openSqliteMetadataStore } from '../src/index.js';
 
 const folders: string[] = [];
@@ -20,19 +22,40 @@ afterEach(async () => {
   for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
 });
 
-describeMetadataStore('SQLite file', async () => {
-  const filename = join(await tmpFolder(), 'metadata.db');
-  const store = await openSqliteMetadataStore({ filename });
-  return {
-    store,
-    reopen: async () => {
-      await store.close();
-      return openSqliteMetadataStore({ filename });
-    },
-  };
-});
+const runner = { describe, it, beforeEach, afterEach };
 
-describeMetadataStore('SQLite in memory', async () => ({ store: await openSqliteMetadataStore({ filename: ':memory:' }) }));
+metadataStoreContract(
+  runner,
+  async () => {
+    const filename = join(await tmpFolder(), 'metadata.db');
+    const store = await openSqliteMetadataStore({ filename });
+    // A connection of its own, read-only, to see what really is in the file.
+    const raw = knex({ client: 'better-sqlite3', connection: { filename, options: { readonly: true } }, useNullAsDefault: true });
+    return {
+      store,
+      reopen: async () => {
+        await store.close();
+        return openSqliteMetadataStore({ filename });
+      },
+      inspect: sqlInspector(raw),
+      dispose: () => raw.destroy(),
+    };
+  },
+  {
+    name: 'SQLite file',
+    // better-sqlite3 is synchronous: a second connection in the same process that waits for the
+    // first one's write lock blocks the very event loop the first needs to commit, so two store
+    // objects in one process cannot share a file. (Separate processes can, through WAL and
+    // busy_timeout; several instances are what PostgreSQL is for.)
+    skip: ['sharing'],
+  },
+);
+
+metadataStoreContract(runner, async () => ({ store: await openSqliteMetadataStore({ filename: ':memory:' }) }), {
+  name: 'SQLite in memory',
+  // Nothing outlives the connection, and nothing else can open it.
+  skip: ['persistence', 'sharing', 'inspection'],
+});
 
 describe('openSqliteMetadataStore', () => {
   let filename: string;

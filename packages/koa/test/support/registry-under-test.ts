@@ -3,16 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Koa from 'koa';
 import request from 'supertest';
+import { afterAll } from 'vitest';
 import type { BlobStore, MetadataStore } from '@berth/core';
 import { createFsBlobStore } from '@berth/blobs-fs';
+import { recyclingPostgresStores } from '@berth/storage-postgres/testing';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createRegistry, type CreateRegistryOptions, type Registry } from '../../src/index.js';
 
-/** Opens the metadata store a test run uses; the Postgres adapter adds its own factory beside SQLite's. */
+/** Opens the metadata store a test run uses; closing the store also removes what the factory made for it. */
 export type MetadataFactory = (dir: string) => Promise<MetadataStore>;
+
+const postgresStores = recyclingPostgresStores();
+// Registered from here, the hook runs after each test file that imports this module.
+afterAll(() => postgresStores.dispose());
 
 export const metadataFactories: Record<string, MetadataFactory> = {
   sqlite: (dir) => openSqliteMetadataStore({ filename: join(dir, 'berth.sqlite') }),
+  // An empty database per test; closing the store empties it for the next test of the file.
+  postgres: () => postgresStores.open(),
 };
 
 export interface RegistryUnderTest {

@@ -1,0 +1,2 @@
+export { MemoryDatabase, type ConvertedRow, type ManifestRow } from './memory-database.js';
+export { MemoryMetadataStore } from './memory-metadata-store.js';

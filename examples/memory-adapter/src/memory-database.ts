@@ -1,0 +1,49 @@
+/**
+ * The "database" of the example: plain tables of rows, as a real backend would hold them. Several
+ * MemoryMetadataStore objects may work on one MemoryDatabase, like several registry instances on
+ * one PostgreSQL, and a test can read the rows without going through a store.
+ */
+export interface ManifestRow {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  content: Uint8Array;
+  subject?: string;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  createdAt: number;
+  /** Referenced digest -> kind. */
+  references: Map<string, 'blob' | 'manifest'>;
+}
+
+export interface ConvertedRow {
+  repository: string;
+  digest: string;
+  sourceDigest: string;
+  mediaType: string;
+  content: Uint8Array;
+}
+
+export class MemoryDatabase {
+  /** Keyed by rowKey(repository, digest). */
+  readonly manifests = new Map<string, ManifestRow>();
+  /** Keyed by rowKey(repository, tag); the value is the manifest digest. */
+  readonly tags = new Map<string, string>();
+  /** Keyed by rowKey(repository, digest); the value is the blob size. */
+  readonly blobLinks = new Map<string, number>();
+  readonly uploadSessions = new Map<string, { repository: string; startedAt: number }>();
+  /** Keyed by rowKey(repository, digest of the conversion). */
+  readonly convertedManifests = new Map<string, ConvertedRow>();
+  readonly settings = new Map<string, string>();
+}
+
+// Repository names and tags never contain a newline, so it separates the two parts unambiguously.
+export function rowKey(repository: string, name: string): string {
+  return `${repository}\n${name}`;
+}
+
+export function splitRowKey(key: string): [repository: string, name: string] {
+  const at = key.indexOf('\n');
+  return [key.slice(0, at), key.slice(at + 1)];
+}

@@ -1,0 +1,185 @@
+import {
+  RegistryError,
+  type ConvertedManifest,
+  type ManifestWrite,
+  type MetadataStore,
+  type PageOptions,
+  type StoredManifest,
+  type UploadSession,
+} from '@berth/core';
+import { MemoryDatabase, rowKey, splitRowKey, type ManifestRow } from './memory-database.js';
+
+/** Keys sort by their UTF-8 bytes, the lexical order the distribution spec asks listings for. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** A page of `names`: sorted, strictly after `last`, at most `limit`. */
+function page(names: Iterable<string>, { last, limit }: PageOptions): string[] {
+  if (limit <= 0) return [];
+  return [...names]
+    .filter((name) => last === undefined || byteOrder(name, last) > 0)
+    .sort(byteOrder)
+    .slice(0, limit);
+}
+
+/** Stored bytes are copied in and out, so no caller can change them behind the store's back. */
+const copy = (bytes: Uint8Array) => new Uint8Array(bytes);
+
+/**
+ * A MetadataStore over a MemoryDatabase: the smallest complete adapter, written to show what the
+ * interface asks for. Each method runs to completion without awaiting anything, which makes it
+ * atomic on its own (the interface's promise); a real backend gets the same from transactions.
+ * Listings sort every name on each call: fine for an example, where a real backend reads pages
+ * off an index.
+ */
+export class MemoryMetadataStore implements MetadataStore {
+  readonly #db: MemoryDatabase;
+  #closed = false;
+
+  constructor(db: MemoryDatabase = new MemoryDatabase()) {
+    this.#db = db;
+  }
+
+  /** The database it works on, to open another store over the same data. */
+  get database(): MemoryDatabase {
+    return this.#db;
+  }
+
+  async listRepositories(options: PageOptions): Promise<string[]> {
+    const db = this.#open();
+    const names = new Set<string>();
+    for (const key of [...db.manifests.keys(), ...db.blobLinks.keys()]) names.add(splitRowKey(key)[0]);
+    return page(names, options);
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    const db = this.#open();
+    const inRepository = (key: string) => splitRowKey(key)[0] === repository;
+    return [...db.manifests.keys()].some(inRepository) || [...db.blobLinks.keys()].some(inRepository);
+  }
+
+  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+    this.#open().blobLinks.set(rowKey(repository, digest), size);
+  }
+
+  async blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined> {
+    const size = this.#open().blobLinks.get(rowKey(repository, digest));
+    return size === undefined ? undefined : { digest, size };
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    return this.#open().blobLinks.delete(rowKey(repository, digest));
+  }
+
+  async isBlobLinkedAnywhere(digest: string): Promise<boolean> {
+    return [...this.#open().blobLinks.keys()].some((key) => splitRowKey(key)[1] === digest);
+  }
+
+  async putManifest({ manifest, blobReferences, manifestReferences, tag }: ManifestWrite): Promise<void> {
+    const db = this.#open();
+    const key = rowKey(manifest.repository, manifest.digest);
+    // The same digest is the same bytes: a second push keeps the first row and its createdAt.
+    if (!db.manifests.has(key)) {
+      const references = new Map<string, 'blob' | 'manifest'>();
+      for (const digest of blobReferences) references.set(digest, 'blob');
+      for (const digest of manifestReferences) references.set(digest, 'manifest');
+      const row: ManifestRow = { ...manifest, content: copy(manifest.content), createdAt: Date.now(), references };
+      if (manifest.annotations !== undefined) row.annotations = { ...manifest.annotations };
+      db.manifests.set(key, row);
+    }
+    if (tag !== undefined) db.tags.set(rowKey(manifest.repository, tag), manifest.digest);
+  }
+
+  async getManifest(repository: string, digest: string): Promise<StoredManifest | undefined> {
+    const row = this.#open().manifests.get(rowKey(repository, digest));
+    return row === undefined ? undefined : storedManifest(row);
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    const db = this.#open();
+    if (!db.manifests.delete(rowKey(repository, digest))) return false;
+    // What hangs on the manifest goes with it: tags pointing at it and conversions made from it.
+    for (const [key, target] of db.tags) {
+      if (target === digest && splitRowKey(key)[0] === repository) db.tags.delete(key);
+    }
+    for (const [key, converted] of db.convertedManifests) {
+      if (converted.repository === repository && converted.sourceDigest === digest) db.convertedManifests.delete(key);
+    }
+    return true;
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<string | undefined> {
+    return this.#open().tags.get(rowKey(repository, tag));
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    return this.#open().tags.delete(rowKey(repository, tag));
+  }
+
+  async listTags(repository: string, options: PageOptions): Promise<string[]> {
+    const names = [...this.#open().tags.keys()]
+      .map(splitRowKey)
+      .filter(([owner]) => owner === repository)
+      .map(([, name]) => name);
+    return page(names, options);
+  }
+
+  async listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]> {
+    return [...this.#open().manifests.values()]
+      .filter((row) => row.repository === repository && row.subject === subjectDigest)
+      .filter((row) => artifactType === undefined || row.artifactType === artifactType)
+      .map(storedManifest);
+  }
+
+  async createUploadSession(session: UploadSession): Promise<void> {
+    this.#open().uploadSessions.set(session.id, { repository: session.repository, startedAt: session.startedAt.getTime() });
+  }
+
+  async getUploadSession(id: string): Promise<UploadSession | undefined> {
+    const row = this.#open().uploadSessions.get(id);
+    return row === undefined ? undefined : { id, repository: row.repository, startedAt: new Date(row.startedAt) };
+  }
+
+  async deleteUploadSession(id: string): Promise<boolean> {
+    return this.#open().uploadSessions.delete(id);
+  }
+
+  async putConvertedManifest(converted: ConvertedManifest): Promise<void> {
+    const db = this.#open();
+    // Like a foreign key: a conversion needs its source manifest.
+    if (!db.manifests.has(rowKey(converted.repository, converted.sourceDigest))) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${converted.sourceDigest} is unknown`);
+    }
+    const key = rowKey(converted.repository, converted.digest);
+    if (!db.convertedManifests.has(key)) db.convertedManifests.set(key, { ...converted, content: copy(converted.content) });
+  }
+
+  async getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined> {
+    const row = this.#open().convertedManifests.get(rowKey(repository, digest));
+    return row === undefined ? undefined : { ...row, content: copy(row.content) };
+  }
+
+  async getOrSetSetting(key: string, value: string): Promise<string> {
+    const settings = this.#open().settings;
+    if (!settings.has(key)) settings.set(key, value);
+    return settings.get(key)!;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** The database, or an error once the store is closed (a closed store must not keep serving). */
+  #open(): MemoryDatabase {
+    if (this.#closed) throw new Error('the metadata store is closed');
+    return this.#db;
+  }
+}
+
+function storedManifest(row: ManifestRow): StoredManifest {
+  const { references: _references, createdAt, content, annotations, ...fields } = row;
+  const manifest: StoredManifest = { ...fields, content: copy(content), createdAt: new Date(createdAt) };
+  if (annotations !== undefined) manifest.annotations = { ...annotations };
+  return manifest;
+}

@@ -1,0 +1,605 @@
+import assert from 'node:assert/strict';
+import { digestOf, type ConvertedManifest, type ManifestWrite, type MetadataStore, type StoredManifest } from '@berth/core';
+import { rejectsWithRegistryError } from './assertions.js';
+import { blobDigest, chunk, collectPages, hex, IMAGE_INDEX, manifestWrite, SCHEMA1_SIGNED } from './fixtures.js';
+import { required, type TestApi } from './test-api.js';
+
+/**
+ * Reads what a metadata store persisted without going through the store: raw SQL, the files, the
+ * backing service's own client. The suite compares it with what the store was told, so a store that
+ * answers from a cache, or keeps a field in memory only, is caught.
+ */
+export interface MetadataInspector {
+  /** The persisted manifest, undefined when there is none. */
+  manifest(repository: string, digest: string): Promise<{ mediaType: string; size: number; content: Uint8Array } | undefined>;
+  /** What the manifest references, as recorded (any order). */
+  references(repository: string, digest: string): Promise<Array<{ digest: string; kind: 'blob' | 'manifest' }>>;
+  /** Every tag of the repository and the digest it points at. */
+  tags(repository: string): Promise<Record<string, string>>;
+  /** Every blob the repository links, with its recorded size. */
+  blobLinks(repository: string): Promise<Record<string, number>>;
+  uploadSession(id: string): Promise<{ repository: string; startedAt: Date } | undefined>;
+  /** Digests of the conversions kept for the repository, each with its source manifest's digest. */
+  convertedManifests(repository: string): Promise<Record<string, string>>;
+  setting(key: string): Promise<string | undefined>;
+}
+
+/** What the factory gives each test: a fresh, empty store and, optionally, ways to look past it. */
+export interface MetadataStoreSubject {
+  store: MetadataStore;
+  /** Closes the store and opens a new one on the same data (the 'persistence' group). */
+  reopen?: () => Promise<MetadataStore>;
+  /**
+   * Opens a second, independent store on the same data, as another process would (the 'sharing'
+   * group: several registry instances on one database). The suite closes it.
+   */
+  openSibling?: () => Promise<MetadataStore>;
+  /** Reads persisted state past the store (the 'inspection' group). */
+  inspect?: MetadataInspector;
+  /** Runs after the store is closed: drop the database, remove the folder. */
+  dispose?: () => Promise<void>;
+}
+
+export type MetadataStoreFactory = () => Promise<MetadataStoreSubject>;
+
+/**
+ * Groups a store may switch off, each because the MetadataStore interface does not promise it:
+ * - persistence: data outlives the store object (an in-memory store keeps nothing);
+ * - sharing: several store objects, in several processes, on one set of data;
+ * - inspection: there is a way to read the data other than the store itself.
+ * Everything else is the interface itself and always runs.
+ */
+export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection';
+
+export interface MetadataStoreContractOptions {
+  /** Names the store in the test titles. */
+  name?: string;
+  skip?: readonly MetadataContractGroup[];
+}
+
+/** Sorted digests of manifests, for order-free comparison. */
+const digestsOf = (manifests: StoredManifest[]) => manifests.map((manifest) => manifest.digest).sort();
+
+const converted = (repository: string, sourceDigest: string, label: string): ConvertedManifest => {
+  const content = new TextEncoder().encode(`converted ${label}`);
+  return { repository, digest: digestOf(content), sourceDigest, mediaType: SCHEMA1_SIGNED, content };
+};
+
+/**
+ * Registers the behaviour every MetadataStore must have as tests of the given runner. Each test gets
+ * a new subject from the factory and closes (then disposes) it afterwards.
+ */
+export function metadataStoreContract(test: TestApi, factory: MetadataStoreFactory, options: MetadataStoreContractOptions = {}): void {
+  const { describe, it, beforeEach, afterEach } = test;
+  const skipped = new Set(options.skip ?? []);
+  const group = (name: MetadataContractGroup, body: () => void) => {
+    if (!skipped.has(name)) describe(name, body);
+  };
+
+  describe(`MetadataStore contract: ${options.name ?? 'store'}`, () => {
+    let subject: MetadataStoreSubject;
+    let store: MetadataStore;
+    /** Further stores a test opened (siblings); closed after it. */
+    let others: MetadataStore[];
+
+    beforeEach(async () => {
+      subject = await factory();
+      store = subject.store;
+      others = [];
+    });
+
+    afterEach(async () => {
+      for (const other of others) await other.close();
+      await store.close();
+      await subject.dispose?.();
+    });
+
+    /** Stores a manifest and returns what getManifest then gives back. */
+    async function put(write: ManifestWrite): Promise<StoredManifest> {
+      await store.putManifest(write);
+      const stored = await store.getManifest(write.manifest.repository, write.manifest.digest);
+      assert.ok(stored, 'manifest was not stored');
+      return stored;
+    }
+
+    async function sibling(): Promise<MetadataStore> {
+      const opened = await required(subject.openSibling, 'openSibling()', 'sharing')();
+      others.push(opened);
+      return opened;
+    }
+
+    describe('repositories', () => {
+      it('has none when empty', async () => {
+        assert.deepEqual(await store.listRepositories({ limit: 10 }), []);
+        assert.equal(await store.repositoryExists('library/alpine'), false);
+      });
+
+      it('exists while it has a manifest or a blob link', async () => {
+        const write = manifestWrite('with/manifest');
+        await store.putManifest(write);
+        await store.linkBlob('with/link', blobDigest('a'), 3);
+        assert.equal(await store.repositoryExists('with/manifest'), true);
+        assert.equal(await store.repositoryExists('with/link'), true);
+        assert.equal(await store.repositoryExists('with'), false);
+
+        await store.unlinkBlob('with/link', blobDigest('a'));
+        await store.deleteManifest('with/manifest', write.manifest.digest);
+        assert.equal(await store.repositoryExists('with/manifest'), false);
+        assert.equal(await store.repositoryExists('with/link'), false);
+        assert.deepEqual(await store.listRepositories({ limit: 10 }), []);
+      });
+
+      it('lists each repository once, in lexical (bytewise) order, from manifests and blob links', async () => {
+        const withManifest = ['b', 'a/b', 'a.b', 'ab', 'shared'];
+        const withLink = ['a-b', 'a_b', 'a', 'shared', 'z0'];
+        for (const repository of withManifest) await store.putManifest(manifestWrite(repository));
+        for (const repository of withLink) await store.linkBlob(repository, blobDigest(repository), 1);
+        // Two manifests in one repository still list it once.
+        await store.putManifest(manifestWrite('b'));
+
+        const expected = [...new Set([...withManifest, ...withLink])].sort();
+        assert.deepEqual(await store.listRepositories({ limit: 100 }), expected);
+      });
+
+      it('pages by key: full pages, an exact last page, and a `last` past the end', async () => {
+        const names = ['r/a', 'r/b', 'r/c', 'r/d', 'r/e'];
+        for (const [index, repository] of names.entries()) {
+          if (index % 2 === 0) await store.putManifest(manifestWrite(repository));
+          else await store.linkBlob(repository, blobDigest(repository), 1);
+        }
+
+        assert.deepEqual(await collectPages((last) => store.listRepositories({ last, limit: 2 })), chunk(names, 2));
+        // The page size divides the count: the page after the last full one is empty.
+        assert.deepEqual(await store.listRepositories({ limit: names.length }), names);
+        assert.deepEqual(await store.listRepositories({ last: names.at(-1), limit: names.length }), []);
+        assert.deepEqual(await store.listRepositories({ last: 'zzz', limit: 10 }), []);
+        // `last` need not be a repository itself.
+        assert.deepEqual(await store.listRepositories({ last: 'r/bb', limit: 10 }), ['r/c', 'r/d', 'r/e']);
+        assert.deepEqual(await store.listRepositories({ limit: 0 }), []);
+      });
+    });
+
+    describe('blob links', () => {
+      it('links, reads and unlinks a blob per repository', async () => {
+        const digest = blobDigest('layer');
+        assert.equal(await store.blobLink('app', digest), undefined);
+
+        await store.linkBlob('app', digest, 1234);
+        assert.deepEqual(await store.blobLink('app', digest), { digest, size: 1234 });
+        assert.equal(await store.blobLink('other', digest), undefined);
+
+        assert.equal(await store.unlinkBlob('app', digest), true);
+        assert.equal(await store.unlinkBlob('app', digest), false);
+        assert.equal(await store.blobLink('app', digest), undefined);
+      });
+
+      it('is idempotent and keeps sizes beyond 32 bits', async () => {
+        const digest = blobDigest('big');
+        const size = 5 * 2 ** 32 + 7;
+        await store.linkBlob('app', digest, size);
+        await store.linkBlob('app', digest, size);
+        assert.deepEqual(await store.blobLink('app', digest), { digest, size });
+        assert.equal(await store.unlinkBlob('app', digest), true);
+        assert.equal(await store.blobLink('app', digest), undefined);
+      });
+
+      it('tells whether any repository still links a blob', async () => {
+        const digest = blobDigest('shared');
+        assert.equal(await store.isBlobLinkedAnywhere(digest), false);
+        await store.linkBlob('one', digest, 10);
+        await store.linkBlob('two', digest, 10);
+        await store.unlinkBlob('one', digest);
+        assert.equal(await store.isBlobLinkedAnywhere(digest), true);
+        await store.unlinkBlob('two', digest);
+        assert.equal(await store.isBlobLinkedAnywhere(digest), false);
+      });
+    });
+
+    describe('manifests', () => {
+      it('returns the exact bytes and every field that was stored', async () => {
+        // Every byte value, so no text decoding or trimming can pass unnoticed.
+        const content = Uint8Array.from({ length: 512 }, (_, index) => (index * 7) % 256);
+        const write = manifestWrite('app', {
+          content,
+          mediaType: IMAGE_INDEX,
+          subject: digestOf('subject'),
+          artifactType: 'application/vnd.example.sbom',
+          annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z', empty: '' },
+          blobReferences: [blobDigest('config'), blobDigest('layer')],
+          manifestReferences: [digestOf('child')],
+        });
+        const before = Date.now();
+        const stored = await put(write);
+        const after = Date.now();
+
+        const { content: storedContent, createdAt, ...fields } = stored;
+        const { content: writtenContent, ...writtenFields } = write.manifest;
+        assert.deepEqual(fields, writtenFields);
+        assert.equal(hex(storedContent), hex(writtenContent));
+        assert.equal(storedContent.byteLength, 512);
+        assert.ok(createdAt instanceof Date, 'createdAt is a Date');
+        assert.ok(createdAt.getTime() >= before && createdAt.getTime() <= after, `createdAt ${createdAt.toISOString()} is the time of the write`);
+      });
+
+      it('leaves optional fields absent when they were not given', async () => {
+        const stored = await put(manifestWrite('app'));
+        for (const field of ['subject', 'artifactType', 'annotations']) {
+          assert.ok(!(field in stored), `${field} is absent, not ${String((stored as unknown as Record<string, unknown>)[field])}`);
+        }
+      });
+
+      it('keeps manifests per repository', async () => {
+        const write = manifestWrite('one');
+        await store.putManifest(write);
+        assert.equal(await store.getManifest('two', write.manifest.digest), undefined);
+        assert.equal(await store.getManifest('one', digestOf('never pushed')), undefined);
+      });
+
+      it('treats the same manifest pushed twice as one, while still moving the tag', async () => {
+        const first = manifestWrite('app', { tag: 'v1' });
+        const other = manifestWrite('app', { tag: 'latest' });
+        const original = await put(first);
+        await store.putManifest(other);
+
+        await store.putManifest({ ...first, tag: 'latest' });
+        const again = await store.getManifest('app', first.manifest.digest);
+        assert.ok(again);
+        assert.equal(again.createdAt.getTime(), original.createdAt.getTime(), 'the first createdAt is kept');
+        assert.equal(hex(again.content), hex(first.manifest.content));
+        assert.equal(await store.resolveTag('app', 'latest'), first.manifest.digest);
+        assert.equal(await store.resolveTag('app', 'v1'), first.manifest.digest);
+        assert.deepEqual(await store.listTags('app', { limit: 10 }), ['latest', 'v1']);
+      });
+
+      it('survives concurrent pushes of one manifest under different tags', async () => {
+        const write = manifestWrite('app', { blobReferences: [blobDigest('layer')] });
+        const tags = Array.from({ length: 8 }, (_, index) => `t${index}`);
+        await Promise.all(tags.map((tag) => store.putManifest({ ...write, tag })));
+        assert.deepEqual(await store.listTags('app', { limit: 100 }), tags);
+        for (const tag of tags) assert.equal(await store.resolveTag('app', tag), write.manifest.digest);
+      });
+    });
+
+    describe('tags', () => {
+      it('resolves, moves and deletes a tag without touching the manifest', async () => {
+        assert.equal(await store.resolveTag('app', 'latest'), undefined);
+        const a = manifestWrite('app', { tag: 'latest' });
+        const b = manifestWrite('app');
+        await store.putManifest(a);
+        assert.equal(await store.resolveTag('app', 'latest'), a.manifest.digest);
+        assert.equal(await store.resolveTag('other', 'latest'), undefined);
+
+        await store.putManifest({ ...b, tag: 'latest' });
+        assert.equal(await store.resolveTag('app', 'latest'), b.manifest.digest);
+        assert.deepEqual(await store.listTags('app', { limit: 10 }), ['latest']);
+
+        assert.equal(await store.deleteTag('app', 'latest'), true);
+        assert.equal(await store.deleteTag('app', 'latest'), false);
+        assert.equal(await store.resolveTag('app', 'latest'), undefined);
+        assert.ok(await store.getManifest('app', b.manifest.digest), 'the manifest stays');
+        assert.equal(await store.repositoryExists('app'), true);
+      });
+
+      it('lists tags of one repository in lexical (bytewise) order', async () => {
+        const tags = ['v1', 'V2', 'latest', '1.0', '_x', 'a-b', 'a.b', 'a_b', 'A'];
+        const write = manifestWrite('app');
+        for (const tag of tags) await store.putManifest({ ...write, tag });
+        await store.putManifest(manifestWrite('other', { tag: 'zzz' }));
+        assert.deepEqual(await store.listTags('app', { limit: 100 }), [...tags].sort());
+      });
+
+      it('pages by key: empty, full pages, an exact last page, and a `last` past the end', async () => {
+        assert.deepEqual(await store.listTags('app', { limit: 3 }), []);
+        const tags = ['t1', 't2', 't3', 't4', 't5', 't6'];
+        const write = manifestWrite('app');
+        for (const tag of tags) await store.putManifest({ ...write, tag });
+
+        assert.deepEqual(await collectPages((last) => store.listTags('app', { last, limit: 4 })), chunk(tags, 4));
+        assert.deepEqual(await collectPages((last) => store.listTags('app', { last, limit: 3 })), chunk(tags, 3));
+        assert.deepEqual(await store.listTags('app', { last: 't6', limit: 3 }), []);
+        assert.deepEqual(await store.listTags('app', { last: 'u', limit: 3 }), []);
+        assert.deepEqual(await store.listTags('app', { last: 't2a', limit: 2 }), ['t3', 't4']);
+        assert.deepEqual(await store.listTags('app', { limit: 0 }), []);
+      });
+    });
+
+    describe('deleteManifest', () => {
+      it('answers false for an unknown manifest', async () => {
+        assert.equal(await store.deleteManifest('app', digestOf('unknown')), false);
+      });
+
+      it('removes the manifest with its tags, conversions and referrer entry, and nothing else', async () => {
+        const target = manifestWrite('app', { tag: 'v1', blobReferences: [blobDigest('layer')] });
+        const kept = manifestWrite('app', { tag: 'v2' });
+        await store.putManifest(target);
+        await store.putManifest({ ...target, tag: 'latest' });
+        await store.putManifest(kept);
+        // The same digest in another repository is another manifest.
+        await store.putManifest({ ...target, manifest: { ...target.manifest, repository: 'mirror' }, tag: 'v1' });
+        const conversion = converted('app', target.manifest.digest, 'target');
+        await store.putConvertedManifest(conversion);
+        const referrer = manifestWrite('app', { subject: kept.manifest.digest, artifactType: 'x' });
+        await store.putManifest(referrer);
+
+        assert.equal(await store.deleteManifest('app', target.manifest.digest), true);
+        assert.equal(await store.deleteManifest('app', target.manifest.digest), false);
+
+        assert.equal(await store.getManifest('app', target.manifest.digest), undefined);
+        assert.equal(await store.resolveTag('app', 'v1'), undefined);
+        assert.equal(await store.resolveTag('app', 'latest'), undefined);
+        assert.deepEqual(await store.listTags('app', { limit: 10 }), ['v2']);
+        assert.equal(await store.getConvertedManifest('app', conversion.digest), undefined);
+
+        assert.ok(await store.getManifest('mirror', target.manifest.digest), 'the mirror copy stays');
+        assert.equal(await store.resolveTag('mirror', 'v1'), target.manifest.digest);
+
+        assert.equal(await store.deleteManifest('app', referrer.manifest.digest), true);
+        assert.deepEqual(await store.listReferrers('app', kept.manifest.digest), []);
+      });
+
+      it('lets a repository disappear with its last manifest', async () => {
+        const write = manifestWrite('gone', { tag: 'latest' });
+        await store.putManifest(write);
+        await store.deleteManifest('gone', write.manifest.digest);
+        assert.equal(await store.repositoryExists('gone'), false);
+        assert.deepEqual(await store.listRepositories({ limit: 10 }), []);
+      });
+    });
+
+    describe('referrers', () => {
+      it('lists the manifests of one repository whose subject matches, optionally of one artifact type', async () => {
+        const subjectManifest = manifestWrite('app');
+        await store.putManifest(subjectManifest);
+        const subjectDigest = subjectManifest.manifest.digest;
+        const sbom = manifestWrite('app', { subject: subjectDigest, artifactType: 'application/sbom' });
+        const signature = manifestWrite('app', { subject: subjectDigest, artifactType: 'application/sig' });
+        const untyped = manifestWrite('app', { subject: subjectDigest });
+        const elsewhere = manifestWrite('other', { subject: subjectDigest, artifactType: 'application/sbom' });
+        const unrelated = manifestWrite('app', { subject: digestOf('another'), artifactType: 'application/sbom' });
+        for (const write of [sbom, signature, untyped, elsewhere, unrelated]) await store.putManifest(write);
+
+        assert.deepEqual(
+          digestsOf(await store.listReferrers('app', subjectDigest)),
+          [sbom, signature, untyped].map((write) => write.manifest.digest).sort(),
+        );
+        const sboms = await store.listReferrers('app', subjectDigest, 'application/sbom');
+        assert.deepEqual(digestsOf(sboms), [sbom.manifest.digest]);
+        assert.equal(sboms[0]?.artifactType, 'application/sbom');
+        assert.equal(hex(sboms[0]!.content), hex(sbom.manifest.content));
+        assert.deepEqual(await store.listReferrers('app', subjectDigest, 'application/none'), []);
+        assert.deepEqual(await store.listReferrers('app', digestOf('nothing refers here')), []);
+      });
+    });
+
+    describe('upload sessions', () => {
+      it('creates, reads and deletes a session', async () => {
+        const session = { id: 'c0ffee00-0000-4000-8000-000000000001', repository: 'app', startedAt: new Date(1_700_000_000_123) };
+        assert.equal(await store.getUploadSession(session.id), undefined);
+        await store.createUploadSession(session);
+        assert.deepEqual(await store.getUploadSession(session.id), session);
+        assert.equal(await store.deleteUploadSession(session.id), true);
+        assert.equal(await store.deleteUploadSession(session.id), false);
+        assert.equal(await store.getUploadSession(session.id), undefined);
+      });
+
+      it('does not make a repository exist', async () => {
+        await store.createUploadSession({ id: 'session', repository: 'pending', startedAt: new Date() });
+        assert.equal(await store.repositoryExists('pending'), false);
+      });
+    });
+
+    describe('converted manifests', () => {
+      it('stores a conversion once and returns its exact bytes', async () => {
+        const source = manifestWrite('app');
+        await store.putManifest(source);
+        const content = Uint8Array.from([0, 255, 10, 13, 0x7b]);
+        const conversion = { repository: 'app', digest: digestOf(content), sourceDigest: source.manifest.digest, mediaType: SCHEMA1_SIGNED, content };
+        await store.putConvertedManifest(conversion);
+        await store.putConvertedManifest(conversion);
+
+        const stored = await store.getConvertedManifest('app', conversion.digest);
+        assert.ok(stored);
+        const { content: storedContent, ...fields } = stored;
+        const { content: _written, ...writtenFields } = conversion;
+        assert.deepEqual(fields, writtenFields);
+        assert.equal(hex(storedContent), hex(content));
+        assert.equal(await store.getConvertedManifest('other', conversion.digest), undefined);
+      });
+
+      it('refuses a conversion of an unknown manifest with MANIFEST_UNKNOWN', async () => {
+        await rejectsWithRegistryError(store.putConvertedManifest(converted('app', digestOf('never stored'), 'orphan')), {
+          code: 'MANIFEST_UNKNOWN',
+        });
+        assert.equal(await store.getConvertedManifest('app', converted('app', digestOf('never stored'), 'orphan').digest), undefined);
+      });
+    });
+
+    describe('settings', () => {
+      it('keeps the first value set for a key', async () => {
+        assert.equal(await store.getOrSetSetting('signing-key', 'first'), 'first');
+        assert.equal(await store.getOrSetSetting('signing-key', 'second'), 'first');
+        assert.equal(await store.getOrSetSetting('other-key', 'second'), 'second');
+      });
+
+      it('gives concurrent callers one and the same value', async () => {
+        const values = Array.from({ length: 10 }, (_, index) => `value-${index}`);
+        const results = await Promise.all(values.map((value) => store.getOrSetSetting('race', value)));
+        assert.equal(new Set(results).size, 1);
+        assert.ok(values.includes(results[0]!));
+        assert.equal(await store.getOrSetSetting('race', 'late'), results[0]);
+      });
+    });
+
+    group('persistence', () => {
+      it('keeps everything across a reopen', async () => {
+        const reopen = required(subject.reopen, 'reopen()', 'persistence');
+        const write = manifestWrite('app', { tag: 'latest', subject: digestOf('s'), artifactType: 'a', annotations: { k: 'v' } });
+        const original = await put(write);
+        await store.linkBlob('app', blobDigest('layer'), 42);
+        const session = { id: 'persisted', repository: 'app', startedAt: new Date(1_700_000_000_000) };
+        await store.createUploadSession(session);
+        const conversion = { ...converted('app', write.manifest.digest, 'kept'), content: new Uint8Array([9, 8, 7]) };
+        await store.putConvertedManifest(conversion);
+        await store.getOrSetSetting('key', 'value');
+
+        store = await reopen();
+
+        const reopened = await store.getManifest('app', write.manifest.digest);
+        assert.ok(reopened);
+        assert.deepEqual({ ...reopened, content: hex(reopened.content) }, { ...original, content: hex(original.content) });
+        assert.equal(await store.resolveTag('app', 'latest'), write.manifest.digest);
+        assert.deepEqual(await store.blobLink('app', blobDigest('layer')), { digest: blobDigest('layer'), size: 42 });
+        assert.deepEqual(await store.getUploadSession('persisted'), session);
+        assert.equal(hex((await store.getConvertedManifest('app', conversion.digest))!.content), '090807');
+        assert.equal(await store.getOrSetSetting('key', 'other'), 'value');
+        assert.deepEqual(await store.listRepositories({ limit: 10 }), ['app']);
+      });
+    });
+
+    group('inspection', () => {
+      const inspector = () => required(subject.inspect, 'inspect', 'inspection');
+
+      it('persists a manifest with its references and tag as given', async () => {
+        const inspect = inspector();
+        const child = manifestWrite('app');
+        const write = manifestWrite('app', {
+          content: Uint8Array.from({ length: 300 }, (_, index) => (index * 13) % 256),
+          mediaType: IMAGE_INDEX,
+          tag: 'latest',
+          // A reference listed twice is recorded once.
+          blobReferences: [blobDigest('config'), blobDigest('layer'), blobDigest('layer')],
+          manifestReferences: [child.manifest.digest],
+        });
+        await store.putManifest(child);
+        await store.putManifest(write);
+
+        const persisted = await inspect.manifest('app', write.manifest.digest);
+        assert.ok(persisted, 'the manifest is persisted');
+        assert.equal(hex(persisted.content), hex(write.manifest.content));
+        assert.equal(persisted.mediaType, IMAGE_INDEX);
+        assert.equal(persisted.size, 300);
+        const references = await inspect.references('app', write.manifest.digest);
+        const byDigest = (a: { digest: string }, b: { digest: string }) => (a.digest < b.digest ? -1 : 1);
+        assert.deepEqual(
+          [...references].sort(byDigest),
+          [
+            { digest: blobDigest('config'), kind: 'blob' },
+            { digest: blobDigest('layer'), kind: 'blob' },
+            { digest: child.manifest.digest, kind: 'manifest' },
+          ].sort(byDigest),
+        );
+        assert.deepEqual(await inspect.tags('app'), { latest: write.manifest.digest });
+        assert.equal(await inspect.manifest('other', write.manifest.digest), undefined);
+      });
+
+      it('persists a tag move, and a delete with everything that hung on the manifest', async () => {
+        const inspect = inspector();
+        const first = manifestWrite('app', { tag: 'latest', blobReferences: [blobDigest('layer')] });
+        const second = manifestWrite('app', { tag: 'stable' });
+        await store.putManifest(first);
+        await store.putManifest({ ...first, tag: 'v1' });
+        await store.putManifest(second);
+        await store.putManifest({ ...second, tag: 'latest' });
+        assert.deepEqual(await inspect.tags('app'), { latest: second.manifest.digest, stable: second.manifest.digest, v1: first.manifest.digest });
+
+        const conversion = converted('app', second.manifest.digest, 'second');
+        await store.putConvertedManifest(conversion);
+        assert.deepEqual(await inspect.convertedManifests('app'), { [conversion.digest]: second.manifest.digest });
+
+        await store.deleteManifest('app', second.manifest.digest);
+        assert.equal(await inspect.manifest('app', second.manifest.digest), undefined);
+        assert.deepEqual(await inspect.tags('app'), { v1: first.manifest.digest });
+        assert.deepEqual(await inspect.convertedManifests('app'), {});
+        assert.ok(await inspect.manifest('app', first.manifest.digest), 'the other manifest stays');
+
+        await store.deleteManifest('app', first.manifest.digest);
+        assert.deepEqual(await inspect.references('app', first.manifest.digest), []);
+        assert.deepEqual(await inspect.tags('app'), {});
+      });
+
+      it('persists blob links, upload sessions and settings', async () => {
+        const inspect = inspector();
+        await store.linkBlob('app', blobDigest('a'), 5 * 2 ** 32);
+        await store.linkBlob('app', blobDigest('b'), 0);
+        assert.deepEqual(await inspect.blobLinks('app'), { [blobDigest('a')]: 5 * 2 ** 32, [blobDigest('b')]: 0 });
+        await store.unlinkBlob('app', blobDigest('a'));
+        assert.deepEqual(await inspect.blobLinks('app'), { [blobDigest('b')]: 0 });
+
+        const startedAt = new Date(1_700_000_000_456);
+        await store.createUploadSession({ id: 'inspected', repository: 'app', startedAt });
+        assert.deepEqual(await inspect.uploadSession('inspected'), { repository: 'app', startedAt });
+        await store.deleteUploadSession('inspected');
+        assert.equal(await inspect.uploadSession('inspected'), undefined);
+
+        await store.getOrSetSetting('signing-key', 'first');
+        await store.getOrSetSetting('signing-key', 'second');
+        assert.equal(await inspect.setting('signing-key'), 'first');
+      });
+    });
+
+    group('sharing', () => {
+      it('shows what one instance wrote to another at once', async () => {
+        const other = await sibling();
+        const write = manifestWrite('app', { tag: 'latest' });
+        await store.putManifest(write);
+        await store.linkBlob('app', blobDigest('layer'), 7);
+        await store.createUploadSession({ id: 'shared-session', repository: 'app', startedAt: new Date(1_700_000_000_000) });
+
+        assert.equal(await other.resolveTag('app', 'latest'), write.manifest.digest);
+        assert.equal(hex((await other.getManifest('app', write.manifest.digest))!.content), hex(write.manifest.content));
+        assert.deepEqual(await other.blobLink('app', blobDigest('layer')), { digest: blobDigest('layer'), size: 7 });
+        assert.equal((await other.getUploadSession('shared-session'))?.repository, 'app');
+
+        // And back: a delete through the other is seen here.
+        assert.equal(await other.deleteUploadSession('shared-session'), true);
+        assert.equal(await store.getUploadSession('shared-session'), undefined);
+      });
+
+      it('moves one tag from two instances at once without losing a write or the tag', async () => {
+        const other = await sibling();
+        const writes = Array.from({ length: 12 }, () => manifestWrite('app', { tag: 'latest', blobReferences: [blobDigest('layer')] }));
+        await Promise.all(writes.map((write, index) => (index % 2 === 0 ? store : other).putManifest(write)));
+
+        // Every push stored its manifest; the tag points at one of them, the same one seen from both.
+        for (const write of writes) assert.ok(await other.getManifest('app', write.manifest.digest), 'no manifest was lost');
+        const winner = await store.resolveTag('app', 'latest');
+        assert.ok(writes.some((write) => write.manifest.digest === winner), `the tag points at a pushed manifest, not ${winner}`);
+        assert.equal(await other.resolveTag('app', 'latest'), winner);
+        assert.deepEqual(await other.listTags('app', { limit: 10 }), ['latest']);
+      });
+
+      it('never leaves a tag on a missing manifest when pushes and deletes of it race', async () => {
+        const other = await sibling();
+        const write = manifestWrite('app', { blobReferences: [blobDigest('layer')] });
+        await store.putManifest(write);
+        const operations: Array<Promise<unknown>> = [];
+        for (let round = 0; round < 10; round++) {
+          const through = round % 2 === 0 ? store : other;
+          const across = round % 2 === 0 ? other : store;
+          operations.push(through.putManifest({ ...write, tag: `t${round}` }));
+          operations.push(across.deleteManifest('app', write.manifest.digest));
+        }
+        // Every operation succeeds: a push that loses the race to a delete is not an error.
+        await Promise.all(operations);
+
+        const present = (await store.getManifest('app', write.manifest.digest)) !== undefined;
+        for (const tag of await store.listTags('app', { limit: 100 })) {
+          assert.equal(await other.resolveTag('app', tag), write.manifest.digest);
+          assert.ok(present, `tag ${tag} points at a manifest that is gone`);
+        }
+        if (subject.inspect !== undefined) {
+          const tags = await subject.inspect.tags('app');
+          const persisted = (await subject.inspect.manifest('app', write.manifest.digest)) !== undefined;
+          assert.ok(Object.keys(tags).length === 0 || persisted, 'persisted tags point at a missing manifest');
+        }
+      });
+
+      it('agrees on one setting value across instances', async () => {
+        const other = await sibling();
+        const values = Array.from({ length: 10 }, (_, index) => `value-${index}`);
+        const results = await Promise.all(values.map((value, index) => (index % 2 === 0 ? store : other).getOrSetSetting('race', value)));
+        assert.equal(new Set(results).size, 1);
+      });
+    });
+  });
+}
