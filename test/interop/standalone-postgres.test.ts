@@ -146,6 +146,12 @@ describe('standalone server on PostgreSQL', () => {
       const during = await putManifest(server.url, 'app', 'during', manifestOver(before.config));
       expect(during.status).toBe(503);
       expect(((await during.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('UNAVAILABLE');
+
+      // An upload cannot start without its session: no orphan upload is left in the data directory.
+      const upload = await fetch(`${server.url}/v2/app/blobs/uploads/`, { method: 'POST' });
+      expect(upload.status).toBe(503);
+      await upload.arrayBuffer();
+      expect(await readdir(join(dataDir, 'blobs', 'uploads'))).toEqual([]);
     } finally {
       await renameDatabase(away, database.name);
     }

@@ -18,7 +18,13 @@ export class UploadService {
   async start(repository: string): Promise<UploadState> {
     assertRepositoryName(repository);
     const state = await this.options.blobs.beginUpload();
-    await this.options.metadata.createUploadSession({ id: state.id, repository, startedAt: state.startedAt });
+    try {
+      await this.options.metadata.createUploadSession({ id: state.id, repository, startedAt: state.startedAt });
+    } catch (error) {
+      // No session, no way for a client to reach the upload: don't leave its bytes behind.
+      await this.options.blobs.abortUpload(state.id).catch(() => undefined);
+      throw error;
+    }
     return state;
   }
 
