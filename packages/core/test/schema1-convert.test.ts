@@ -7,7 +7,7 @@ import { convertToSchema1, type Schema1ConversionInput } from '../src/schema1/co
 import { EMPTY_LAYER_BLOB, EMPTY_LAYER_DIGEST } from '../src/schema1/empty-layer.js';
 
 const reference = (name: string): Uint8Array =>
-  new Uint8Array(readFileSync(new URL(`../../../../shared/reference/${name}`, import.meta.url)));
+  new Uint8Array(readFileSync(new URL(`./fixtures/${name}`, import.meta.url)));
 
 // The config of the reference test vector (§2.8), recovered from its top v1 id: sha256 over these
 // exact bytes gives b6dc753b…, so the byte-for-byte comparison below also proves it is the right one.

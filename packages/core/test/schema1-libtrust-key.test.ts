@@ -13,7 +13,7 @@ import {
 } from '../src/schema1/libtrust-key.js';
 
 const signedVector = JSON.parse(
-  readFileSync(new URL('../../../../shared/reference/testvector-schema1-converted.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./fixtures/testvector-schema1-converted.json', import.meta.url), 'utf8'),
 ) as { signatures: Array<{ header: { jwk: { kid: string; x: string; y: string } } }> };
 
 const KID_SHAPE = /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/;

@@ -8,7 +8,7 @@ import { parseSchema1Manifest, parseSchema1Payload, readSchema1Payload, schema1P
 import { signSchema1Payload } from '../src/schema1/sign.js';
 
 const reference = (name: string): Uint8Array =>
-  new Uint8Array(readFileSync(new URL(`../../../../shared/reference/${name}`, import.meta.url)));
+  new Uint8Array(readFileSync(new URL(`./fixtures/${name}`, import.meta.url)));
 
 const signedVector = reference('testvector-schema1-converted.json');
 const canonicalVector = reference('testvector-schema1-canonical.json');

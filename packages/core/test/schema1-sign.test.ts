@@ -9,7 +9,7 @@ import { prettyJwsBytes } from '../src/schema1/pretty-jws.js';
 import { signSchema1Payload } from '../src/schema1/sign.js';
 
 const reference = (name: string): string =>
-  readFileSync(new URL(`../../../../shared/reference/${name}`, import.meta.url), 'utf8');
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 const canonical = reference('testvector-schema1-canonical.json');
 const signedByReference = reference('testvector-schema1-converted.json');
