@@ -12,10 +12,15 @@ import {
   type DigestAlgorithm,
   type UploadState,
 } from '@berth/core';
-import { ensureDirectoryDurably, fsyncDirectory, isErrnoException, openIfExists, writeFully } from './fs-utils.js';
+import { BatchedFileWriter } from './batched-file-writer.js';
+import { ensureDirectoryDurably, fsyncDirectory, isErrnoException, openIfExists } from './fs-utils.js';
+import { FileRangeReader } from './file-range-reader.js';
 import { hashFile } from './hash-file.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './layout.js';
+
+/** Read size of blob streams: fewer thread-pool round trips than the 64 KiB default, still small per client. */
+const STREAM_CHUNK_BYTES = 256 * 1024;
 
 export interface FsBlobStoreOptions {
   /** Directory holding blobs, uploads and temp files; created when missing. */
@@ -33,6 +38,17 @@ interface RunningHash {
   mtimeNs: bigint;
 }
 
+/**
+ * A datasync of an upload's data started after an append and not awaited by it, so that the flushing
+ * overlaps the next chunks and commit finds little left to write. Its failure is kept for commit:
+ * Linux reports a writeback error to one fsync only, and the blob must not be published after one.
+ */
+interface BackgroundFlush {
+  settled: Promise<void>;
+  done: boolean;
+  failure?: { error: unknown };
+}
+
 /** What the upload's state.json holds; the size is never stored, the data file's size is the truth. */
 interface StoredUploadState {
   startedAt: string;
@@ -43,6 +59,7 @@ export class FsBlobStore implements BlobStore {
   readonly #layout: FsLayout;
   readonly #locks = new KeyedMutex();
   readonly #runningHashes = new Map<string, RunningHash>();
+  readonly #flushes = new Map<string, BackgroundFlush>();
 
   private constructor(layout: FsLayout) {
     this.#layout = layout;
@@ -70,19 +87,22 @@ export class FsBlobStore implements BlobStore {
   }
 
   async open(digest: string, range?: ByteRange): Promise<Readable | undefined> {
-    const parsed = parseDigest(digest);
-    // Holding the descriptor means a concurrent delete cannot cut the stream short.
-    const handle = await openIfExists(this.#layout.blobPath(parsed), 'r');
-    if (handle === undefined) return undefined;
-    try {
-      if (range === undefined) return handle.createReadStream();
-      const { size } = await handle.stat();
-      const { start, end } = satisfiableRange(range, size, parsed.value);
-      return handle.createReadStream({ start, end });
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
+    const opened = await this.#openRange(digest, range);
+    if (opened === undefined) return undefined;
+    const { handle, start, end } = opened;
+    // Without a range the stream reads to the end of the file (the empty blob gives an empty stream).
+    return range === undefined
+      ? handle.createReadStream({ highWaterMark: STREAM_CHUNK_BYTES })
+      : handle.createReadStream({ start, end, highWaterMark: STREAM_CHUNK_BYTES });
+  }
+
+  /**
+   * The blob (or an inclusive range of it) as positional reads into the caller's buffers, or undefined
+   * when it does not exist. The caller must close the reader. See FileRangeReader for why.
+   */
+  async openReader(digest: string, range?: ByteRange): Promise<FileRangeReader | undefined> {
+    const opened = await this.#openRange(digest, range, true);
+    return opened && new FileRangeReader(opened.handle, opened.start, opened.end - opened.start + 1);
   }
 
   async delete(digest: string): Promise<boolean> {
@@ -143,15 +163,18 @@ export class FsBlobStore implements BlobStore {
               ? createDigestHash('sha256')
               : undefined;
 
-        let position = size;
+        // Hashed as it arrives, written in batches while the next bytes are read.
+        const writer = new BatchedFileWriter(handle, size);
+        let position: number;
         try {
           for await (const chunk of body) {
-            await writeFully(handle, chunk, position);
             hash?.update(chunk);
-            position += chunk.byteLength;
+            await writer.write(chunk);
           }
+          position = await writer.end();
         } catch (error) {
           // A chunk is all or nothing: drop what this one wrote, so the client can resend it at the same offset.
+          await writer.settle();
           await handle.truncate(size);
           throw error;
         }
@@ -159,6 +182,7 @@ export class FsBlobStore implements BlobStore {
         const after = await handle.stat({ bigint: true });
         if (hash === undefined) this.#runningHashes.delete(id);
         else this.#runningHashes.set(id, { hash, size: Number(after.size), mtimeNs: after.mtimeNs });
+        this.#flushInBackground(id);
         return { id, size: position, startedAt };
       } finally {
         await handle.close();
@@ -174,6 +198,7 @@ export class FsBlobStore implements BlobStore {
       let size: number;
       let actualHex: string;
       try {
+        await this.#backgroundFlushDone(id);
         const info = await handle.stat({ bigint: true });
         size = Number(info.size);
         actualHex = await this.#digestHex(id, handle, info.size, info.mtimeNs, expected.algorithm);
@@ -254,8 +279,63 @@ export class FsBlobStore implements BlobStore {
     return Number.isNaN(startedAt.getTime()) ? undefined : startedAt;
   }
 
+  /**
+   * Opens a blob and validates the range against its size. Without a range, the whole blob, and the file
+   * is not even stat'ed (`end` is then -1: read to the end of the file).
+   */
+  async #openRange(
+    digest: string,
+    range: ByteRange | undefined,
+    needSize = false,
+  ): Promise<{ handle: FileHandle; start: number; end: number } | undefined> {
+    const parsed = parseDigest(digest);
+    // Holding the descriptor means a concurrent delete cannot cut the read short.
+    const handle = await openIfExists(this.#layout.blobPath(parsed), 'r');
+    if (handle === undefined) return undefined;
+    try {
+      if (range === undefined && !needSize) return { handle, start: 0, end: -1 };
+      const { size } = await handle.stat();
+      if (range === undefined) return { handle, start: 0, end: size - 1 };
+      return { handle, ...satisfiableRange(range, size, parsed.value) };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
   #openUploadData(id: string, flags: string): Promise<FileHandle | undefined> {
     return openIfExists(join(this.#layout.uploadDir(id), UPLOAD_DATA_FILE), flags);
+  }
+
+  /** Starts a datasync of the upload's data unless one is still running (the next append or commit catches up). */
+  #flushInBackground(id: string): void {
+    const previous = this.#flushes.get(id);
+    if (previous !== undefined && (!previous.done || previous.failure !== undefined)) return;
+    const flush: BackgroundFlush = { settled: Promise.resolve(), done: false };
+    flush.settled = (async () => {
+      try {
+        const handle = await this.#openUploadData(id, 'r');
+        if (handle === undefined) return; // removed meanwhile: nothing to publish
+        try {
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+      } catch (error) {
+        flush.failure = { error };
+      } finally {
+        flush.done = true;
+      }
+    })();
+    this.#flushes.set(id, flush);
+  }
+
+  /** Waits for the upload's background flush; rethrows its failure. */
+  async #backgroundFlushDone(id: string): Promise<void> {
+    const flush = this.#flushes.get(id);
+    if (flush === undefined) return;
+    await flush.settled;
+    if (flush.failure) throw flush.failure.error;
   }
 
   /** The upload's digest: from the running hash when it is current, else by re-reading the file. */
@@ -276,6 +356,7 @@ export class FsBlobStore implements BlobStore {
   /** Moves the upload out of uploads/ in one rename (so it vanishes atomically), then deletes it. */
   async #removeUpload(id: string): Promise<boolean> {
     this.#runningHashes.delete(id);
+    this.#flushes.delete(id);
     const trash = this.#layout.tmpPath(`removed-${randomUUID()}`);
     try {
       await rename(this.#layout.uploadDir(id), trash);

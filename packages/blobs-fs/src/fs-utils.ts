@@ -15,15 +15,6 @@ export async function openIfExists(path: string, flags: string): Promise<FileHan
   }
 }
 
-/** Writes all of `bytes` at `position`; a positional write may be partial, so it loops. */
-export async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written, position + written);
-    written += bytesWritten;
-  }
-}
-
 /**
  * Makes a directory's entries durable (a rename or create inside it). Some platforms (Windows)
  * cannot open or fsync a directory; there it is best effort.

@@ -1,11 +1,16 @@
 import type { Readable } from 'node:stream';
-import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type ByteRange } from '@berth/core';
+import {
+  RegistryError,
+  assertRepositoryName,
+  parseDigest,
+  type BlobInfo,
+  type BlobReader,
+  type ByteRange,
+} from '@berth/core';
 import type { ResolvedOptions } from './options.js';
 
-export interface OpenedBlob {
-  info: BlobInfo;
-  stream: Readable;
-}
+/** A blob's bytes, as the store can give them: positional reads when it supports them, else a stream. */
+export type BlobContent = { reader: BlobReader; stream?: undefined } | { stream: Readable; reader?: undefined };
 
 /** Blob reads, deletes and mounts of one registry: what a repository may see is its blob links. */
 export class BlobService {
@@ -21,12 +26,18 @@ export class BlobService {
     return stored;
   }
 
-  /** Opens the blob (or an already validated range of it) for streaming. */
-  async open(repository: string, digest: string, range?: ByteRange): Promise<OpenedBlob> {
-    const info = await this.stat(repository, digest);
-    const stream = await this.options.blobs.open(info.digest, range);
-    if (!stream) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
-    return { info, stream };
+  /** The bytes of a blob `stat` returned (or of an already validated range of it). */
+  async content(blob: BlobInfo, range?: ByteRange): Promise<BlobContent> {
+    const { blobs } = this.options;
+    if (blobs.openReader) {
+      const reader = await blobs.openReader(blob.digest, range);
+      if (reader) return { reader };
+    } else {
+      const stream = await blobs.open(blob.digest, range);
+      if (stream) return { stream };
+    }
+    // Deleted from the store between stat and open.
+    throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: blob.digest } });
   }
 
   /**

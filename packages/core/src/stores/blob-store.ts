@@ -19,6 +19,19 @@ export interface UploadState {
 }
 
 /**
+ * Positional reads of a blob (or a range of it) into buffers the caller owns, so an HTTP layer can
+ * reuse one pair of buffers for a whole response instead of a fresh buffer per chunk.
+ */
+export interface BlobReader {
+  /** Bytes in the blob or range. */
+  readonly size: number;
+  /** Reads up to `buffer.byteLength` bytes from `offset` (within the range) into the buffer; 0 at its end. */
+  read(buffer: Uint8Array, offset: number): Promise<number>;
+  /** Releases the underlying file; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
  * Content-addressed blob storage, global to the registry (which repository may see a blob is
  * metadata). Blobs are written only through uploads: streamed, hashed while written, and
  * published atomically under their digest once verified, so a crash never exposes a partial blob.
@@ -27,6 +40,11 @@ export interface BlobStore {
   stat(digest: string): Promise<BlobInfo | undefined>;
   /** A stream of the blob (or of an inclusive range of it), or undefined when it does not exist. */
   open(digest: string, range?: ByteRange): Promise<Readable | undefined>;
+  /**
+   * Optional: the blob (or a range of it) for positional reads, undefined when it does not exist. Stores
+   * that have it are served without per-chunk allocations; the others through `open`'s stream.
+   */
+  openReader?(digest: string, range?: ByteRange): Promise<BlobReader | undefined>;
   /** Removes the blob; false when it did not exist. */
   delete(digest: string): Promise<boolean>;
 

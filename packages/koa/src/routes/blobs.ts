@@ -1,9 +1,11 @@
 import type Router from '@koa/router';
 import { RegistryError } from '@berth/core';
+import { RecycledBufferSender } from '../blob-sender.js';
 import { parseRangeHeader } from '../http-ranges.js';
 import { param, repositoryParam, type RouteDeps } from '../context.js';
 
 export function registerBlobRoutes(router: Router, { service, authorize }: RouteDeps): void {
+  const sender = new RecycledBufferSender();
   // HEAD before GET: a GET route would also answer HEAD, and opening a stream for a HEAD is waste.
   router.head('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
@@ -32,15 +34,14 @@ export function registerBlobRoutes(router: Router, { service, authorize }: Route
       });
     }
     const range = request.kind === 'partial' ? request.range : undefined;
-    const { stream } = await service.blobs.open(repository, digest, range);
+    const content = await service.blobs.content(info, range);
     ctx.set({ 'Docker-Content-Digest': info.digest, 'Accept-Ranges': 'bytes', ETag: `"${info.digest}"` });
     ctx.type = 'application/octet-stream';
-    if (range) {
-      ctx.status = 206;
-      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
-    }
-    ctx.body = stream;
+    ctx.status = range ? 206 : 200;
+    if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
     ctx.length = range ? range.end - range.start + 1 : info.size;
+    if (content.reader) await sender.send(ctx, content.reader);
+    else ctx.body = content.stream;
   });
 
   router.delete('/v2/*name/blobs/:digest', async (ctx) => {

@@ -1,0 +1,460 @@
+// `pnpm bench [-- --quick] [-- --rounds N] [-- --only push,pull,...]`: berth against the reference registry
+// (docker/distribution 2.8) on this machine, workload by workload, alternating the two servers round by
+// round so that drift hits both. Prints a Markdown table and writes bench-results/<timestamp>.json.
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { Agent } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { BlobSource, measureDurableWriteRate } from './blob-data.mjs';
+import { request } from './http.mjs';
+import { MiB, finishRow, renderTable, writeResults } from './report.mjs';
+import { SCHEMA2, pushChunked, pushImage, pushMonolithic, pullBlob, putManifest } from './registry-client.mjs';
+import { startBerth, startReference, trackPeakRss } from './servers.mjs';
+
+const WORKLOADS = ['push', 'chunked', 'pull', 'manifests', 'tags'];
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const quick = args.quick;
+const config = {
+  quick,
+  rounds: Number(args.rounds ?? 3),
+  pushSizes: quick ? [32 * MiB, 64 * MiB] : [256 * MiB, 1024 * MiB],
+  chunkedSize: quick ? 32 * MiB : 256 * MiB,
+  patchSize: 8 * MiB,
+  concurrentPullers: 50,
+  manifestConnections: 50,
+  httpSeconds: quick ? 1.5 : 5,
+  tagCount: quick ? 1_000 : 10_000,
+  tagPageSize: 100,
+  tagConnections: 10,
+  workloads: args.only ? args.only.split(',') : WORKLOADS,
+};
+const SCHEMA1_TYPES = [
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+  'application/vnd.docker.distribution.manifest.v1+json',
+];
+const MEMORY_GOAL_MIB = 150;
+
+const rows = [];
+const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+const seconds = (startedNs) => Number(process.hrtime.bigint() - startedNs) / 1e9;
+
+/** Runs `measure` for both servers in every round, berth first in even rounds and the reference first in odd ones. */
+async function alternate(servers, rounds, measure) {
+  const samples = { berth: [], reference: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [servers.berth, servers.reference] : [servers.reference, servers.berth];
+    for (const server of order) samples[server.name].push(await measure(server, round));
+  }
+  return samples;
+}
+
+const LOAD_SCRIPT = fileURLToPath(new URL('./load.mjs', import.meta.url));
+
+/**
+ * Requests per second of one autocannon run (in a child process, see load.mjs); any non-2xx answer or
+ * socket error fails the workload.
+ */
+async function requestsPerSecond(url, { connections, duration, headers = {} }) {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [LOAD_SCRIPT, JSON.stringify({ url, connections, duration, headers })],
+    { timeout: (duration + 60) * 1000 },
+  );
+  const result = JSON.parse(stdout);
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+  }
+  return result.total / result.duration;
+}
+
+async function benchPush(servers, state) {
+  for (const [index, size] of config.pushSizes.entries()) {
+    const label = `${size / MiB} MiB`;
+    const shaRates = [];
+    const writeRates = [];
+    const rss = { berth: 0, reference: 0 };
+    const isLargest = index === config.pushSizes.length - 1;
+    let round = -1;
+    let source;
+    let digest;
+    const samples = await alternate(servers, config.rounds, async (server, r) => {
+      if (r !== round) {
+        round = r;
+        source = new BlobSource(100 + index * 10 + r, size);
+        const hashed = source.digest();
+        digest = hashed.digest;
+        shaRates.push(hashed.sha256BytesPerSecond / MiB);
+        writeRates.push((await measureDurableWriteRate(source, tmpdir())) / MiB);
+        if (isLargest && r === 0) state.pullBlob = { source, digest };
+      }
+      const memory = isLargest ? await trackPeakRss(server.pid) : undefined;
+      const started = process.hrtime.bigint();
+      await pushMonolithic(server, 'bench/push', source, digest);
+      const elapsed = seconds(started);
+      if (memory) rss[server.name] = Math.max(rss[server.name], await memory.stop());
+      log(`push ${label} ${server.name}: ${(size / MiB / elapsed).toFixed(0)} MiB/s`);
+      return size / MiB / elapsed;
+    });
+    rows.push({
+      workload: `monolithic push ${label}`,
+      unit: 'MiB/s',
+      berth: samples.berth,
+      baseline: samples.reference,
+      goal: { min: 1.2, of: 'ratio' },
+    });
+    rows.push({
+      workload: `monolithic push ${label}, berth vs sha256 rate`,
+      unit: 'MiB/s',
+      berth: samples.berth,
+      baseline: shaRates,
+      baselineName: 'sha256',
+      goal: { min: 0.7, of: 'ratio' },
+    });
+    rows.push({
+      workload: `monolithic push ${label}, berth vs new-file write+fsync rate`,
+      unit: 'MiB/s',
+      berth: samples.berth,
+      baseline: writeRates,
+      baselineName: 'disk',
+      note: "this machine's ceiling for a push that is durable before it is acknowledged",
+    });
+    if (isLargest) {
+      rows.push({
+        workload: `peak RSS pushing ${label}`,
+        unit: 'MiB',
+        berth: [rss.berth / MiB],
+        baseline: [rss.reference / MiB],
+        ratio: Number.NaN,
+        goal: { max: MEMORY_GOAL_MIB, of: 'berth' },
+      });
+    }
+  }
+}
+
+async function benchChunked(servers) {
+  const size = config.chunkedSize;
+  let round = -1;
+  let source;
+  let digest;
+  const samples = await alternate(servers, config.rounds, async (server, r) => {
+    if (r !== round) {
+      round = r;
+      source = new BlobSource(500 + r, size);
+      digest = source.digest().digest;
+    }
+    const started = process.hrtime.bigint();
+    await pushChunked(server, 'bench/chunked', source, digest, config.patchSize);
+    const elapsed = seconds(started);
+    log(`chunked ${server.name}: ${(size / MiB / elapsed).toFixed(0)} MiB/s`);
+    return size / MiB / elapsed;
+  });
+  rows.push({
+    workload: `chunked push ${size / MiB} MiB in ${config.patchSize / MiB} MiB PATCHes`,
+    unit: 'MiB/s',
+    berth: samples.berth,
+    baseline: samples.reference,
+    goal: { min: 1.2, of: 'ratio' },
+  });
+}
+
+async function benchPull(servers, state) {
+  if (!state.pullBlob) {
+    const size = config.pushSizes.at(-1);
+    const source = new BlobSource(900, size);
+    state.pullBlob = { source, digest: source.digest().digest };
+    for (const server of Object.values(servers)) await pushMonolithic(server, 'bench/push', source, state.pullBlob.digest);
+  }
+  const { source, digest } = state.pullBlob;
+  const label = `${source.size / MiB} MiB`;
+  // One untimed pull each first: the first read of a just-written blob and a cold send path are not the steady state.
+  for (const server of [servers.berth, servers.reference]) await pullBlob(server, 'bench/push', digest, source.size);
+  const samples = await alternate(servers, config.rounds, async (server) => {
+    const started = process.hrtime.bigint();
+    await pullBlob(server, 'bench/push', digest, source.size);
+    const elapsed = seconds(started);
+    log(`pull ${server.name}: ${(source.size / MiB / elapsed).toFixed(0)} MiB/s`);
+    return source.size / MiB / elapsed;
+  });
+  rows.push({
+    workload: `blob pull ${label}, 1 client`,
+    unit: 'MiB/s',
+    berth: samples.berth,
+    baseline: samples.reference,
+    goal: { min: 1.0, of: 'ratio' },
+  });
+
+  // Range sanity: a window across chunk boundaries and a suffix range, byte for byte.
+  const checks = [];
+  for (const server of [servers.berth, servers.reference]) {
+    const start = Math.floor(source.size / 2) + 12_345;
+    const end = start + MiB + 16;
+    for (const [header, from, to] of [
+      [`bytes=${start}-${end}`, start, end],
+      ['bytes=-100', source.size - 100, source.size - 1],
+    ]) {
+      const response = await request('GET', `${server.url}/v2/bench/push/blobs/${digest}`, { headers: { range: header } });
+      const ok =
+        response.status === 206 &&
+        response.headers['content-range'] === `bytes ${from}-${to}/${source.size}` &&
+        response.body.equals(source.slice(from, to));
+      checks.push({ server: server.name, range: header, status: response.status, ok });
+    }
+  }
+  const rangeOk = (name) => checks.filter((check) => check.server === name).every((check) => check.ok);
+  rows.push({
+    workload: 'Range pull sanity (206, Content-Range, bytes)',
+    unit: '',
+    status: `${rangeOk('berth') ? 'ok' : 'FAIL'} / reference ${rangeOk('reference') ? 'ok' : 'FAIL'}`,
+    checks,
+    goal: undefined,
+  });
+  if (!rangeOk('berth')) process.exitCode = 1;
+
+  // 50 clients pulling the big blob at once: aggregate throughput, and berth's peak RSS meanwhile.
+  const pullers = config.concurrentPullers;
+  const rss = {};
+  const aggregate = {};
+  for (const server of [servers.berth, servers.reference]) {
+    const agent = new Agent({ keepAlive: false, maxSockets: pullers });
+    const memory = await trackPeakRss(server.pid);
+    const started = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: pullers }, () => pullBlob(server, 'bench/push', digest, source.size, agent)));
+    const elapsed = seconds(started);
+    rss[server.name] = (await memory.stop()) / MiB;
+    aggregate[server.name] = (pullers * source.size) / MiB / elapsed;
+    agent.destroy();
+    log(`${pullers} pullers ${server.name}: ${aggregate[server.name].toFixed(0)} MiB/s, peak RSS ${rss[server.name].toFixed(0)} MiB`);
+  }
+  rows.push({
+    workload: `blob pull ${label}, ${pullers} clients at once (aggregate)`,
+    unit: 'MiB/s',
+    berth: [aggregate.berth],
+    baseline: [aggregate.reference],
+    note: 'one round',
+  });
+  rows.push({
+    workload: `peak RSS while ${pullers} clients pull ${label}`,
+    unit: 'MiB',
+    berth: [rss.berth],
+    baseline: [rss.reference],
+    ratio: Number.NaN,
+    goal: { max: MEMORY_GOAL_MIB, of: 'berth' },
+  });
+}
+
+async function benchManifests(servers) {
+  const repository = 'bench/manifest';
+  const images = {};
+  for (const server of [servers.berth, servers.reference]) images[server.name] = await pushImage(server, repository, 'v1');
+  const accept = { accept: SCHEMA2 };
+  const duration = config.httpSeconds;
+  const connections = config.manifestConnections;
+  // Warm both up (JIT, caches, connection setup) before anything is counted.
+  for (const server of [servers.berth, servers.reference]) {
+    await requestsPerSecond(`${server.url}/v2/${repository}/manifests/v1`, { connections, duration: 1, headers: accept });
+  }
+  for (const [name, reference] of [
+    ['by tag', () => 'v1'],
+    ['by digest', (server) => images[server.name].digest],
+  ]) {
+    const samples = await alternate(servers, config.rounds, async (server) => {
+      const rps = await requestsPerSecond(`${server.url}/v2/${repository}/manifests/${reference(server)}`, {
+        connections,
+        duration,
+        headers: accept,
+      });
+      log(`manifest GET ${name} ${server.name}: ${rps.toFixed(0)} req/s`);
+      return rps;
+    });
+    rows.push({
+      workload: `manifest GET ${name}, schema2 Accept, ${connections} connections`,
+      unit: 'req/s',
+      berth: samples.berth,
+      baseline: samples.reference,
+      goal: { min: 1.5, of: 'ratio' },
+    });
+  }
+
+  // Schema1 conversion: a schema2 manifest fetched by tag by a client that sends no Accept.
+  const served = {};
+  for (const server of [servers.berth, servers.reference]) {
+    const first = await request('GET', `${server.url}/v2/${repository}/manifests/v1`);
+    const second = await request('GET', `${server.url}/v2/${repository}/manifests/v1`);
+    const type = String(first.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+    served[server.name] = {
+      status: first.status,
+      contentType: type,
+      schema1: first.status === 200 && SCHEMA1_TYPES.includes(type),
+      stableDigest:
+        first.headers['docker-content-digest'] !== undefined &&
+        first.headers['docker-content-digest'] === second.headers['docker-content-digest'] &&
+        first.body.equals(second.body),
+    };
+  }
+  const workload = `manifest GET by tag needing schema1 conversion, ${connections} connections`;
+  if (!served.berth.schema1 || !served.reference.schema1) {
+    rows.push({
+      workload,
+      unit: 'req/s',
+      status: served.berth.schema1 ? 'n/a (reference did not convert)' : 'n/a (not implemented)',
+      served,
+      goal: { min: 1.0, of: 'ratio' },
+    });
+    return;
+  }
+  const samples = await alternate(servers, config.rounds, async (server) => {
+    const rps = await requestsPerSecond(`${server.url}/v2/${repository}/manifests/v1`, { connections, duration });
+    log(`schema1 GET ${server.name}: ${rps.toFixed(0)} req/s`);
+    return rps;
+  });
+  rows.push({
+    workload,
+    unit: 'req/s',
+    berth: samples.berth,
+    baseline: samples.reference,
+    served,
+    goal: { min: 1.0, of: 'ratio' },
+    ...(!served.berth.stableDigest && { note: 'berth digest NOT stable across GETs' }),
+  });
+}
+
+async function benchTags(servers) {
+  const repository = 'bench/tags';
+  const count = config.tagCount;
+  const n = config.tagPageSize;
+  const width = String(count - 1).length + 1;
+  const tagName = (i) => `t${String(i).padStart(width, '0')}`;
+  const putRates = {};
+  for (const server of [servers.berth, servers.reference]) {
+    const { manifest } = await pushImage(server, repository, tagName(0));
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    let next = 1;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < count) {
+          const i = next++;
+          await putManifest(server, repository, tagName(i), manifest, SCHEMA2, agent);
+        }
+      }),
+    );
+    putRates[server.name] = (count - 1) / seconds(started);
+    agent.destroy();
+    log(`tagged ${count} on ${server.name}: ${putRates[server.name].toFixed(0)} manifest PUT/s`);
+  }
+  rows.push({
+    workload: `manifest PUT (new tag), 16 concurrent, ${count} tags`,
+    unit: 'req/s',
+    berth: [putRates.berth],
+    baseline: [putRates.reference],
+    note: 'setup of the tag list, one round',
+  });
+
+  const pages = count / n;
+  const firstUrl = `${servers.berth.url}/v2/${repository}/tags/list?n=${n}`;
+  const lastUrl = `${servers.berth.url}/v2/${repository}/tags/list?n=${n}&last=${tagName(count - n - 1)}`;
+  const lastPage = await request('GET', lastUrl);
+  const lastTags = JSON.parse(lastPage.body.toString()).tags ?? [];
+  if (lastTags.length !== n || lastTags.at(-1) !== tagName(count - 1) || lastPage.headers.link !== undefined) {
+    throw new Error(`berth's page ${pages} is not the last ${n} tags: ${lastPage.body.toString().slice(0, 200)}`);
+  }
+  const duration = config.httpSeconds;
+  const connections = config.tagConnections;
+  const samples = { first: [], last: [] };
+  for (let round = 0; round < config.rounds; round++) {
+    const order = round % 2 === 0 ? ['first', 'last'] : ['last', 'first'];
+    for (const page of order) {
+      samples[page].push(await requestsPerSecond(page === 'first' ? firstUrl : lastUrl, { connections, duration }));
+    }
+  }
+  const rounded = (values) => values.map((value) => value.toFixed(0)).join(', ');
+  log(`tags page 1 / page ${pages}: ${rounded(samples.first)} / ${rounded(samples.last)} req/s`);
+  const referenceFirst = await request('GET', `${servers.reference.url}/v2/${repository}/tags/list?n=${n}`);
+  const referenceCount = (JSON.parse(referenceFirst.body.toString()).tags ?? []).length;
+  const referenceRps = await requestsPerSecond(`${servers.reference.url}/v2/${repository}/tags/list?n=${n}`, {
+    connections,
+    duration,
+  });
+  const first = finishRow({ workload: '', unit: '', berth: samples.first }).berthMedian;
+  const last = finishRow({ workload: '', unit: '', berth: samples.last }).berthMedian;
+  rows.push({
+    workload: `tags/list n=${n} page 1 (reference answers ${referenceCount} tags)`,
+    unit: 'req/s',
+    berth: samples.first,
+    baseline: [referenceRps],
+    note: 'reference: one run; it does not paginate',
+  });
+  rows.push({
+    workload: `tags/list n=${n}, cost of page ${pages} / page 1 (berth, ${count} tags)`,
+    unit: 'req/s',
+    berth: samples.last,
+    baseline: samples.first,
+    baselineName: 'page 1',
+    ratio: first / last,
+    goal: { max: 1.5, of: 'ratio' },
+  });
+}
+
+async function main() {
+  const startedAt = new Date().toISOString();
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    kernel: release(),
+    loadAverageAtStart: loadavg(),
+  };
+  log(`machine: ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+  const started = [];
+  const stopAll = () => Promise.allSettled(started.map((server) => server.stop()));
+  const onSignal = () => {
+    stopAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const failures = [];
+  try {
+    const berth = await startBerth();
+    started.push(berth);
+    const reference = await startReference();
+    started.push(reference);
+    const servers = { berth, reference };
+    log(`berth ${berth.url} (pid ${berth.pid}), reference ${reference.url} (pid ${reference.pid})`);
+    const state = {};
+    const benches = { push: benchPush, chunked: benchChunked, pull: benchPull, manifests: benchManifests, tags: benchTags };
+    for (const name of config.workloads) {
+      const bench = benches[name];
+      if (!bench) throw new Error(`unknown workload "${name}" (known: ${WORKLOADS.join(', ')})`);
+      try {
+        await bench(servers, state);
+      } catch (error) {
+        failures.push({ workload: name, error: error instanceof Error ? error.message : String(error) });
+        rows.push({ workload: name, unit: '', status: `FAILED: ${error instanceof Error ? error.message.split('\n')[0] : error}` });
+        log(`${name} failed: ${error instanceof Error ? error.stack : error}`);
+        log(`berth log tail:\n${berth.logs().slice(-2000)}`);
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+  const finished = rows.map(finishRow);
+  const table = renderTable(finished);
+  const results = { startedAt, finishedAt: new Date().toISOString(), machine, config, rows: finished, failures };
+  results.machine.loadAverageAtEnd = loadavg();
+  const path = await writeResults(fileURLToPath(new URL('../bench-results/', import.meta.url)), results);
+  process.stdout.write(`\n${table}\n\nmachine: ${machine.cpus} cores, ${machine.memoryGiB} GiB RAM, Node ${machine.node}; results: ${path}\n`);
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+await main();
