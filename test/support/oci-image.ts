@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { writeTar, type TarEntry } from './ustar.js';
+import { seededRandom } from './random.js';
 
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -212,14 +213,3 @@ function descriptorOf(blob: Blob): { mediaType: string; digest: string; size: nu
   return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
 }
 
-/** mulberry32: a tiny deterministic PRNG; quality is irrelevant, reproducibility is the point. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

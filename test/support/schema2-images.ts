@@ -7,6 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { RawJson, writeJson, type JsonStyle, type JsonValue } from './json-writer.js';
 import { MediaType, sha256Digest, type Blob } from './oci-image.js';
+import { seededRandom } from './random.js';
 
 /** gzip of an empty tar (1024 NUL bytes), as distribution and Docker write it. */
 export const EMPTY_LAYER_GZIP = Buffer.from([
@@ -84,18 +85,6 @@ const TRICKY = [
   'é', '日本語', '\u00a0', '\ufeff', '\ufffd', '\t', '\n', '\r\n', '\b', '\f', '\u0000', '\u0001', '\u001f', '\u007f',
   '\u0085', '\u200b', 'C:\\Windows\\System32', '%s', '${HOME}', '$(id -u)', '`uname`', '#', '  ', '\u00ff', '\u0100',
 ];
-
-/** A minimal deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Dice {
   constructor(readonly next: () => number) {}
