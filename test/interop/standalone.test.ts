@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +174,22 @@ describe('standalone server', () => {
     const body = (await response.json()) as { errors: Array<{ code: string; message: string }> };
     expect(body.errors[0]!.code).toBe('UNSUPPORTED');
     expect(body.errors[0]!.message).toContain('schema1');
+  });
+
+  it('discards uploads nobody finished within --upload-ttl', async () => {
+    const dir = await dataDir();
+    // 0.0005 hours = 1.8 s; the sweep runs every quarter of that.
+    const server = await spawnServer(['--port', '0', '--data', dir, '--upload-ttl', '0.0005']);
+    const started = await fetch(`${server.url}/v2/app/blobs/uploads/`, { method: 'POST' });
+    const location = started.headers.get('location')!;
+    expect((await fetch(`${server.url}${location}`, { method: 'PATCH', body: randomBytes(100) })).status).toBe(202);
+    expect((await fetch(`${server.url}${location}`)).status).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const gone = await fetch(`${server.url}${location}`);
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await readdir(join(dir, 'blobs', 'uploads'))).toEqual([]);
+    expect(server.stdout()).toContain('discarded stale uploads');
   });
 
   it('refuses an invalid port', async () => {

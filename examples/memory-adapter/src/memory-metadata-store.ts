@@ -145,6 +145,17 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.#open().uploadSessions.delete(id);
   }
 
+  async deleteUploadSessionsStartedBefore(date: Date, limit: number): Promise<string[]> {
+    const sessions = this.#open().uploadSessions;
+    const stale = [...sessions]
+      .filter(([, row]) => row.startedAt < date.getTime())
+      .sort(([, a], [, b]) => a.startedAt - b.startedAt)
+      .slice(0, Math.max(limit, 0))
+      .map(([id]) => id);
+    for (const id of stale) sessions.delete(id);
+    return stale;
+  }
+
   async putConvertedManifest(converted: ConvertedManifest): Promise<void> {
     const db = this.#open();
     // Like a foreign key: a conversion needs its source manifest.

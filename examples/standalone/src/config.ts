@@ -16,6 +16,8 @@ export interface ServerConfig {
   schema1KeyFile: string | undefined;
   /** Accept signed schema1 pushes. */
   schema1Push: boolean;
+  /** Uploads not finished within this many milliseconds are discarded. */
+  uploadTtlMs: number;
   /** Platforms served from a list to clients that cannot read lists, in order of preference. */
   platforms: string[] | undefined;
 }
@@ -33,6 +35,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       'no-schema1-push': { type: 'boolean' },
       platform: { type: 'string' },
       database: { type: 'string' },
+      'upload-ttl': { type: 'string' },
     },
     strict: true,
   });
@@ -46,6 +49,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     schema1KeyFile: optionalPath(values['schema1-key'] ?? env['BERTH_SCHEMA1_KEY']),
     schema1Push: !(values['no-schema1-push'] ?? env['BERTH_SCHEMA1_PUSH'] === 'false'),
     platforms: list(values.platform ?? env['BERTH_PLATFORMS']),
+    uploadTtlMs: hours(values['upload-ttl'] ?? env['BERTH_UPLOAD_TTL_HOURS'] ?? '24') * 3_600_000,
     databaseUrl: databaseUrl(values.database ?? env['BERTH_DATABASE_URL']),
   };
 }
@@ -58,6 +62,12 @@ function databaseUrl(value: string | undefined): string | undefined {
   if (scheme !== 'postgres' && scheme !== 'postgresql') {
     throw new Error(`unsupported database URL scheme "${scheme ?? ''}": use postgres://..., or leave it out for SQLite in the data directory`);
   }
+  return value;
+}
+
+function hours(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`invalid upload TTL "${text}": expected a positive number of hours`);
   return value;
 }
 

@@ -11,6 +11,7 @@ import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { requestLog } from './request-log.js';
+import { startUploadSweep } from './upload-sweep.js';
 
 export interface RunningServer {
   url: string;
@@ -31,6 +32,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(config.platforms !== undefined && { platforms: config.platforms }),
   });
 
+  const stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
+
   const app = new Koa();
   app.on('error', (error: unknown) => logger.error({ err: error }, 'request failed'));
   app.use(requestLog(logger));
@@ -47,8 +50,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logger,
     async close() {
       const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
+      const swept = stopSweep();
       drain();
       await closed;
+      await swept;
       await metadata.close();
     },
   };

@@ -108,6 +108,19 @@ describe.each(Object.entries(metadataFactories))('uploads on %s', (_name, factor
     expectError(await t.http.delete(location), 404, 'BLOB_UPLOAD_UNKNOWN');
   });
 
+  it('purges uploads begun before a time and keeps the newer ones', async () => {
+    const stale = await startUpload();
+    await t.http.patch(stale).send(randomBytes(10)).expect(202);
+    const cutoff = new Date(Date.now() + 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const fresh = await startUpload();
+    expect(await t.registry.service.uploads.purgeStarted(cutoff)).toBe(1);
+    expectError(await t.http.get(stale), 404, 'BLOB_UPLOAD_UNKNOWN');
+    expect(await t.blobs.uploadState(stale.split('/').pop()!)).toBeUndefined();
+    await t.http.get(fresh).expect(204);
+    expect(await t.registry.service.uploads.purgeStarted(cutoff)).toBe(0);
+  });
+
   it('does not let another repository use an upload session', async () => {
     const location = await startUpload('one');
     const foreign = location.replace('/v2/one/', '/v2/two/');

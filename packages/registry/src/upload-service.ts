@@ -2,6 +2,9 @@ import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type U
 import type { ByteStream } from './body.js';
 import type { ResolvedOptions } from './options.js';
 
+/** Stale sessions removed per round trip by purgeStarted. */
+const PURGE_BATCH = 100;
+
 /** Where a chunk claims to start and end (inclusive), from a `Content-Range` header. */
 export interface ChunkRange {
   start: number;
@@ -92,6 +95,21 @@ export class UploadService {
     await this.session(repository, id);
     await this.options.blobs.abortUpload(id);
     await this.options.metadata.deleteUploadSession(id);
+  }
+
+  /**
+   * Discards uploads begun before `date` that were never finished (clients that went away), in
+   * batches, and returns how many went. Sessions go first, so a client still using one gets
+   * BLOB_UPLOAD_UNKNOWN rather than a half-removed upload.
+   */
+  async purgeStarted(before: Date): Promise<number> {
+    let purged = 0;
+    for (;;) {
+      const ids = await this.options.metadata.deleteUploadSessionsStartedBefore(before, PURGE_BATCH);
+      for (const id of ids) await this.options.blobs.abortUpload(id);
+      purged += ids.length;
+      if (ids.length < PURGE_BATCH) return purged;
+    }
   }
 
   private async session(repository: string, id: string): Promise<void> {

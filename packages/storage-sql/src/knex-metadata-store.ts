@@ -203,6 +203,22 @@ export class KnexMetadataStore implements MetadataStore {
     return this.#guard(async () => (await this.knex(TABLES.uploadSessions).where({ id }).del()) > 0);
   }
 
+  async deleteUploadSessionsStartedBefore(date: Date, limit: number): Promise<string[]> {
+    return this.#guard(async () => {
+      if (limit <= 0) return [];
+      return this.knex.transaction(async (trx) => {
+        const rows: Array<{ id: string }> = await trx(TABLES.uploadSessions)
+          .select('id')
+          .where('started_at', '<', date.getTime())
+          .orderBy('started_at')
+          .limit(limit);
+        const ids = rows.map((row) => row.id);
+        if (ids.length > 0) await trx(TABLES.uploadSessions).whereIn('id', ids).del();
+        return ids;
+      });
+    });
+  }
+
   async putConvertedManifest(converted: ConvertedManifest): Promise<void> {
     return this.#guard(async () => {
       try {

@@ -107,6 +107,20 @@ const MIGRATIONS: readonly SchemaMigration[] = [
         .dropTableIfExists(TABLES.manifests);
     },
   },
+  {
+    // The stale-upload sweep reads sessions by age.
+    name: '0002_upload_sessions_by_age',
+    up(db) {
+      return db.schema.alterTable(TABLES.uploadSessions, (table) => {
+        table.index(['started_at'], 'upload_sessions_started_at');
+      });
+    },
+    down(db) {
+      return db.schema.alterTable(TABLES.uploadSessions, (table) => {
+        table.dropIndex(['started_at'], 'upload_sessions_started_at');
+      });
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

@@ -382,6 +382,19 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         assert.equal(await store.getUploadSession(session.id), undefined);
       });
 
+      it('removes the sessions begun before a time, oldest first, at most limit at a time', async () => {
+        const at = (ms: number) => new Date(1_700_000_000_000 + ms);
+        for (const [id, ms] of [['s3', 3000], ['s1', 1000], ['s2', 2000], ['s4', 4000]] as const) {
+          await store.createUploadSession({ id, repository: 'app', startedAt: at(ms) });
+        }
+        assert.deepEqual(await store.deleteUploadSessionsStartedBefore(at(3500), 2), ['s1', 's2']);
+        assert.equal(await store.getUploadSession('s1'), undefined);
+        assert.deepEqual(await store.deleteUploadSessionsStartedBefore(at(3500), 2), ['s3']);
+        assert.deepEqual(await store.deleteUploadSessionsStartedBefore(at(3500), 2), []);
+        assert.deepEqual(await store.deleteUploadSessionsStartedBefore(at(9999), 0), []);
+        assert.equal((await store.getUploadSession('s4'))?.repository, 'app');
+      });
+
       it('does not make a repository exist', async () => {
         await store.createUploadSession({ id: 'session', repository: 'pending', startedAt: new Date() });
         assert.equal(await store.repositoryExists('pending'), false);

@@ -83,6 +83,8 @@ export interface MetadataStore {
   createUploadSession(session: UploadSession): Promise<void>;
   getUploadSession(id: string): Promise<UploadSession | undefined>;
   deleteUploadSession(id: string): Promise<boolean>;
+  /** Removes at most `limit` sessions begun before `date`, oldest first, and returns their ids. */
+  deleteUploadSessionsStartedBefore(date: Date, limit: number): Promise<string[]>;
 
   /** Remembers a converted manifest (idempotent). */
   putConvertedManifest(converted: ConvertedManifest): Promise<void>;
