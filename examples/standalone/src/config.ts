@@ -49,7 +49,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     schema1KeyFile: optionalPath(values['schema1-key'] ?? env['BERTH_SCHEMA1_KEY']),
     schema1Push: !(values['no-schema1-push'] ?? env['BERTH_SCHEMA1_PUSH'] === 'false'),
     platforms: list(values.platform ?? env['BERTH_PLATFORMS']),
-    uploadTtlMs: hours(values['upload-ttl'] ?? env['BERTH_UPLOAD_TTL_HOURS'] ?? '24') * 3_600_000,
+    uploadTtlMs: hours(values['upload-ttl'] ?? env['BERTH_UPLOAD_TTL_HOURS'] ?? '168') * 3_600_000,
     databaseUrl: databaseUrl(values.database ?? env['BERTH_DATABASE_URL']),
   };
 }
