@@ -10,6 +10,7 @@ const projects = [
   'packages/storage-postgres',
   'packages/storage-testing',
   'packages/registry',
+  'packages/auth',
   'packages/koa',
   'examples/standalone',
   'examples/koa-app',

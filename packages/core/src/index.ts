@@ -22,3 +22,4 @@ export * from './schema1/convert.js';
 export * from './schema1/sign.js';
 export * from './schema1/libtrust-key.js';
 export * from './schema1/empty-layer.js';
+export * from './access/index.js';
