@@ -72,6 +72,14 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.#open().blobLinks.delete(rowKey(repository, digest));
   }
 
+  async repositoriesLinkingBlob(digest: string, options: PageOptions): Promise<string[]> {
+    const repositories = [...this.#open().blobLinks.keys()]
+      .map(splitRowKey)
+      .filter(([, linked]) => linked === digest)
+      .map(([repository]) => repository);
+    return page(repositories, options);
+  }
+
   async isBlobLinkedAnywhere(digest: string): Promise<boolean> {
     return [...this.#open().blobLinks.keys()].some((key) => splitRowKey(key)[1] === digest);
   }

@@ -20,7 +20,28 @@ export interface ServerConfig {
   uploadTtlMs: number;
   /** Platforms served from a list to clients that cannot read lists, in order of preference. */
   platforms: string[] | undefined;
+  /** Sign-in: none, Basic against an htpasswd file, or Bearer tokens (built-in service or an external one). */
+  auth: AuthConfig;
+  /** The registry's outside address (token realm, later redirects); without it, the request's scheme and host. */
+  publicUrl: string | undefined;
+  /** Read the client address and scheme from `X-Forwarded-For` / `X-Forwarded-Proto` (behind a load balancer). */
+  trustProxy: boolean;
 }
+
+export type AuthConfig =
+  | { mode: 'none' }
+  | { mode: 'basic'; htpasswdFile: string; accessFile: string | undefined }
+  /** The built-in token service at `/token`, for the users of the htpasswd file. */
+  | { mode: 'token'; htpasswdFile: string; accessFile: string | undefined; service: string; issuer: string }
+  /** Tokens from an external token service, verified with its keys; the access file only narrows them. */
+  | {
+      mode: 'external-token';
+      keysFile: string;
+      realm: string;
+      service: string;
+      issuer: string;
+      accessFile: string | undefined;
+    };
 
 /** Command-line flags win over environment variables, which win over the defaults. */
 export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -36,9 +57,22 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       platform: { type: 'string' },
       database: { type: 'string' },
       'upload-ttl': { type: 'string' },
+      auth: { type: 'string' },
+      htpasswd: { type: 'string' },
+      access: { type: 'string' },
+      'token-realm': { type: 'string' },
+      'token-service': { type: 'string' },
+      'token-issuer': { type: 'string' },
+      'token-keys': { type: 'string' },
+      'public-url': { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
     },
     strict: true,
   });
+  const setting: Setting = (flag, variable) => {
+    const value = (values as Record<string, unknown>)[flag] ?? env[variable];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
   const port = Number(values.port ?? env['PORT'] ?? 5000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port "${values.port ?? env['PORT']}"`);
   return {
@@ -51,7 +85,57 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     platforms: list(values.platform ?? env['BERTH_PLATFORMS']),
     uploadTtlMs: hours(values['upload-ttl'] ?? env['BERTH_UPLOAD_TTL_HOURS'] ?? '168') * 3_600_000,
     databaseUrl: databaseUrl(values.database ?? env['BERTH_DATABASE_URL']),
+    auth: authConfig(setting),
+    publicUrl: publicUrl(setting('public-url', 'BERTH_PUBLIC_URL')),
+    trustProxy: values['trust-proxy'] ?? env['BERTH_TRUST_PROXY'] === 'true',
   };
+}
+
+/** A string setting: the flag, else the environment variable; empty counts as unset. */
+type Setting = (flag: string, variable: string) => string | undefined;
+
+function authConfig(get: Setting): AuthConfig {
+  const mode = get('auth', 'BERTH_AUTH') ?? 'none';
+  const htpasswd = optionalPath(get('htpasswd', 'BERTH_HTPASSWD'));
+  const accessFile = optionalPath(get('access', 'BERTH_ACCESS'));
+  const keysFile = optionalPath(get('token-keys', 'BERTH_TOKEN_KEYS'));
+  const realm = get('token-realm', 'BERTH_TOKEN_REALM');
+  const service = get('token-service', 'BERTH_TOKEN_SERVICE');
+  const issuer = get('token-issuer', 'BERTH_TOKEN_ISSUER');
+  if (mode === 'none') {
+    if (htpasswd !== undefined || accessFile !== undefined || keysFile !== undefined) {
+      throw new Error('--htpasswd, --access and --token-keys need --auth basic or --auth token');
+    }
+    return { mode: 'none' };
+  }
+  if (mode === 'basic') {
+    if (htpasswd === undefined) throw new Error('--auth basic needs --htpasswd FILE');
+    return { mode: 'basic', htpasswdFile: htpasswd, accessFile };
+  }
+  if (mode !== 'token') throw new Error(`invalid --auth "${mode}": expected none, basic or token`);
+  if (keysFile !== undefined) {
+    if (realm === undefined || service === undefined || issuer === undefined) {
+      throw new Error('--token-keys (an external token service) needs --token-realm, --token-service and --token-issuer');
+    }
+    return { mode: 'external-token', keysFile, realm, service, issuer, accessFile };
+  }
+  if (htpasswd === undefined) {
+    throw new Error('--auth token needs --htpasswd FILE (the built-in token service) or --token-keys FILE (an external one)');
+  }
+  if (realm !== undefined) throw new Error('--token-realm is for an external token service (with --token-keys); the built-in one is at <public URL>/token');
+  return { mode: 'token', htpasswdFile: htpasswd, accessFile, service: service ?? 'berth', issuer: issuer ?? 'berth' };
+}
+
+function publicUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`invalid --public-url "${value}": expected an absolute http:// or https:// URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`invalid --public-url "${value}": use http:// or https://`);
+  return value.replace(/\/+$/, '');
 }
 
 /** A postgres:// URL, or undefined for SQLite; an empty value counts as unset. */

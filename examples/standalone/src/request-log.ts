@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import type { Principal } from '@berth/core';
 
 /** One structured line per request, written when the response has been sent (or the client went away). */
 export function requestLog(logger: Logger): Middleware {
@@ -17,8 +18,14 @@ export function requestLog(logger: Logger): Middleware {
           bytes: ctx.res.getHeader('content-length') ?? null,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           aborted: !ctx.res.writableFinished,
+          // Who, never how: no Authorization header, password or token is logged.
+          user: principalName(ctx.state['principal']),
         });
       });
     }
   };
+}
+
+function principalName(principal: Principal | undefined): string | null {
+  return principal?.kind === 'user' ? principal.name : null;
 }

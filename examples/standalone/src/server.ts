@@ -10,6 +10,7 @@ import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
+import { createServerAccess } from './access.js';
 import { requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 
@@ -24,7 +25,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const logger = pino({ level: config.logLevel });
   const metadata = await openMetadata(config, logger);
   const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+  const access = await createServerAccess(config, metadata, logger);
   const registry = createRegistry({
+    ...(access.authorize && { authorize: access.authorize }),
     metadata,
     blobs,
     schema1Push: config.schema1Push,
@@ -35,14 +38,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
 
   const app = new Koa();
+  // Behind a load balancer: the client's address (sign-in limits) and scheme (the token realm) come from X-Forwarded-*.
+  app.proxy = config.trustProxy;
   app.on('error', (error: unknown) => logger.error({ err: error }, 'request failed'));
   app.use(requestLog(logger));
+  if (access.tokenRoutes) app.use(access.tokenRoutes);
   app.use(registry.routes()).use(registry.allowedMethods());
 
   const server = createServer(app.callback());
   const drain = drainOnClose(server);
   await listen(server, config.port, config.host);
   const { port } = server.address() as AddressInfo;
+  if (config.auth.mode === 'none' && !isLoopback(config.host)) {
+    logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
+  }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
   return {
@@ -74,6 +83,10 @@ async function openMetadata(config: ServerConfig, logger: Logger): Promise<Metad
     connection: config.databaseUrl,
     log: { warn: (message) => log.warn(String(message)), error: (message) => log.error(String(message)), debug: () => undefined },
   });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

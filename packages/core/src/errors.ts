@@ -35,7 +35,18 @@ export interface RegistryErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Marks RegistryErrors by a registry-wide symbol rather than by class identity, so an error made by one
+ * copy of @berth/core is recognised by another (an app and a plugin may each bundle their own).
+ */
+const REGISTRY_ERROR = Symbol.for('@berth/core.RegistryError');
+
 export class RegistryError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isRegistryError(value);
+  }
+
+  readonly [REGISTRY_ERROR] = true;
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: unknown;
@@ -59,5 +70,5 @@ export class RegistryError extends Error {
 }
 
 export function isRegistryError(value: unknown): value is RegistryError {
-  return value instanceof RegistryError;
+  return typeof value === 'object' && value !== null && (value as { [REGISTRY_ERROR]?: unknown })[REGISTRY_ERROR] === true;
 }

@@ -1,18 +1,11 @@
 import type { Context } from 'koa';
 import type { RegistryService } from '@berth/registry';
-
-export type RegistryAction = 'pull' | 'push' | 'delete';
-
-/** A host's access check: throw (for example a RegistryError DENIED or UNAUTHORIZED) to refuse. */
-export type Authorize = (
-  ctx: Context,
-  request: { repository?: string; actions: RegistryAction[] },
-) => void | Promise<void>;
+import type { AccessGate } from './access-control.js';
 
 /** What every route handler needs. */
 export interface RouteDeps {
   service: RegistryService;
-  authorize: Authorize;
+  access: AccessGate;
 }
 
 /** The repository name from the route: `*name` captures the slashes of `library/team/app`. */

@@ -2,7 +2,7 @@ import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRegistryService, type RegistryService, type RegistryServiceOptions } from '@berth/registry';
-import type { Authorize } from './context.js';
+import { accessGate, type Authorize } from './access-control.js';
 import { registryErrors } from './errors.js';
 import { registerBaseRoutes, unknownEndpoint } from './routes/base.js';
 import { registerBlobRoutes } from './routes/blobs.js';
@@ -16,7 +16,10 @@ export interface CreateRegistryOptions extends RegistryServiceOptions {
    * Clients always call `/v2/` at the host root, so a host, not a path prefix, is how berth shares an app.
    */
   host?: string | string[] | RegExp;
-  /** Access check run before every operation; the default allows everything. */
+  /**
+   * Access check run before every operation with every scope it needs; returns what is granted. The
+   * default allows everything. `basicAuth()` and `tokenAuth()` are ready-made ones.
+   */
   authorize?: Authorize;
 }
 
@@ -33,7 +36,7 @@ export interface Registry {
 
 export function createRegistry(options: CreateRegistryOptions): Registry {
   const service = createRegistryService(options);
-  const deps = { service, authorize: options.authorize ?? (() => undefined) };
+  const deps = { service, access: accessGate(options.authorize ?? (() => undefined)) };
   const router = new Router(options.host === undefined ? {} : { host: options.host });
   registerBaseRoutes(router, deps);
   registerUploadRoutes(router, deps);

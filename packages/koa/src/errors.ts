@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { RegistryError } from '@berth/core';
+import { RegistryError, isRegistryError, type ErrorCode } from '@berth/core';
 
 /** Header every registry response carries, errors included, so clients know they reached a v2 registry. */
 export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
@@ -14,7 +14,7 @@ export async function registryErrors(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
   } catch (error) {
-    if (!(error instanceof RegistryError) && !isClientFault(error)) ctx.app.emit('error', error, ctx);
+    if (!isRegistryError(error) && !isClientFault(error)) ctx.app.emit('error', error, ctx);
     renderError(ctx, toRegistryError(error));
   }
 }
@@ -32,12 +32,26 @@ function isClientFault(error: unknown): boolean {
   return error instanceof URIError || (typeof status === 'number' && status >= 400 && status < 500);
 }
 
+/** Codes for the statuses a host's own access code throws the Koa way (`ctx.throw(401, …)`, http-errors). */
+const ACCESS_STATUS_CODES: Record<number, ErrorCode> = { 401: 'UNAUTHORIZED', 403: 'DENIED', 429: 'TOOMANYREQUESTS' };
+
 function toRegistryError(error: unknown): RegistryError {
-  if (error instanceof RegistryError) return error;
+  if (isRegistryError(error)) return error;
   // URL decoding failures from the router are the client's fault.
   if (error instanceof URIError) return new RegistryError('NAME_INVALID', 'malformed URL encoding');
   if (isClientFault(error)) {
-    return new RegistryError('UNSUPPORTED', (error as Error).message, { status: (error as { status: number }).status });
+    const { status, message, headers } = error as { status: number; message: string; headers?: unknown };
+    return new RegistryError(ACCESS_STATUS_CODES[status] ?? 'UNSUPPORTED', message, { status, headers: stringHeaders(headers) });
   }
   return new RegistryError('UNKNOWN');
+}
+
+/** The headers an http-errors error carries (`WWW-Authenticate`, `Retry-After`), as strings. */
+function stringHeaders(headers: unknown): Record<string, string> {
+  if (typeof headers !== 'object' || headers === null) return {};
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string' || typeof value === 'number') result[name] = String(value);
+  }
+  return result;
 }

@@ -1,3 +1,6 @@
 export * from './create-registry.js';
-export * from './context.js';
-export { API_VERSION_HEADER, registryErrors } from './errors.js';
+export type { AccessDecision, AccessRequest, Authorize } from './access-control.js';
+export { principalFromState } from './access-control.js';
+export * from './auth/index.js';
+export { API_VERSION_HEADER } from './errors.js';
+export { RegistryError, isRegistryError, type ErrorCode } from '@berth/core';

@@ -54,18 +54,52 @@ export class BlobService {
 
   /**
    * Makes a blob visible in `repository` without moving bytes. With `from`, only a blob that `from` can
-   * see is mounted; without it, any blob the store holds when automatic mounting is on.
+   * see is mounted; without it (automatic mounting, when on), a blob that some repository links and, when
+   * `readable` is given, that the caller may pull: a mount must not tell anyone what other tenants hold.
    * Undefined when the mount cannot be done (the caller then starts an ordinary upload).
    */
-  async mount(repository: string, digest: string, from?: string): Promise<BlobInfo | undefined> {
+  async mount(repository: string, digest: string, options: MountOptions = {}): Promise<BlobInfo | undefined> {
+    const { from, readable } = options;
     assertRepositoryName(repository);
     if (from !== undefined) assertRepositoryName(from);
     const { value } = parseDigest(digest);
     if (from === undefined && !this.options.automaticMount) return undefined;
-    if (from !== undefined && !(await this.options.metadata.blobLink(from, value))) return undefined;
+    const source = from === undefined ? await this.readableSource(value, readable) : await readableOrNone(from, readable);
+    if (source === undefined || !(await this.options.metadata.blobLink(source, value))) return undefined;
     const stored = await this.options.blobs.stat(value);
     if (!stored) return undefined;
     await this.options.metadata.linkBlob(repository, stored.digest, stored.size);
     return stored;
   }
+
+  /** A repository linking the blob that the caller may pull (any, without a filter), looking at a bounded number. */
+  private async readableSource(digest: string, readable: MountOptions['readable']): Promise<string | undefined> {
+    let last: string | undefined;
+    for (let page = 0; page < AUTOMATIC_MOUNT_PAGES; page++) {
+      const linking = await this.options.metadata.repositoriesLinkingBlob(digest, {
+        ...(last !== undefined && { last }),
+        limit: AUTOMATIC_MOUNT_PAGE_SIZE,
+      });
+      const candidates = readable ? await readable(linking) : linking;
+      if (candidates.length > 0) return candidates[0];
+      if (linking.length < AUTOMATIC_MOUNT_PAGE_SIZE) return undefined;
+      last = linking[linking.length - 1];
+    }
+    return undefined;
+  }
 }
+
+async function readableOrNone(from: string, readable: MountOptions['readable']): Promise<string | undefined> {
+  return !readable || (await readable([from])).includes(from) ? from : undefined;
+}
+
+export interface MountOptions {
+  /** The repository named by `from`: only a blob it links is mounted. */
+  from?: string;
+  /** Which of these repositories the caller may pull (`from`, or candidates for an automatic mount); without it, any. */
+  readable?: (repositories: string[]) => Promise<string[]>;
+}
+
+/** An automatic mount looks at most at this many repositories linking the blob before it gives up and uploads. */
+const AUTOMATIC_MOUNT_PAGE_SIZE = 100;
+const AUTOMATIC_MOUNT_PAGES = 10;

@@ -31,8 +31,22 @@ export class ListingService {
     return this.page(request, (page) => this.options.metadata.listTags(repository, page));
   }
 
-  async repositories(request: PageRequest): Promise<Page<string>> {
-    return this.page(request, (page) => this.options.metadata.listRepositories(page));
+  /**
+   * The catalog. With `visible`, only the names it keeps are listed (the repositories the caller may
+   * pull), still in pages of `n`: more names are read until the page is full or the list ends.
+   */
+  async repositories(request: PageRequest, visible?: (names: string[]) => Promise<string[]>): Promise<Page<string>> {
+    if (!visible) return this.page(request, (page) => this.options.metadata.listRepositories(page));
+    return this.page(request, async ({ last, limit }) => {
+      const kept: string[] = [];
+      let after = last;
+      for (;;) {
+        const names = await this.options.metadata.listRepositories({ ...(after !== undefined && { last: after }), limit });
+        kept.push(...(await visible(names)));
+        if (kept.length >= limit || names.length < limit) return kept.slice(0, limit);
+        after = names[names.length - 1];
+      }
+    });
   }
 
   async referrers(repository: string, subject: string, artifactType?: string): Promise<ReferrersIndex> {

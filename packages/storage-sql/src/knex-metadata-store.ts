@@ -106,6 +106,16 @@ export class KnexMetadataStore implements MetadataStore {
     return this.#guard(async () => (await this.knex(TABLES.blobLinks).where({ repository, digest }).del()) > 0);
   }
 
+  async repositoriesLinkingBlob(digest: string, { last, limit }: PageOptions): Promise<string[]> {
+    return this.#guard(async () => {
+      if (limit <= 0) return [];
+      const query = this.knex(TABLES.blobLinks).select('repository').where({ digest }).orderBy('repository').limit(limit);
+      if (last !== undefined) query.where('repository', '>', last);
+      const rows: Array<{ repository: string }> = await query;
+      return rows.map((row) => row.repository);
+    });
+  }
+
   async isBlobLinkedAnywhere(digest: string): Promise<boolean> {
     return this.#guard(async () => (await this.knex(TABLES.blobLinks).first('digest').where({ digest })) !== undefined);
   }

@@ -121,6 +121,20 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       });
     },
   },
+  {
+    // repositoriesLinkingBlob pages through the repositories of one digest in name order.
+    name: '0003_blob_links_by_digest_and_repository',
+    up(db) {
+      return db.schema.alterTable(TABLES.blobLinks, (table) => {
+        table.index(['digest', 'repository'], 'blob_links_digest_repository');
+      });
+    },
+    down(db) {
+      return db.schema.alterTable(TABLES.blobLinks, (table) => {
+        table.dropIndex(['digest', 'repository'], 'blob_links_digest_repository');
+      });
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

@@ -183,6 +183,19 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         assert.equal(await store.blobLink('app', digest), undefined);
       });
 
+      it('lists the repositories linking a blob, in lexical order, a page at a time', async () => {
+        const digest = blobDigest('mountable');
+        const other = blobDigest('other');
+        for (const repository of ['team/b', 'team/a', 'zeta', 'alpha/x']) await store.linkBlob(repository, digest, 3);
+        await store.linkBlob('beta', other, 3);
+        await store.unlinkBlob('zeta', digest);
+        assert.deepEqual(await store.repositoriesLinkingBlob(digest, { limit: 10 }), ['alpha/x', 'team/a', 'team/b']);
+        assert.deepEqual(await store.repositoriesLinkingBlob(digest, { limit: 2 }), ['alpha/x', 'team/a']);
+        assert.deepEqual(await store.repositoriesLinkingBlob(digest, { last: 'team/a', limit: 2 }), ['team/b']);
+        assert.deepEqual(await store.repositoriesLinkingBlob(digest, { limit: 0 }), []);
+        assert.deepEqual(await store.repositoriesLinkingBlob(blobDigest('nowhere'), { limit: 10 }), []);
+      });
+
       it('tells whether any repository still links a blob', async () => {
         const digest = blobDigest('shared');
         assert.equal(await store.isBlobLinkedAnywhere(digest), false);

@@ -29,27 +29,37 @@ export interface AccessPolicy {
   grant(principal: Principal, requested: readonly Scope[]): Scope[];
   /** The actions the rules grant `principal` on one repository. */
   actionsOn(principal: Principal, repository: string): ReadonlySet<RepositoryAction>;
+  /** True when a rule grants `principal` `action` on every repository (a `**` pattern): the whole catalog is theirs to see. */
+  grantsEverywhere(principal: Principal, action: RepositoryAction): boolean;
 }
 
 export function compileAccessRules(rules: readonly AccessRule[]): AccessPolicy {
   const compiled = rules.map((rule) => ({
     users: new Set(rule.users),
+    everywhere: rule.repositories.includes('**'),
     patterns: rule.repositories.map(compilePattern),
     actions: rule.actions.includes('*') ? ALL_ACTIONS : (rule.actions as RepositoryAction[]),
   }));
-  const actionsOn = (principal: Principal, repository: string): Set<RepositoryAction> => {
+  // `anonymous` means no credentials: a signed-in user who happens to have that name does not match it.
+  const appliesTo = (rule: (typeof compiled)[number], principal: Principal): boolean => {
     const name = principalName(principal);
+    return principal.kind === 'user'
+      ? rule.users.has('*') || (!RESERVED_USER_NAMES.includes(name) && rule.users.has(name))
+      : rule.users.has(name);
+  };
+  const actionsOn = (principal: Principal, repository: string): Set<RepositoryAction> => {
     const user = principal.kind === 'user' ? principal.name.toLowerCase() : undefined;
     const granted = new Set<RepositoryAction>();
     for (const rule of compiled) {
-      const applies = rule.users.has(name) || (principal.kind === 'user' && rule.users.has('*'));
-      if (!applies || rule.actions.every((action) => granted.has(action))) continue;
+      if (!appliesTo(rule, principal) || rule.actions.every((action) => granted.has(action))) continue;
       if (rule.patterns.some((pattern) => pattern(repository, user))) for (const action of rule.actions) granted.add(action);
     }
     return granted;
   };
   return {
     actionsOn,
+    grantsEverywhere: (principal, action) =>
+      compiled.some((rule) => rule.everywhere && rule.actions.includes(action) && appliesTo(rule, principal)),
     grant(principal, requested) {
       const granted: Scope[] = [];
       for (const scope of requested) {

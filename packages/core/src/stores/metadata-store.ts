@@ -60,6 +60,11 @@ export interface MetadataStore {
   /** The blob's size when the repository may see it. */
   blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined>;
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
+  /**
+   * Repositories that link the blob, in lexical order, a page at a time: automatic mounts look for one
+   * the caller may pull.
+   */
+  repositoriesLinkingBlob(digest: string, page: PageOptions): Promise<string[]>;
   /** True when any repository still links the blob (so it must not leave the blob store). */
   isBlobLinkedAnywhere(digest: string): Promise<boolean>;
 

@@ -4,10 +4,10 @@ import { RegistryError } from '@berth/core';
 import type { RouteDeps } from '../context.js';
 import { renderError } from '../errors.js';
 
-export function registerBaseRoutes(router: Router, { authorize }: RouteDeps): void {
-  // The version check every client starts with.
+export function registerBaseRoutes(router: Router, { access }: RouteDeps): void {
+  // The version check every client starts with; with sign-in on, it is where clients learn the challenge.
   router.get('/v2', async (ctx) => {
-    await authorize(ctx, { actions: [] });
+    await access(ctx, { kind: 'version-check' });
     ctx.type = 'application/json';
     ctx.body = '{}';
   });

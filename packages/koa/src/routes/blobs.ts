@@ -4,12 +4,12 @@ import { RecycledBufferSender } from '../blob-sender.js';
 import { parseRangeHeader } from '../http-ranges.js';
 import { param, repositoryParam, type RouteDeps } from '../context.js';
 
-export function registerBlobRoutes(router: Router, { service, authorize }: RouteDeps): void {
+export function registerBlobRoutes(router: Router, { service, access }: RouteDeps): void {
   const sender = new RecycledBufferSender();
   // HEAD before GET: a GET route would also answer HEAD, and opening a stream for a HEAD is waste.
   router.head('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['pull'] });
+    (await access(ctx, { kind: 'pull', repository })).require();
     const blob = await service.blobs.stat(repository, param(ctx, 'digest'));
     ctx.status = 200;
     ctx.set({
@@ -23,7 +23,7 @@ export function registerBlobRoutes(router: Router, { service, authorize }: Route
 
   router.get('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['pull'] });
+    (await access(ctx, { kind: 'pull', repository })).require();
     const digest = param(ctx, 'digest');
     const info = await service.blobs.stat(repository, digest);
     const request = parseRangeHeader(ctx.get('Range'), info.size);
@@ -46,7 +46,7 @@ export function registerBlobRoutes(router: Router, { service, authorize }: Route
 
   router.delete('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['delete'] });
+    (await access(ctx, { kind: 'delete', repository })).require();
     await service.blobs.delete(repository, param(ctx, 'digest'));
     ctx.status = 202;
     ctx.set('Content-Length', '0');

@@ -1,34 +1,45 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError } from '@berth/core';
+import { CATALOG_SCOPE, RegistryError, repositoryScope } from '@berth/core';
+import type { AccessGate } from '../access-control.js';
 import type { Page, PageRequest } from '@berth/registry';
 import { param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
 
-export function registerListingRoutes(router: Router, { service, authorize }: RouteDeps): void {
+export function registerListingRoutes(router: Router, { service, access }: RouteDeps): void {
   router.get('/v2/*name/tags/list', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['pull'] });
+    (await access(ctx, { kind: 'pull', repository })).require();
     const page = await service.listing.tags(repository, pageRequest(ctx));
     linkNext(ctx, `/v2/${repository}/tags/list`, page);
     ctx.body = { name: repository, tags: page.items };
   });
 
   router.get('/v2/_catalog', async (ctx) => {
-    await authorize(ctx, { actions: ['pull'] });
-    const page = await service.listing.repositories(pageRequest(ctx));
+    // The whole list with `registry:catalog:*`; otherwise only the repositories the caller may pull.
+    const granted = await access(ctx, { kind: 'catalog' });
+    const visible = granted.allows(CATALOG_SCOPE) ? undefined : pullable(ctx, access);
+    const page = await service.listing.repositories(pageRequest(ctx), visible);
     linkNext(ctx, '/v2/_catalog', page);
     ctx.body = { repositories: page.items };
   });
 
   router.get('/v2/*name/referrers/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['pull'] });
+    (await access(ctx, { kind: 'pull', repository })).require();
     const artifactType = queryParam(ctx, 'artifactType');
     const referrers = await service.listing.referrers(repository, param(ctx, 'digest'), artifactType);
     if (referrers.filtersApplied.length > 0) ctx.set('OCI-Filters-Applied', referrers.filtersApplied.join(','));
     ctx.type = referrers.index.mediaType;
     ctx.body = JSON.stringify(referrers.index);
   });
+}
+
+function pullable(ctx: Context, access: AccessGate): (names: string[]) => Promise<string[]> {
+  return async (names) => {
+    if (names.length === 0) return names;
+    const granted = await access(ctx, { scopes: names.map((name) => repositoryScope(name, ['pull'])) });
+    return names.filter((name) => granted.allows(repositoryScope(name, ['pull'])));
+  };
 }
 
 function pageRequest(ctx: Context): PageRequest {

@@ -3,11 +3,11 @@ import type { Context } from 'koa';
 import { param, repositoryParam, type RouteDeps } from '../context.js';
 import { requestBody } from './uploads.js';
 
-export function registerManifestRoutes(router: Router, { service, authorize }: RouteDeps): void {
+export function registerManifestRoutes(router: Router, { service, access }: RouteDeps): void {
   // GET also answers HEAD: the headers (length, digest, type) must be those of the body GET would send.
   router.get('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['pull'] });
+    (await access(ctx, { kind: 'pull', repository })).require();
     const served = await service.manifests.get(repository, param(ctx, 'reference'), acceptHeaders(ctx));
     const etag = `"${served.digest}"`;
     ctx.set({ 'Docker-Content-Digest': served.digest, ETag: etag });
@@ -22,7 +22,7 @@ export function registerManifestRoutes(router: Router, { service, authorize }: R
 
   router.put('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['pull', 'push'] });
+    (await access(ctx, { kind: 'push', repository })).require();
     const contentType = ctx.get('Content-Type') || undefined;
     const pushed = await service.manifests.put(repository, param(ctx, 'reference'), requestBody(ctx), contentType);
     ctx.status = 201;
@@ -36,7 +36,7 @@ export function registerManifestRoutes(router: Router, { service, authorize }: R
 
   router.delete('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['delete'] });
+    (await access(ctx, { kind: 'delete', repository })).require();
     await service.manifests.delete(repository, param(ctx, 'reference'));
     ctx.status = 202;
     ctx.set('Content-Length', '0');

@@ -1,21 +1,25 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError, type BlobInfo } from '@berth/core';
+import { RegistryError, repositoryScope, type BlobInfo } from '@berth/core';
 import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
+import type { AccessGate, RequestAccess } from '../access-control.js';
 import { parseContentRange } from '../http-ranges.js';
 import { param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
 
-export function registerUploadRoutes(router: Router, { service, authorize }: RouteDeps): void {
+export function registerUploadRoutes(router: Router, { service, access }: RouteDeps): void {
   // Start an upload, upload a whole blob in one request (`?digest=`), or mount one (`?mount=&from=`).
   router.post('/v2/*name/blobs/uploads', async (ctx) => {
     const repository = repositoryParam(ctx);
     const mount = queryParam(ctx, 'mount');
     const from = queryParam(ctx, 'from');
     const digest = queryParam(ctx, 'digest');
-    await authorize(ctx, { repository, actions: ['pull', 'push'] });
+    // A mount asks about both repositories at once, so a challenge names them all.
+    const granted = await access(ctx, mount === undefined ? { kind: 'push', repository } : { kind: 'mount', repository, ...(from !== undefined && { from }) });
+    granted.require();
     if (mount !== undefined) {
-      if (from !== undefined) await authorize(ctx, { repository: from, actions: ['pull'] });
-      const mounted = await service.blobs.mount(repository, mount, from);
+      // Only from repositories the caller may pull: otherwise a plain upload, telling nothing of what others hold.
+      const readable = readableBy(ctx, access, granted);
+      const mounted = await service.blobs.mount(repository, mount, { ...(from !== undefined && { from }), readable });
       if (mounted) return created(ctx, repository, mounted);
     } else if (digest !== undefined) {
       const blob = await service.uploads.putMonolithic(repository, digest, requestBody(ctx));
@@ -33,7 +37,7 @@ export function registerUploadRoutes(router: Router, { service, authorize }: Rou
 
   router.get('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['push'] });
+    (await access(ctx, { kind: 'push', repository })).require();
     const state = await service.uploads.status(repository, param(ctx, 'uuid'));
     ctx.status = 204;
     uploadHeaders(ctx, repository, state.id, state.size);
@@ -41,7 +45,7 @@ export function registerUploadRoutes(router: Router, { service, authorize }: Rou
 
   router.patch('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['push'] });
+    (await access(ctx, { kind: 'push', repository })).require();
     const range = parseContentRange(ctx.get('Content-Range'));
     const declaredLength = ctx.get('Content-Length');
     if (range && declaredLength !== '' && Number(declaredLength) !== range.end - range.start + 1) {
@@ -54,7 +58,7 @@ export function registerUploadRoutes(router: Router, { service, authorize }: Rou
 
   router.put('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['push'] });
+    (await access(ctx, { kind: 'push', repository })).require();
     const digest = queryParam(ctx, 'digest');
     if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const range = parseContentRange(ctx.get('Content-Range'));
@@ -65,10 +69,20 @@ export function registerUploadRoutes(router: Router, { service, authorize }: Rou
 
   router.delete('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await authorize(ctx, { repository, actions: ['push'] });
+    (await access(ctx, { kind: 'push', repository })).require();
     await service.uploads.cancel(repository, param(ctx, 'uuid'));
     ctx.status = 204;
   });
+}
+
+/** Which of some repositories the caller may pull: what the request was granted already, else one more question. */
+function readableBy(ctx: Context, access: AccessGate, granted: RequestAccess): (names: string[]) => Promise<string[]> {
+  const pull = (name: string) => repositoryScope(name, ['pull']);
+  return async (names) => {
+    const unknown = names.filter((name) => !granted.allows(pull(name)));
+    const more = unknown.length === 0 ? undefined : await access(ctx, { scopes: unknown.map(pull) });
+    return names.filter((name) => granted.allows(pull(name)) || more?.allows(pull(name)));
+  };
 }
 
 function created(ctx: Context, repository: string, blob: BlobInfo): void {

@@ -1,0 +1,44 @@
+import type { Context } from 'koa';
+import { ANONYMOUS, RegistryError, userPrincipal, type Principal } from '@berth/core';
+import type { Htpasswd, SignInLimiter } from '@berth/auth';
+
+/** User name and password of an `Authorization: Basic` header; undefined when there is none. */
+export function basicCredentials(ctx: Context): { user: string; password: string } | undefined {
+  const match = /^Basic\s+(\S+)\s*$/i.exec(ctx.get('Authorization'));
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  // A password may hold colons; a user name may not.
+  return colon < 0 ? { user: decoded, password: '' } : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export interface SignIn {
+  htpasswd: Htpasswd;
+  limiter: SignInLimiter;
+  /** The 401 for wrong credentials (with the challenge of the mode). */
+  unauthorized: () => RegistryError;
+}
+
+/**
+ * The principal of a request's Basic credentials: anonymous without them, the user when the password
+ * is right. Wrong credentials are refused (never treated as anonymous: `docker login` with a wrong
+ * password must fail), and an account that failed too often from this address is told to wait.
+ */
+export async function signInWithBasic(ctx: Context, { htpasswd, limiter, unauthorized }: SignIn): Promise<Principal> {
+  const credentials = basicCredentials(ctx);
+  if (credentials === undefined) return ANONYMOUS;
+  const { user, password } = credentials;
+  const address = ctx.ip;
+  const wait = limiter.retryAfter(user, address);
+  if (wait !== undefined) {
+    throw new RegistryError('TOOMANYREQUESTS', 'too many failed sign-ins: try again later', {
+      headers: { 'Retry-After': String(wait) },
+    });
+  }
+  if (user === '' || !(await htpasswd.verify(user, password))) {
+    limiter.failed(user, address);
+    throw unauthorized();
+  }
+  limiter.succeeded(user, address);
+  return userPrincipal(user);
+}

@@ -1,0 +1,61 @@
+import type { Context } from 'koa';
+import {
+  ANONYMOUS,
+  compileAccessRules,
+  intersectScopes,
+  userPrincipal,
+  type AccessRule,
+  type Scope,
+} from '@berth/core';
+import { TokenError, createTokenVerifier, type TrustedKeys } from '@berth/auth';
+import type { Authorize } from '../access-control.js';
+import { bearerChallenge, unauthorized } from './challenge.js';
+
+export interface TokenAuthOptions {
+  /** The token service's `iss`. */
+  issuer: string;
+  /** The service name: tokens must have it as `aud`; clients send it to the realm. */
+  service: string;
+  /** Keys tokens may be signed with (`loadTrustedKeys(file)`: certificates, public keys or a JWKS). */
+  keys: TrustedKeys;
+  /** Where clients get tokens (the challenge's realm): a URL, or one made per request. */
+  realm: string | ((ctx: Context) => string);
+  /** Rules that narrow what tokens grant (never widen). */
+  access?: readonly AccessRule[];
+  /** Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. Default 60. */
+  leewaySeconds?: number;
+}
+
+/**
+ * Bearer tokens from a token service (the Docker token specification), checked as a resource server:
+ * no token, 401 with the challenge; an invalid or expired one, 401 `error="invalid_token"`; one that
+ * does not grant what the request needs, 401 `error="insufficient_scope"` naming every scope it needs
+ * (clients fetch a new token only on a 401).
+ */
+export function tokenAuth(options: TokenAuthOptions): Authorize {
+  const verifier = createTokenVerifier({
+    issuer: options.issuer,
+    service: options.service,
+    keys: options.keys,
+    ...(options.leewaySeconds !== undefined && { leewaySeconds: options.leewaySeconds }),
+  });
+  const policy = options.access && compileAccessRules(options.access);
+  const realmOf = typeof options.realm === 'string' ? () => options.realm as string : options.realm;
+  return async (ctx, request) => {
+    const challenge = (scopes: readonly Scope[], error?: 'invalid_token' | 'insufficient_scope') =>
+      unauthorized(bearerChallenge(realmOf(ctx), options.service, scopes, error));
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('Authorization'))?.[1];
+    if (token === undefined) throw challenge(request.scopes);
+    let verified;
+    try {
+      verified = await verifier.verify(token);
+    } catch (error) {
+      if (error instanceof TokenError) throw challenge(request.scopes, 'invalid_token');
+      throw error;
+    }
+    const principal = verified.subject === '' ? ANONYMOUS : userPrincipal(verified.subject);
+    let granted = intersectScopes(request.scopes, verified.access);
+    if (policy) granted = intersectScopes(granted, policy.grant(principal, granted));
+    return { principal, granted, refuse: (needed) => challenge(needed, 'insufficient_scope') };
+  };
+}

@@ -1,0 +1,217 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import {
+  CATALOG_SCOPE,
+  DEFAULT_ACCESS_RULES,
+  RegistryError,
+  compileAccessRules,
+  formatScope,
+  parseScopes,
+  userPrincipal,
+  type AccessRule,
+  type Principal,
+  type Scope,
+} from '@berth/core';
+import {
+  TokenError,
+  createSignInLimiter,
+  createTokenIssuer,
+  parseTrustedKeys,
+  type Htpasswd,
+  type SignInLimiter,
+  type TokenSigningKey,
+  type TrustedKeys,
+} from '@berth/auth';
+import { readBoundedBody } from '@berth/registry';
+import { registryErrors } from '../errors.js';
+import { basicChallenge, unauthorized } from './challenge.js';
+import { signInWithBasic } from './credentials.js';
+
+export interface TokenServiceOptions {
+  /** The users who may sign in. */
+  htpasswd: Htpasswd;
+  /** Who may do what: tokens grant what was asked for, narrowed to these rules. Default: signed-in users everything. */
+  access?: readonly AccessRule[];
+  /** The key tokens are signed with (`resolveTokenSigningKey(metadata)` keeps one with the metadata). */
+  signingKey: TokenSigningKey;
+  /** `aud` of the tokens; requests naming another service are refused. Default `berth`. */
+  service?: string;
+  /** `iss` of the tokens. Default `berth`. */
+  issuer?: string;
+  /** Where the routes live. Default `/token` (with `/token/cert.pem` and `/token/jwks.json` beside it). */
+  path?: string;
+  /** Lifetime of access tokens, in seconds. Default 300. */
+  accessTokenTtlSeconds?: number;
+  /** Lifetime of refresh tokens, in seconds. Default 30 days. */
+  refreshTokenTtlSeconds?: number;
+  /** Failed sign-ins per account and address (share one with `basicAuth`). */
+  limiter?: SignInLimiter;
+}
+
+export interface TokenService {
+  /** `GET`/`POST <path>`, `GET <path>/cert.pem`, `GET <path>/jwks.json`, to `app.use()`. */
+  routes(): Middleware;
+  /** The keys tokens of this service verify with, for `tokenAuth({ keys })`. */
+  readonly trustedKeys: TrustedKeys;
+  readonly service: string;
+  readonly issuer: string;
+  readonly path: string;
+}
+
+/** The largest token request body read (a form with a few fields). */
+const MAX_FORM_BYTES = 64 * 1024;
+
+/**
+ * A token service of the Docker token specification, for users of an htpasswd file: `GET` with Basic
+ * credentials (what `docker login` and skopeo send) and the OAuth2 `POST` form (`password` and
+ * `refresh_token` grants). A token grants what was asked for, narrowed to the rules: never an error
+ * for a scope the user may not have, just fewer actions. Wrong credentials are 401, never an anonymous
+ * token; the subject comes from the credentials, never from `account`.
+ */
+export function tokenService(options: TokenServiceOptions): TokenService {
+  const service = options.service ?? 'berth';
+  const issuer = options.issuer ?? 'berth';
+  const path = (options.path ?? '/token').replace(/\/+$/, '');
+  const policy = compileAccessRules(options.access ?? DEFAULT_ACCESS_RULES);
+  const tokens = createTokenIssuer({
+    issuer,
+    service,
+    signingKey: options.signingKey,
+    ...(options.accessTokenTtlSeconds !== undefined && { accessTokenTtlSeconds: options.accessTokenTtlSeconds }),
+    ...(options.refreshTokenTtlSeconds !== undefined && { refreshTokenTtlSeconds: options.refreshTokenTtlSeconds }),
+  });
+  const signIn = {
+    htpasswd: options.htpasswd,
+    limiter: options.limiter ?? createSignInLimiter(),
+    unauthorized: () => unauthorized(basicChallenge(service), 'wrong user name or password'),
+  };
+
+  /** What the rules let `principal` have of `requested`; the catalog to those who may pull everything. */
+  const grant = (principal: Principal, requested: Scope[]): Scope[] => {
+    const granted = policy.grant(principal, requested);
+    const wantsCatalog = requested.some((scope) => scope.type === 'registry' && scope.name === 'catalog');
+    if (wantsCatalog && principal.kind === 'user' && policy.grantsEverywhere(principal, 'pull')) granted.push(CATALOG_SCOPE);
+    return granted;
+  };
+
+  const checkService = (requested: string | undefined) => {
+    if (requested !== undefined && requested !== service) {
+      throw new RegistryError('DENIED', `this token service issues tokens for "${service}" only`, {
+        status: 400,
+        detail: { service: requested },
+      });
+    }
+  };
+
+  const router = new Router();
+  router.get(path, async (ctx) => {
+    checkService(single(ctx.query['service']));
+    const principal = await signInWithBasic(ctx, signIn);
+    const access = grant(principal, parseScopes(all(ctx.query['scope'])));
+    const issued = await tokens.issueAccessToken(subjectOf(principal), access);
+    // `docker login` asks for a refresh token and keeps it as its identity token.
+    const refresh = single(ctx.query['offline_token']) === 'true' ? await refreshToken(principal) : undefined;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      token: issued.token,
+      access_token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt,
+      ...(refresh !== undefined && { refresh_token: refresh }),
+    };
+  });
+
+  router.post(path, async (ctx) => {
+    const form = await readForm(ctx);
+    checkService(form.get('service') ?? undefined);
+    const grantType = form.get('grant_type');
+    let principal: Principal;
+    if (grantType === 'password') {
+      const user = form.get('username') ?? '';
+      const password = form.get('password') ?? '';
+      ctx.request.headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+      principal = await signInWithBasic(ctx, signIn);
+      if (principal.kind === 'anonymous') throw signIn.unauthorized();
+    } else if (grantType === 'refresh_token') {
+      principal = await principalOfRefreshToken(form.get('refresh_token') ?? '');
+    } else {
+      throw new RegistryError('UNSUPPORTED', `unsupported grant_type "${grantType ?? ''}"`, { status: 400 });
+    }
+    const access = grant(principal, parseScopes(form.getAll('scope')));
+    const issued = await tokens.issueAccessToken(subjectOf(principal), access);
+    const refresh = form.get('access_type') === 'offline' ? await refreshToken(principal) : undefined;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      access_token: issued.token,
+      token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt,
+      scope: access.map(formatScope).join(' '),
+      ...(refresh !== undefined && { refresh_token: refresh }),
+    };
+  });
+
+  router.get(`${path}/cert.pem`, (ctx) => {
+    ctx.type = 'application/x-pem-file';
+    ctx.body = options.signingKey.certificatePem;
+  });
+  router.get(`${path}/jwks.json`, (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = tokens.jwks();
+  });
+
+  /** Refresh tokens are for signed-in users only; anonymous callers get none. */
+  const refreshToken = async (principal: Principal): Promise<string | undefined> => {
+    if (principal.kind !== 'user') return undefined;
+    const version = await options.htpasswd.credentialVersion(principal.name);
+    if (version === undefined) throw signIn.unauthorized();
+    return tokens.issueRefreshToken(principal.name, version);
+  };
+
+  /** A refresh token stops working once its user is removed or their password changes. */
+  const principalOfRefreshToken = async (token: string): Promise<Principal> => {
+    try {
+      const { subject, credentialVersion } = await tokens.verifyRefreshToken(token);
+      if ((await options.htpasswd.credentialVersion(subject)) !== credentialVersion) throw signIn.unauthorized();
+      return userPrincipal(subject);
+    } catch (error) {
+      if (error instanceof TokenError) throw unauthorized(basicChallenge(service), 'invalid refresh token');
+      throw error;
+    }
+  };
+
+  const routes = router.routes() as unknown as Middleware;
+  const isTokenPath = (ctx: Context) => ctx.path === path || ctx.path.startsWith(`${path}/`);
+  return {
+    routes: () => (ctx, next) => (isTokenPath(ctx) ? registryErrors(ctx, () => routes(ctx, next)) : next()),
+    trustedKeys: parseTrustedKeys(options.signingKey.certificatePem, 'the token service certificate'),
+    service,
+    issuer,
+    path,
+  };
+}
+
+function subjectOf(principal: Principal): string {
+  return principal.kind === 'anonymous' ? '' : principal.name;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function all(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+async function readForm(ctx: Context): Promise<URLSearchParams> {
+  if (!ctx.is('application/x-www-form-urlencoded')) {
+    throw new RegistryError('UNSUPPORTED', 'token requests are posted as application/x-www-form-urlencoded', { status: 400 });
+  }
+  // Read from the raw request: a host's body parser may already have consumed it.
+  const parsed = (ctx.request as { body?: unknown }).body;
+  if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+    return new URLSearchParams(parsed as Record<string, string>);
+  }
+  const bytes = await readBoundedBody(ctx.req, MAX_FORM_BYTES, 'token request');
+  return new URLSearchParams(bytes.toString('utf8'));
+}
