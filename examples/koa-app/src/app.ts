@@ -4,11 +4,17 @@ import Router from '@koa/router';
 import { createRegistry, type CreateRegistryOptions } from '@berth/koa';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
+import { apiKeySignIn, appRules } from './api-keys.js';
 
 export interface ExampleAppOptions {
   dataDir: string;
   /** Serve the registry only on this host (e.g. `registry.example.com`); by default on every host. */
   registryHost?: CreateRegistryOptions['host'];
+  /**
+   * API keys by user name: the app's own sign-in, which then decides registry access with its own
+   * rules (see api-keys.ts). Without them the registry is open, as a local development app might have it.
+   */
+  apiKeys?: Record<string, string>;
 }
 
 export interface ExampleApp {
@@ -27,6 +33,7 @@ export async function createExampleApp(options: ExampleAppOptions): Promise<Exam
     metadata,
     blobs,
     ...(options.registryHost !== undefined && { host: options.registryHost }),
+    ...(options.apiKeys !== undefined && { authorize: appRules }),
   });
 
   const notes: Array<{ id: number; text: string }> = [];
@@ -38,6 +45,7 @@ export async function createExampleApp(options: ExampleAppOptions): Promise<Exam
     ctx.body = notes;
   });
   api.post('/api/notes', async (ctx) => {
+    if (options.apiKeys !== undefined && !ctx.state['user']) return ctx.throw(401, 'an API key is required');
     const { text } = (await readJson(ctx.req)) as { text?: unknown };
     if (typeof text !== 'string') return ctx.throw(400, 'text must be a string');
     const note = { id: notes.length + 1, text };
@@ -47,6 +55,7 @@ export async function createExampleApp(options: ExampleAppOptions): Promise<Exam
   });
 
   const app = new Koa();
+  if (options.apiKeys !== undefined) app.use(apiKeySignIn(options.apiKeys));
   app.use(registry.routes()).use(registry.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   return { app, close: () => metadata.close() };
