@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
-# Installs and starts what the tests need from the machine: skopeo (a real client), Debian's
-# docker-registry (distribution 2.8, the reference) and a running PostgreSQL. Idempotent.
+# Installs and starts what the tests need from the machine: real clients (skopeo; docker.io,
+# podman, buildah, containerd for the client harness in test/support), Debian's docker-registry
+# (distribution 2.8, the reference), htpasswd and openssl for its auth modes, and a running
+# PostgreSQL. Idempotent. The daemons (dockerd, containerd) are not started here: each test file
+# starts its own, by hand, in a temp dir (test/support/docker-engine.ts, containerd.ts).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+# dockerd lives in /usr/sbin, which a non-login PATH may lack.
+command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+{ command -v containerd && command -v ctr; } >/dev/null 2>&1 || missing+=(containerd)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if ((${#missing[@]} > 0)); then
   echo "installing ${missing[*]}"
+  # Package scripts must not start the system's docker/containerd services (without systemd,
+  # docker.io's postinst runs `invoke-rc.d docker start || exit 1`, which fails the install where
+  # dockerd cannot start with its defaults). Deny service starts for the duration of the install
+  # unless the machine already has a policy of its own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  NEEDRESTART_SUSPEND=1 apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ "$(trap -p EXIT)" != "" ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
 fi
 
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -163,7 +163,7 @@ async function waitForHttp200(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
 }
 
-interface WatchedProcess {
+export interface WatchedProcess {
   /** Resolves with the first non-undefined result of `match` over stdout lines. */
   waitForLine(match: (line: string) => string | undefined): Promise<string>;
   /** Settles like `promise`, or rejects if the process exits first or startup times out. */
@@ -172,7 +172,7 @@ interface WatchedProcess {
   stop(): Promise<void>;
 }
 
-function watch(child: ChildProcess, name: string): WatchedProcess {
+export function watch(child: ChildProcess, name: string): WatchedProcess {
   let output = '';
   const remember = (text: string) => {
     output = (output + text).slice(-OUTPUT_TAIL_CHARS);

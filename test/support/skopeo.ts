@@ -144,3 +144,48 @@ export async function createSkopeo(): Promise<Skopeo> {
 function tlsFlag(ref: string): string[] {
   return ref.startsWith('docker://') ? ['--tls-verify=false'] : [];
 }
+
+export interface SkopeoLoginOptions {
+  /** `host:port` of the registry. */
+  readonly host: string;
+  readonly username: string;
+  readonly password: string;
+  /** The auth file skopeo writes the credentials to (created if missing). */
+  readonly authFile: string;
+}
+
+export interface SkopeoLoginResult {
+  readonly code: number | string | null;
+  readonly stderr: string;
+}
+
+/**
+ * `skopeo login --tls-verify=false --authfile <authFile> -u <username> --password-stdin <host>`,
+ * in a throwaway HOME/XDG sandbox; resolves whatever the exit code (a refused login exits 1 with
+ * "invalid username/password"). The password goes through stdin, never argv. Note: the Skopeo
+ * instances of createSkopeo() keep their own auth file, which this does not write.
+ */
+export async function skopeoLogin(options: SkopeoLoginOptions): Promise<SkopeoLoginResult> {
+  const sandbox = await mkdtemp(join(tmpdir(), 'skopeo-login-'));
+  try {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: sandbox,
+      XDG_CONFIG_HOME: join(sandbox, 'config'),
+      XDG_RUNTIME_DIR: join(sandbox, 'run'),
+      REGISTRY_AUTH_FILE: options.authFile,
+      NO_PROXY: '*',
+    };
+    const args = ['login', '--tls-verify=false', '--authfile', options.authFile, '--username', options.username, '--password-stdin', options.host];
+    return await new Promise((resolve) => {
+      const child = execFile(SKOPEO_BIN, args, { env, timeout: (COMMAND_TIMEOUT_S + 10) * 1000 }, (error, _stdout, stderr) => {
+        const code = error ? ((error as NodeJS.ErrnoException & { code?: number | string }).code ?? null) : 0;
+        resolve({ code, stderr: String(stderr).split(options.password).join('***') });
+      });
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.password);
+    });
+  } finally {
+    await rm(sandbox, { recursive: true, force: true });
+  }
+}

@@ -1,1 +1,10 @@
-export {};
+export * from './config-error.js';
+export * from './watched-file.js';
+export * from './htpasswd.js';
+export * from './sign-in-limiter.js';
+export * from './access-file.js';
+export * from './token-keys.js';
+export * from './token-verifier.js';
+export * from './token-signing-key.js';
+export * from './token-issuer.js';
+export { createCertificate, type CertificateOptions } from './certificate.js';
