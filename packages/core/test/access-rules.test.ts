@@ -185,6 +185,7 @@ describe('grant', () => {
     { repositories: ['team/app'], users: ['alice'], actions: ['push'] },
     { repositories: ['team/app'], users: ['admin'], actions: ['*'] },
     { repositories: ['public/**'], users: ['anonymous', '*'], actions: ['pull'] },
+    { repositories: ['**'], users: ['auditor'], actions: ['pull'] },
   ]);
 
   it.each<[string, Principal, string[], string[]]>([
@@ -197,7 +198,9 @@ describe('grant', () => {
     ['* requested, some granted', alice, ['repository:team/app:*'], ['repository:team/app:pull,push']],
     ['anonymous pull on public', ANONYMOUS, ['repository:public/x:pull,push'], ['repository:public/x:pull']],
     ['anonymous nothing on team', ANONYMOUS, ['repository:team/app:pull'], []],
-    ['catalog never granted by rules', userPrincipal('admin'), ['registry:catalog:*'], []],
+    ['the catalog to whoever may pull every repository', userPrincipal('auditor'), ['registry:catalog:*'], ['registry:catalog:*']],
+    ['no catalog with narrower rules', alice, ['registry:catalog:*'], []],
+    ['the catalog only as asked', userPrincipal('auditor'), ['registry(plugin):catalog:*', 'registry:catalog:pull'], ['registry:catalog:pull']],
     ['other types never granted', alice, ['frob:team/app:pull'], []],
     ['a resource class is another resource', alice, ['repository(plugin):team/app:pull'], []],
     [
@@ -244,8 +247,9 @@ describe('DEFAULT_ACCESS_RULES', () => {
     expect(policy.grant(ANONYMOUS, [repositoryScope(repository, ['pull'])])).toEqual([]);
   });
 
-  it('grants no catalog, even to a signed-in user', () => {
-    expect(policy.grant(alice, [CATALOG_SCOPE])).toEqual([]);
+  it('grants the catalog to signed-in users (they may pull everything), not to anonymous callers', () => {
+    expect(policy.grant(alice, [CATALOG_SCOPE])).toEqual([CATALOG_SCOPE]);
+    expect(policy.grant(ANONYMOUS, [CATALOG_SCOPE])).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { principalName, type Principal } from './principal.js';
 import { intersectScopes } from './grant.js';
-import type { RepositoryAction, Scope, ScopeAction } from './scope.js';
+import { CATALOG_SCOPE, sameResource, type RepositoryAction, type Scope, type ScopeAction } from './scope.js';
 
 /**
  * One entry of an access file: the users it applies to may do `actions` on the repositories whose
@@ -25,7 +25,10 @@ export const DEFAULT_ACCESS_RULES: readonly AccessRule[] = Object.freeze([
 
 /** Compiled rules: answer grants for a principal without re-parsing patterns per request. */
 export interface AccessPolicy {
-  /** `requested` narrowed to what the rules grant `principal` (registry scopes are never granted by rules). */
+  /**
+   * `requested` narrowed to what the rules grant `principal`. Of the registry scopes, only the catalog
+   * (`registry:catalog:*`), and only to a principal a `**` rule lets pull every repository.
+   */
   grant(principal: Principal, requested: readonly Scope[]): Scope[];
   /** The actions the rules grant `principal` on one repository. */
   actionsOn(principal: Principal, repository: string): ReadonlySet<RepositoryAction>;
@@ -56,13 +59,16 @@ export function compileAccessRules(rules: readonly AccessRule[]): AccessPolicy {
     }
     return granted;
   };
+  const grantsEverywhere = (principal: Principal, action: RepositoryAction): boolean =>
+    compiled.some((rule) => rule.everywhere && rule.actions.includes(action) && appliesTo(rule, principal));
   return {
     actionsOn,
-    grantsEverywhere: (principal, action) =>
-      compiled.some((rule) => rule.everywhere && rule.actions.includes(action) && appliesTo(rule, principal)),
+    grantsEverywhere,
     grant(principal, requested) {
       const granted: Scope[] = [];
       for (const scope of requested) {
+        // The whole catalog to whoever may pull every repository; filtering it would show them everything anyway.
+        if (sameResource(scope, CATALOG_SCOPE) && grantsEverywhere(principal, 'pull')) granted.push(CATALOG_SCOPE);
         if (scope.type !== 'repository' || scope.class !== undefined) continue;
         const actions = actionsOn(principal, scope.name);
         if (actions.size > 0) granted.push({ type: 'repository', name: scope.name, actions: asScopeActions(actions) });

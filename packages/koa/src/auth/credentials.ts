@@ -2,10 +2,15 @@ import type { Context } from 'koa';
 import { ANONYMOUS, RegistryError, userPrincipal, type Principal } from '@berth/core';
 import type { Htpasswd, SignInLimiter } from '@berth/auth';
 
-/** User name and password of an `Authorization: Basic` header; undefined when there is none. */
-export function basicCredentials(ctx: Context): { user: string; password: string } | undefined {
-  const match = /^Basic\s+(\S+)\s*$/i.exec(ctx.get('Authorization'));
-  if (!match) return undefined;
+/**
+ * User name and password of an `Authorization: Basic` header; undefined when there is none, and
+ * `malformed` when it says Basic but does not parse (wrong credentials, never anonymous).
+ */
+export function basicCredentials(ctx: Context): { user: string; password: string } | 'malformed' | undefined {
+  const header = ctx.get('Authorization');
+  if (!/^Basic(?:\s|$)/i.test(header)) return undefined;
+  const match = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(header);
+  if (!match) return 'malformed';
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   // A password may hold colons; a user name may not.
@@ -27,6 +32,7 @@ export interface SignIn {
 export async function signInWithBasic(ctx: Context, { htpasswd, limiter, unauthorized }: SignIn): Promise<Principal> {
   const credentials = basicCredentials(ctx);
   if (credentials === undefined) return ANONYMOUS;
+  if (credentials === 'malformed') throw unauthorized();
   const { user, password } = credentials;
   const address = ctx.ip;
   const wait = limiter.retryAfter(user, address);

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import {
-  CATALOG_SCOPE,
   DEFAULT_ACCESS_RULES,
   RegistryError,
   compileAccessRules,
@@ -10,7 +9,6 @@ import {
   userPrincipal,
   type AccessRule,
   type Principal,
-  type Scope,
 } from '@berth/core';
 import {
   TokenError,
@@ -86,14 +84,6 @@ export function tokenService(options: TokenServiceOptions): TokenService {
     unauthorized: () => unauthorized(basicChallenge(service), 'wrong user name or password'),
   };
 
-  /** What the rules let `principal` have of `requested`; the catalog to those who may pull everything. */
-  const grant = (principal: Principal, requested: Scope[]): Scope[] => {
-    const granted = policy.grant(principal, requested);
-    const wantsCatalog = requested.some((scope) => scope.type === 'registry' && scope.name === 'catalog');
-    if (wantsCatalog && principal.kind === 'user' && policy.grantsEverywhere(principal, 'pull')) granted.push(CATALOG_SCOPE);
-    return granted;
-  };
-
   const checkService = (requested: string | undefined) => {
     if (requested !== undefined && requested !== service) {
       throw new RegistryError('DENIED', `this token service issues tokens for "${service}" only`, {
@@ -107,7 +97,7 @@ export function tokenService(options: TokenServiceOptions): TokenService {
   router.get(path, async (ctx) => {
     checkService(single(ctx.query['service']));
     const principal = await signInWithBasic(ctx, signIn);
-    const access = grant(principal, parseScopes(all(ctx.query['scope'])));
+    const access = policy.grant(principal, parseScopes(all(ctx.query['scope'])));
     const issued = await tokens.issueAccessToken(subjectOf(principal), access);
     // `docker login` asks for a refresh token and keeps it as its identity token.
     const refresh = single(ctx.query['offline_token']) === 'true' ? await refreshToken(principal) : undefined;
@@ -137,7 +127,7 @@ export function tokenService(options: TokenServiceOptions): TokenService {
     } else {
       throw new RegistryError('UNSUPPORTED', `unsupported grant_type "${grantType ?? ''}"`, { status: 400 });
     }
-    const access = grant(principal, parseScopes(form.getAll('scope')));
+    const access = policy.grant(principal, parseScopes(form.getAll('scope')));
     const issued = await tokens.issueAccessToken(subjectOf(principal), access);
     const refresh = form.get('access_type') === 'offline' ? await refreshToken(principal) : undefined;
     ctx.set('Cache-Control', 'no-store');
@@ -207,11 +197,26 @@ async function readForm(ctx: Context): Promise<URLSearchParams> {
   if (!ctx.is('application/x-www-form-urlencoded')) {
     throw new RegistryError('UNSUPPORTED', 'token requests are posted as application/x-www-form-urlencoded', { status: 400 });
   }
-  // Read from the raw request: a host's body parser may already have consumed it.
-  const parsed = (ctx.request as { body?: unknown }).body;
-  if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
-    return new URLSearchParams(parsed as Record<string, string>);
+  // The stream is the form unless a host's body parser has read it already (one that skips forms leaves
+  // it unread, and may still have set `ctx.request.body = {}`); then the fields it parsed are all there is.
+  if (!ctx.req.readableEnded) {
+    const bytes = await readBoundedBody(ctx.req, MAX_FORM_BYTES, 'token request');
+    return new URLSearchParams(bytes.toString('utf8'));
   }
-  const bytes = await readBoundedBody(ctx.req, MAX_FORM_BYTES, 'token request');
-  return new URLSearchParams(bytes.toString('utf8'));
+  return formOfParsedBody((ctx.request as { body?: unknown }).body);
+}
+
+/**
+ * A body parser's result as form fields. co-body (koa-bodyparser, koa-body) gives repeated fields
+ * (`scope=…&scope=…`) as arrays, which `new URLSearchParams(object)` would join with commas into one
+ * unparseable scope: each element becomes a field of its own, and what is not a string is dropped.
+ */
+function formOfParsedBody(parsed: unknown): URLSearchParams {
+  if (typeof parsed === 'string' || Buffer.isBuffer(parsed)) return new URLSearchParams(parsed.toString('utf8'));
+  const form = new URLSearchParams();
+  if (parsed === null || typeof parsed !== 'object') return form;
+  for (const [name, value] of Object.entries(parsed)) {
+    for (const item of Array.isArray(value) ? value : [value]) if (typeof item === 'string') form.append(name, item);
+  }
+  return form;
 }

@@ -17,6 +17,8 @@ export function registerListingRoutes(router: Router, { service, access }: Route
   router.get('/v2/_catalog', async (ctx) => {
     // The whole list with `registry:catalog:*`; otherwise only the repositories the caller may pull.
     const granted = await access(ctx, { kind: 'catalog' });
+    // Anonymous callers are asked to sign in, as distribution asks; signed-in ones see what they may pull.
+    if (granted.principal.kind === 'anonymous') granted.require();
     const visible = granted.allows(CATALOG_SCOPE) ? undefined : pullable(ctx, access);
     const page = await service.listing.repositories(pageRequest(ctx), visible);
     linkNext(ctx, '/v2/_catalog', page);
