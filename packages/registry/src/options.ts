@@ -5,8 +5,8 @@ export interface RegistryServiceOptions {
   metadata: MetadataStore;
   blobs: BlobStore;
   /**
-   * Mount a blob into a repository on `POST ?mount=<digest>` without `from` when the registry already holds it.
-   * On by default: content addressing makes knowing the digest enough to name the content.
+   * Mount a blob into a repository on `POST ?mount=<digest>` without `from` when a repository the caller
+   * may pull already holds it. On by default: content addressing makes knowing the digest enough to name the content.
    */
   automaticMount?: boolean;
   /** Largest manifest accepted, in bytes (default 4 MiB, like the reference). */
