@@ -6,6 +6,7 @@ import {
   type BlobInfo,
   type BlobReader,
   type ByteRange,
+  type Principal,
 } from '@berth/core';
 import type { ResolvedOptions } from './options.js';
 
@@ -43,8 +44,9 @@ export class BlobService {
   /**
    * Removes the blob from the repository. The bytes stay in the blob store: another repository or an
    * upload finishing right now may hold the same digest, so reclaiming space is garbage collection's job.
+   * `actor` is who asked (the principal the access check found), for the events and audit built on the service.
    */
-  async delete(repository: string, digest: string): Promise<void> {
+  async delete(repository: string, digest: string, actor?: Principal): Promise<void> {
     assertRepositoryName(repository);
     const { value } = parseDigest(digest);
     if (!(await this.options.metadata.unlinkBlob(repository, value))) {
@@ -96,6 +98,8 @@ async function readableOrNone(from: string, readable: MountOptions['readable']):
 export interface MountOptions {
   /** The repository named by `from`: only a blob it links is mounted. */
   from?: string;
+  /** Who asked (the principal the access check found), for the events and audit built on the service. */
+  actor?: Principal;
   /** Which of these repositories the caller may pull (`from`, or candidates for an automatic mount); without it, any. */
   readable?: (repositories: string[]) => Promise<string[]>;
 }

@@ -11,6 +11,7 @@ import {
   type AcceptedTypes,
   type ManifestReference,
   type ParsedManifest,
+  type Principal,
   type StoredManifest,
 } from '@berth/core';
 import { readBoundedBody, type ByteStream } from './body.js';
@@ -43,8 +44,15 @@ export class ManifestService {
   /**
    * Stores a pushed manifest exactly as sent, once everything it references is in the repository,
    * and points the tag at it in the same transaction.
+   * `actor` is who asked (the principal the access check found), for the events and audit built on the service.
    */
-  async put(repository: string, reference: string, body: ByteStream, contentType?: string): Promise<PushedManifest> {
+  async put(
+    repository: string,
+    reference: string,
+    body: ByteStream,
+    contentType?: string,
+    actor?: Principal,
+  ): Promise<PushedManifest> {
     assertRepositoryName(repository);
     const target = parseManifestReference(reference);
     const bytes = await readBoundedBody(body, this.options.maxManifestBytes);
@@ -125,8 +133,8 @@ export class ManifestService {
     }
   }
 
-  /** By digest: the manifest and its tags go. By tag: only the tag goes. */
-  async delete(repository: string, reference: string): Promise<void> {
+  /** By digest: the manifest and its tags go. By tag: only the tag goes. `actor`: who asked (see put). */
+  async delete(repository: string, reference: string, actor?: Principal): Promise<void> {
     assertRepositoryName(repository);
     const target = parseManifestReference(reference);
     const deleted =

@@ -1,4 +1,4 @@
-import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type UploadState } from '@berth/core';
+import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type Principal, type UploadState } from '@berth/core';
 import type { ByteStream } from './body.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -60,6 +60,7 @@ export class UploadService {
     digest: string,
     lastChunk?: ByteStream,
     range?: ChunkRange,
+    actor?: Principal,
   ): Promise<BlobInfo> {
     const { value } = parseDigest(digest);
     if (lastChunk) await this.append(repository, id, lastChunk, range);
@@ -80,11 +81,11 @@ export class UploadService {
   }
 
   /** A whole blob in one request (POST with `?digest=`): an upload that starts and completes at once. */
-  async putMonolithic(repository: string, digest: string, body: ByteStream): Promise<BlobInfo> {
+  async putMonolithic(repository: string, digest: string, body: ByteStream, actor?: Principal): Promise<BlobInfo> {
     parseDigest(digest);
     const state = await this.start(repository);
     try {
-      return await this.complete(repository, state.id, digest, body);
+      return await this.complete(repository, state.id, digest, body, undefined, actor);
     } catch (error) {
       await this.cancel(repository, state.id).catch(() => undefined);
       throw error;

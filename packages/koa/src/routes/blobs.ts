@@ -46,8 +46,9 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
 
   router.delete('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'delete', repository })).require();
-    await service.blobs.delete(repository, param(ctx, 'digest'));
+    const granted = await access(ctx, { kind: 'delete', repository });
+    granted.require();
+    await service.blobs.delete(repository, param(ctx, 'digest'), granted.principal);
     ctx.status = 202;
     ctx.set('Content-Length', '0');
   });

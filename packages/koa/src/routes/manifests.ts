@@ -22,9 +22,10 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
 
   router.put('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'push', repository })).require();
+    const granted = await access(ctx, { kind: 'push', repository });
+    granted.require();
     const contentType = ctx.get('Content-Type') || undefined;
-    const pushed = await service.manifests.put(repository, param(ctx, 'reference'), requestBody(ctx), contentType);
+    const pushed = await service.manifests.put(repository, param(ctx, 'reference'), requestBody(ctx), contentType, granted.principal);
     ctx.status = 201;
     ctx.set({
       Location: `/v2/${repository}/manifests/${pushed.digest}`,
@@ -36,8 +37,9 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
 
   router.delete('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'delete', repository })).require();
-    await service.manifests.delete(repository, param(ctx, 'reference'));
+    const granted = await access(ctx, { kind: 'delete', repository });
+    granted.require();
+    await service.manifests.delete(repository, param(ctx, 'reference'), granted.principal);
     ctx.status = 202;
     ctx.set('Content-Length', '0');
   });

@@ -19,10 +19,14 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
     if (mount !== undefined) {
       // Only from repositories the caller may pull: otherwise a plain upload, telling nothing of what others hold.
       const readable = readableBy(ctx, access, granted);
-      const mounted = await service.blobs.mount(repository, mount, { ...(from !== undefined && { from }), readable });
+      const mounted = await service.blobs.mount(repository, mount, {
+        ...(from !== undefined && { from }),
+        readable,
+        actor: granted.principal,
+      });
       if (mounted) return created(ctx, repository, mounted);
     } else if (digest !== undefined) {
-      const blob = await service.uploads.putMonolithic(repository, digest, requestBody(ctx));
+      const blob = await service.uploads.putMonolithic(repository, digest, requestBody(ctx), granted.principal);
       return created(ctx, repository, blob);
     }
     const state = await service.uploads.start(repository);
@@ -58,12 +62,13 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.put('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'push', repository })).require();
+    const granted = await access(ctx, { kind: 'push', repository });
+    granted.require();
     const digest = queryParam(ctx, 'digest');
     if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const range = parseContentRange(ctx.get('Content-Range'));
     const lastChunk = hasBody(ctx) ? requestBody(ctx) : undefined;
-    const blob = await service.uploads.complete(repository, param(ctx, 'uuid'), digest, lastChunk, range);
+    const blob = await service.uploads.complete(repository, param(ctx, 'uuid'), digest, lastChunk, range, granted.principal);
     created(ctx, repository, blob);
   });
 
