@@ -12,6 +12,8 @@ export function basicCredentials(ctx: Context): { user: string; password: string
   const match = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(header);
   if (!match) return 'malformed';
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  // skopeo and podman without credentials answer a Basic challenge with an empty name and password: nobody.
+  if (decoded === ':') return undefined;
   const colon = decoded.indexOf(':');
   // A password may hold colons; a user name may not.
   return colon < 0 ? { user: decoded, password: '' } : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };

@@ -97,6 +97,7 @@ export function tokenService(options: TokenServiceOptions): TokenService {
   router.get(path, async (ctx) => {
     checkService(single(ctx.query['service']));
     const principal = await signInWithBasic(ctx, signIn);
+    ctx.state['principal'] = principal;
     const access = policy.grant(principal, parseScopes(all(ctx.query['scope'])));
     const issued = await tokens.issueAccessToken(subjectOf(principal), access);
     // `docker login` asks for a refresh token and keeps it as its identity token.
@@ -127,6 +128,7 @@ export function tokenService(options: TokenServiceOptions): TokenService {
     } else {
       throw new RegistryError('UNSUPPORTED', `unsupported grant_type "${grantType ?? ''}"`, { status: 400 });
     }
+    ctx.state['principal'] = principal;
     const access = policy.grant(principal, parseScopes(form.getAll('scope')));
     const issued = await tokens.issueAccessToken(subjectOf(principal), access);
     const refresh = form.get('access_type') === 'offline' ? await refreshToken(principal) : undefined;
