@@ -184,7 +184,7 @@ describe('berth in basic mode and distribution 2.8 with htpasswd answer alike', 
   it.each(identities.flatMap(([who, authorization]) => endpoints.map(([what, method, path], turn) => [who, what, method, path, authorization(turn)] as const)))(
     '%s: %s',
     async (who, what, method, path, authorization) => {
-      const headers = authorization === undefined ? {} : { Authorization: authorization };
+      const headers: Record<string, string> = authorization === undefined ? {} : { Authorization: authorization };
       const [ours, theirs] = await Promise.all([
         ask(`${registries.berth.url}${path}`, { method, headers }),
         ask(`${registries.reference.url}${path}`, { method, headers }),

@@ -3,6 +3,7 @@ import {
   ANONYMOUS,
   RegistryError,
   covers,
+  isRegistryError,
   missingScopes,
   operationScopes,
   userPrincipal,
@@ -58,36 +59,88 @@ export interface RequestAccess {
   require(scope?: Scope): void;
 }
 
-/** Asks the hook about an operation (or any list of scopes) and remembers the principal on `ctx.state`. */
-export type AccessGate = (ctx: Context, operation: RegistryOperation | { scopes: Scope[] }) => Promise<RequestAccess>;
+/** The access seam as routes use it. */
+export interface AccessGate {
+  /** Asks the hook about an operation, and remembers the principal on `ctx.state.principal`. */
+  operation(ctx: Context, operation: RegistryOperation): Promise<RequestAccess>;
+  /**
+   * Which of `scopes` the caller has, when none of them is needed for the request to go on (candidates
+   * for an automatic mount, a page of the catalog): a refusal withholds the scopes it was about, never
+   * the request.
+   */
+  granted(ctx: Context, scopes: Scope[]): Promise<Scope[]>;
+}
 
 export function accessGate(authorize: Authorize): AccessGate {
-  return async (ctx, operation) => {
-    const scopes = 'scopes' in operation ? operation.scopes : operationScopes(operation);
-    const first = scopes[0];
-    const request: AccessRequest = {
-      scopes,
-      ...(first?.type === 'repository' && { repository: first.name }),
-      actions: first?.type === 'repository' ? (first.actions.filter((action) => action !== '*') as RepositoryAction[]) : [],
-    };
-    const decision = normalise(ctx, scopes, await authorize(ctx, request));
-    ctx.state['principal'] = decision.principal;
-    const refuse = decision.refuse ?? defaultRefusal(decision.principal);
-    return {
-      principal: decision.principal,
-      scopes,
-      allows: (scope) => covers(decision.granted, scope),
-      require: (scope = first) => {
-        if (scope !== undefined && missingScopes(decision.granted, [scope]).length > 0) throw refuse(scopes);
-      },
-    };
+  /**
+   * The hook's answer about `scopes`. `judgedFirstOnly` marks a hook that allowed by returning nothing:
+   * written for one repository at a time, it judged the first scope's repository and actions alone.
+   */
+  const decide = async (ctx: Context, scopes: Scope[]): Promise<AccessDecision & { judgedFirstOnly: boolean }> => {
+    const answer = await authorize(ctx, accessRequest(scopes));
+    const principal = principalFromState(ctx);
+    if (answer === undefined) return { principal, granted: scopes.slice(0, 1), judgedFirstOnly: scopes.length > 1 };
+    if (Array.isArray(answer)) return { principal, granted: answer, judgedFirstOnly: false };
+    return { ...answer, judgedFirstOnly: false };
+  };
+  /** Asks about each scope on its own; a refusal withholds only that scope. */
+  const decideEach = async (ctx: Context, scopes: Scope[]): Promise<Scope[]> => {
+    const granted: Scope[] = [];
+    for (const scope of scopes) {
+      const answer = await decide(ctx, [scope]).catch((error: unknown) => {
+        if (isRefusal(error)) return undefined;
+        throw error;
+      });
+      if (answer) granted.push(...answer.granted);
+    }
+    return granted;
+  };
+
+  return {
+    async operation(ctx, operation) {
+      const scopes = operationScopes(operation);
+      const decision = await decide(ctx, scopes);
+      const granted = decision.judgedFirstOnly
+        ? [...decision.granted, ...(await decideEach(ctx, scopes.slice(1)))]
+        : decision.granted;
+      ctx.state['principal'] = decision.principal;
+      const refuse = decision.refuse ?? defaultRefusal(decision.principal);
+      return {
+        principal: decision.principal,
+        scopes,
+        allows: (scope) => covers(granted, scope),
+        require: (scope = scopes[0]) => {
+          if (scope !== undefined && missingScopes(granted, [scope]).length > 0) throw refuse(scopes);
+        },
+      };
+    },
+    async granted(ctx, scopes) {
+      if (scopes.length === 0) return [];
+      const decision = await decide(ctx, scopes).catch((error: unknown) => {
+        if (isRefusal(error)) return undefined;
+        throw error;
+      });
+      // Refused as a whole by a hook that judges one repository at a time: ask about each on its own.
+      if (decision === undefined) return decideEach(ctx, scopes);
+      if (decision.judgedFirstOnly) return [...decision.granted, ...(await decideEach(ctx, scopes.slice(1)))];
+      return decision.granted;
+    },
   };
 }
 
-function normalise(ctx: Context, scopes: Scope[], answer: void | Scope[] | AccessDecision): AccessDecision {
-  if (answer === undefined) return { principal: principalFromState(ctx), granted: scopes };
-  if (Array.isArray(answer)) return { principal: principalFromState(ctx), granted: answer };
-  return answer;
+function accessRequest(scopes: Scope[]): AccessRequest {
+  const first = scopes[0];
+  return {
+    scopes,
+    ...(first?.type === 'repository' && { repository: first.name }),
+    actions: first?.type === 'repository' ? (first.actions.filter((action) => action !== '*') as RepositoryAction[]) : [],
+  };
+}
+
+/** A refusal, as opposed to a fault: a RegistryError or an http-errors style 4xx. */
+function isRefusal(error: unknown): boolean {
+  const status = (error as { status?: unknown } | null)?.status;
+  return isRegistryError(error) || (typeof status === 'number' && status >= 400 && status < 500);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { RegistryError, isRegistryError, type ErrorCode } from '@berth/core';
+import { ERROR_CODES, RegistryError, isRegistryError, type ErrorCode } from '@berth/core';
 
 /** Header every registry response carries, errors included, so clients know they reached a v2 registry. */
 export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
@@ -36,7 +36,7 @@ function isClientFault(error: unknown): boolean {
 const ACCESS_STATUS_CODES: Record<number, ErrorCode> = { 401: 'UNAUTHORIZED', 403: 'DENIED', 429: 'TOOMANYREQUESTS' };
 
 function toRegistryError(error: unknown): RegistryError {
-  if (isRegistryError(error)) return error;
+  if (isRegistryError(error)) return ownCopy(error);
   // URL decoding failures from the router are the client's fault.
   if (error instanceof URIError) return new RegistryError('NAME_INVALID', 'malformed URL encoding');
   if (isClientFault(error)) {
@@ -44,6 +44,20 @@ function toRegistryError(error: unknown): RegistryError {
     return new RegistryError(ACCESS_STATUS_CODES[status] ?? 'UNSUPPORTED', message, { status, headers: stringHeaders(headers) });
   }
   return new RegistryError('UNKNOWN');
+}
+
+/**
+ * A RegistryError made by another copy of @berth/core (or anything wearing its brand), as one of this
+ * copy's, so rendering relies on nothing but its code, message, status, detail and headers.
+ */
+function ownCopy(error: RegistryError): RegistryError {
+  if (typeof error.toJSON === 'function' && typeof error.status === 'number') return error;
+  const code = typeof error.code === 'string' && error.code in ERROR_CODES ? error.code : 'UNKNOWN';
+  return new RegistryError(code, typeof error.message === 'string' ? error.message : undefined, {
+    ...(typeof error.status === 'number' && { status: error.status }),
+    detail: error.detail,
+    headers: stringHeaders(error.headers),
+  });
 }
 
 /** The headers an http-errors error carries (`WWW-Authenticate`, `Retry-After`), as strings. */

@@ -7,7 +7,7 @@ import { renderError } from '../errors.js';
 export function registerBaseRoutes(router: Router, { access }: RouteDeps): void {
   // The version check every client starts with; with sign-in on, it is where clients learn the challenge.
   router.get('/v2', async (ctx) => {
-    await access(ctx, { kind: 'version-check' });
+    await access.operation(ctx, { kind: 'version-check' });
     ctx.type = 'application/json';
     ctx.body = '{}';
   });

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { CATALOG_SCOPE, RegistryError, repositoryScope } from '@berth/core';
+import { CATALOG_SCOPE, RegistryError, covers, repositoryScope } from '@berth/core';
 import type { AccessGate } from '../access-control.js';
 import type { Page, PageRequest } from '@berth/registry';
 import { param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
@@ -8,7 +8,7 @@ import { param, queryParam, repositoryParam, type RouteDeps } from '../context.j
 export function registerListingRoutes(router: Router, { service, access }: RouteDeps): void {
   router.get('/v2/*name/tags/list', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'pull', repository })).require();
+    (await access.operation(ctx, { kind: 'pull', repository })).require();
     const page = await service.listing.tags(repository, pageRequest(ctx));
     linkNext(ctx, `/v2/${repository}/tags/list`, page);
     ctx.body = { name: repository, tags: page.items };
@@ -16,7 +16,7 @@ export function registerListingRoutes(router: Router, { service, access }: Route
 
   router.get('/v2/_catalog', async (ctx) => {
     // The whole list with `registry:catalog:*`; otherwise only the repositories the caller may pull.
-    const granted = await access(ctx, { kind: 'catalog' });
+    const granted = await access.operation(ctx, { kind: 'catalog' });
     // Anonymous callers are asked to sign in, as distribution asks; signed-in ones see what they may pull.
     if (granted.principal.kind === 'anonymous') granted.require();
     const visible = granted.allows(CATALOG_SCOPE) ? undefined : pullable(ctx, access);
@@ -27,7 +27,7 @@ export function registerListingRoutes(router: Router, { service, access }: Route
 
   router.get('/v2/*name/referrers/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'pull', repository })).require();
+    (await access.operation(ctx, { kind: 'pull', repository })).require();
     const artifactType = queryParam(ctx, 'artifactType');
     const referrers = await service.listing.referrers(repository, param(ctx, 'digest'), artifactType);
     if (referrers.filtersApplied.length > 0) ctx.set('OCI-Filters-Applied', referrers.filtersApplied.join(','));
@@ -38,9 +38,8 @@ export function registerListingRoutes(router: Router, { service, access }: Route
 
 function pullable(ctx: Context, access: AccessGate): (names: string[]) => Promise<string[]> {
   return async (names) => {
-    if (names.length === 0) return names;
-    const granted = await access(ctx, { scopes: names.map((name) => repositoryScope(name, ['pull'])) });
-    return names.filter((name) => granted.allows(repositoryScope(name, ['pull'])));
+    const granted = await access.granted(ctx, names.map((name) => repositoryScope(name, ['pull'])));
+    return names.filter((name) => covers(granted, repositoryScope(name, ['pull'])));
   };
 }
 

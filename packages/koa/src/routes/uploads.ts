@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError, repositoryScope, type BlobInfo } from '@berth/core';
+import { RegistryError, covers, repositoryScope, type BlobInfo } from '@berth/core';
 import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
 import type { AccessGate, RequestAccess } from '../access-control.js';
 import { parseContentRange } from '../http-ranges.js';
@@ -14,7 +14,8 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
     const from = queryParam(ctx, 'from');
     const digest = queryParam(ctx, 'digest');
     // A mount asks about both repositories at once, so a challenge names them all.
-    const granted = await access(ctx, mount === undefined ? { kind: 'push', repository } : { kind: 'mount', repository, ...(from !== undefined && { from }) });
+    const operation = mount === undefined ? { kind: 'push' as const, repository } : { kind: 'mount' as const, repository, ...(from !== undefined && { from }) };
+    const granted = await access.operation(ctx, operation);
     granted.require();
     if (mount !== undefined) {
       // Only from repositories the caller may pull: otherwise a plain upload, telling nothing of what others hold.
@@ -41,7 +42,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.get('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'push', repository })).require();
+    (await access.operation(ctx, { kind: 'push', repository })).require();
     const state = await service.uploads.status(repository, param(ctx, 'uuid'));
     ctx.status = 204;
     uploadHeaders(ctx, repository, state.id, state.size);
@@ -49,7 +50,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.patch('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'push', repository })).require();
+    (await access.operation(ctx, { kind: 'push', repository })).require();
     const range = parseContentRange(ctx.get('Content-Range'));
     const declaredLength = ctx.get('Content-Length');
     if (range && declaredLength !== '' && Number(declaredLength) !== range.end - range.start + 1) {
@@ -62,7 +63,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.put('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    const granted = await access(ctx, { kind: 'push', repository });
+    const granted = await access.operation(ctx, { kind: 'push', repository });
     granted.require();
     const digest = queryParam(ctx, 'digest');
     if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
@@ -74,7 +75,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.delete('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access(ctx, { kind: 'push', repository })).require();
+    (await access.operation(ctx, { kind: 'push', repository })).require();
     await service.uploads.cancel(repository, param(ctx, 'uuid'));
     ctx.status = 204;
   });
@@ -85,9 +86,8 @@ function readableBy(ctx: Context, access: AccessGate, granted: RequestAccess): (
   const pull = (name: string) => repositoryScope(name, ['pull']);
   return async (names) => {
     const unknown = names.filter((name) => !granted.allows(pull(name)));
-    // A hook that throws here refuses only these repositories, never the request (which would tell that they hold the blob).
-    const more = unknown.length === 0 ? undefined : await access(ctx, { scopes: unknown.map(pull) }).catch(() => undefined);
-    return names.filter((name) => granted.allows(pull(name)) || more?.allows(pull(name)));
+    const more = await access.granted(ctx, unknown.map(pull));
+    return names.filter((name) => granted.allows(pull(name)) || covers(more, pull(name)));
   };
 }
 
