@@ -3,13 +3,12 @@
 // startReferenceRegistry in servers.ts plus an `auth` section; same RunningRegistry shape. Also:
 // htpasswd files with bcrypt entries, and a tiny token issuer (self-signed ES256 cert + JWTs) that
 // the token-mode registry accepts.
-import { spawn } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectSuccess, runCommand, systemPath } from './client-image.js';
-import { freePort, REFERENCE_REGISTRY_BIN, watch, type RunningRegistry } from './servers.js';
+import { startReferenceRegistry, type RunningRegistry } from './servers.js';
 
 export interface HtpasswdAuth {
   readonly htpasswd: {
@@ -62,16 +61,9 @@ export async function writeHtpasswd(path: string, users: readonly HtpasswdUser[]
   }
 }
 
-/**
- * Spawns docker/distribution with filesystem storage in a tmp dir (deletes enabled, schema1
- * accepted, as startReferenceRegistry) and the given auth; resolves once GET /v2/ answers 401.
- */
-export async function startReferenceRegistryWithAuth(auth: ReferenceAuth): Promise<RunningRegistry> {
-  const workDir = await mkdtemp(join(tmpdir(), 'reference-auth-'));
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const configPath = join(workDir, 'config.yml');
-  const authSection =
+/** The reference (see startReferenceRegistry) with htpasswd or token auth; resolves once GET /v2/ answers 401. */
+export function startReferenceRegistryWithAuth(auth: ReferenceAuth): Promise<RunningRegistry> {
+  const section =
     'htpasswd' in auth
       ? { htpasswd: { realm: auth.htpasswd.realm ?? 'berth-interop', path: auth.htpasswd.path } }
       : {
@@ -82,42 +74,7 @@ export async function startReferenceRegistryWithAuth(auth: ReferenceAuth): Promi
             rootcertbundle: auth.token.rootCertBundle,
           },
         };
-  // JSON is valid YAML, and it spares us quoting rules.
-  const config = {
-    version: 0.1,
-    log: { level: 'error', accesslog: { disabled: true } },
-    storage: {
-      filesystem: { rootdirectory: join(workDir, 'storage') },
-      delete: { enabled: true },
-      maintenance: { uploadpurging: { enabled: false } },
-    },
-    http: { addr: host, secret: 'interop-tests-only' },
-    compatibility: { schema1: { enabled: true } },
-    auth: authSection,
-  };
-  await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-
-  const child = spawn(REFERENCE_REGISTRY_BIN, ['serve', configPath], {
-    cwd: workDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Only PATH: no REGISTRY_* overrides, and no AWS_CA_BUNDLE (its s3 driver panics on it).
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
-  const process_ = watch(child, 'docker-registry');
-  const stopAll = async () => {
-    await process_.stop();
-    await rm(workDir, { recursive: true, force: true });
-  };
-  const url = `http://${host}`;
-  const polling = { cancelled: false };
-  try {
-    await process_.race(waitForStatus(`${url}/v2/`, 401, polling));
-    return { url, host, logs: process_.logs, stop: stopAll };
-  } catch (error) {
-    polling.cancelled = true;
-    await stopAll();
-    throw error;
-  }
+  return startReferenceRegistry({ auth: section });
 }
 
 /** writeHtpasswd into a tmp file + startReferenceRegistryWithAuth; the file goes with stop(). */
@@ -141,22 +98,6 @@ export async function startReferenceRegistryWithHtpasswd(users: readonly Htpassw
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
-}
-
-async function waitForStatus(url: string, status: number, polling: { cancelled: boolean }): Promise<void> {
-  let last = 'no answer yet';
-  while (!polling.cancelled) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await response.arrayBuffer();
-      if (response.status === status) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} did not answer ${status} (last: ${last})`);
 }
 
 /** One `access` entry of a registry token: e.g. `{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }`. */

@@ -94,21 +94,27 @@ export async function startBerth(options: StartBerthOptions = {}): Promise<Runni
   }
 }
 
+export interface StartReferenceOptions {
+  /** The config's `auth` section (htpasswd or token; see reference-auth.ts). Without it, no auth. */
+  auth?: Record<string, unknown>;
+}
+
 /**
  * Spawns docker/distribution (`docker-registry serve <config>`) with filesystem storage in a tmp
- * dir, deletes enabled, schema1 accepted and no auth; resolves once GET /v2/ answers 200.
+ * dir, deletes enabled, schema1 accepted and the given auth (none by default); resolves once GET /v2/
+ * answers (200 without auth, 401 with it).
  */
-export async function startReferenceRegistry(): Promise<RunningRegistry> {
+export async function startReferenceRegistry(options: StartReferenceOptions = {}): Promise<RunningRegistry> {
   const workDir = await mkdtemp(join(tmpdir(), 'reference-registry-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const configPath = join(workDir, 'config.yml');
-  await writeFile(configPath, referenceConfig(join(workDir, 'storage'), host));
+  await writeFile(configPath, referenceConfig(join(workDir, 'storage'), host, options.auth));
 
   const child = spawn(REFERENCE_REGISTRY_BIN, ['serve', configPath], {
     cwd: workDir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Keep the registry from picking up REGISTRY_* overrides from the caller's environment.
+    // Only PATH: no REGISTRY_* overrides from the caller's environment, and no AWS_CA_BUNDLE (its s3 driver panics on it).
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });
   const process_ = watch(child, 'docker-registry');
@@ -118,7 +124,7 @@ export async function startReferenceRegistry(): Promise<RunningRegistry> {
   };
   try {
     const url = `http://${host}`;
-    await process_.race(waitForHttp200(`${url}/v2/`, STARTUP_TIMEOUT_MS));
+    await process_.race(waitForStatus(`${url}/v2/`, options.auth === undefined ? 200 : 401, STARTUP_TIMEOUT_MS));
     return { url, host, logs: process_.logs, stop: stopAll };
   } catch (error) {
     await stopAll();
@@ -126,7 +132,7 @@ export async function startReferenceRegistry(): Promise<RunningRegistry> {
   }
 }
 
-function referenceConfig(rootDirectory: string, addr: string): string {
+function referenceConfig(rootDirectory: string, addr: string, auth?: Record<string, unknown>): string {
   // JSON is valid YAML, and it spares us quoting rules.
   return `${JSON.stringify(
     {
@@ -140,27 +146,28 @@ function referenceConfig(rootDirectory: string, addr: string): string {
       // A fixed secret silences the "no http secret" warning; it only signs upload state.
       http: { addr, secret: 'interop-tests-only' },
       compatibility: { schema1: { enabled: true } },
+      ...(auth !== undefined && { auth }),
     },
     null,
     2,
   )}\n`;
 }
 
-async function waitForHttp200(url: string, timeoutMs: number): Promise<void> {
+async function waitForStatus(url: string, status: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   while (Date.now() < deadline) {
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       await response.arrayBuffer();
-      if (response.status === 200) return;
+      if (response.status === status) return;
       last = `HTTP ${response.status}`;
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
 }
 
 export interface WatchedProcess {

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import {
   generateLibtrustKey,
   libtrustKeyFromJwk,
-  libtrustKeyFromPem,
+  libtrustKeyFromText,
   libtrustKeyToJwk,
   type LibtrustKey,
   type MetadataStore,
@@ -44,7 +44,7 @@ export async function resolveTokenSigningKey(metadata: MetadataStore, configured
 
 function parseConfiguredKey(text: string): LibtrustKey {
   try {
-    return text.trimStart().startsWith('{') ? libtrustKeyFromJwk(text) : libtrustKeyFromPem(text);
+    return libtrustKeyFromText(text);
   } catch (error) {
     throw new TypeError(`configured token signing key: ${(error as Error).message}`, { cause: error });
   }

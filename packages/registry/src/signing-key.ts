@@ -1,7 +1,7 @@
 import {
   generateLibtrustKey,
   libtrustKeyFromJwk,
-  libtrustKeyFromPem,
+  libtrustKeyFromText,
   libtrustKeyToJwk,
   type LibtrustKey,
   type MetadataStore,
@@ -16,11 +16,7 @@ export const SIGNING_KEY_SETTING = 'schema1.signing-key.jwk';
  * instance on the same metadata store; `getOrSetSetting` makes racing first starts agree on one key.
  */
 export async function resolveSigningKey(metadata: MetadataStore, configured?: string): Promise<LibtrustKey> {
-  if (configured !== undefined) return parseKey(configured);
+  if (configured !== undefined) return libtrustKeyFromText(configured);
   const stored = await metadata.getOrSetSetting(SIGNING_KEY_SETTING, libtrustKeyToJwk(generateLibtrustKey()));
   return libtrustKeyFromJwk(stored);
-}
-
-function parseKey(text: string): LibtrustKey {
-  return text.trimStart().startsWith('{') ? libtrustKeyFromJwk(text) : libtrustKeyFromPem(text);
 }

@@ -222,6 +222,11 @@ export function libtrustKeyFromPem(pem: string | Uint8Array): LibtrustKey {
   return keyFromPrivate(privateKey, extendedFields);
 }
 
+/** A configured key as either text form: libtrust JWK (JSON) or PEM (PKCS#8 or SEC1 EC). */
+export function libtrustKeyFromText(text: string): LibtrustKey {
+  return text.trimStart().startsWith('{') ? libtrustKeyFromJwk(text) : libtrustKeyFromPem(text);
+}
+
 /** The PEM (PKCS#8) of a key, for storing a generated key. */
 export function libtrustKeyToPem(key: LibtrustKey): string {
   return key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -31,11 +31,19 @@ export interface SignIn {
  * is right. Wrong credentials are refused (never treated as anonymous: `docker login` with a wrong
  * password must fail), and an account that failed too often from this address is told to wait.
  */
-export async function signInWithBasic(ctx: Context, { htpasswd, limiter, unauthorized }: SignIn): Promise<Principal> {
+export async function signInWithBasic(ctx: Context, signIn: SignIn): Promise<Principal> {
   const credentials = basicCredentials(ctx);
   if (credentials === undefined) return ANONYMOUS;
-  if (credentials === 'malformed') throw unauthorized();
-  const { user, password } = credentials;
+  if (credentials === 'malformed') throw signIn.unauthorized();
+  return signInWithPassword(ctx, credentials, signIn);
+}
+
+/** The user whose password this is; anything else is refused, and counted against the account and address. */
+export async function signInWithPassword(
+  ctx: Context,
+  { user, password }: { user: string; password: string },
+  { htpasswd, limiter, unauthorized }: SignIn,
+): Promise<Principal> {
   const address = ctx.ip;
   const wait = limiter.retryAfter(user, address);
   if (wait !== undefined) {

@@ -9,6 +9,7 @@ import {
   userPrincipal,
   type AccessRule,
   type Principal,
+  type Scope,
 } from '@berth/core';
 import {
   TokenError,
@@ -23,7 +24,7 @@ import {
 import { readBoundedBody } from '@berth/registry';
 import { registryErrors } from '../errors.js';
 import { basicChallenge, unauthorized } from './challenge.js';
-import { signInWithBasic } from './credentials.js';
+import { signInWithBasic, signInWithPassword } from './credentials.js';
 
 export interface TokenServiceOptions {
   /** The users who may sign in. */
@@ -93,23 +94,33 @@ export function tokenService(options: TokenServiceOptions): TokenService {
     }
   };
 
-  const router = new Router();
-  router.get(path, async (ctx) => {
-    checkService(single(ctx.query['service']));
-    const principal = await signInWithBasic(ctx, signIn);
+  /**
+   * A token for what the rules let `principal` have of `requested`, and a refresh token when asked for
+   * `offline`; the OAuth2 form (POST) also says the granted `scope`.
+   */
+  const answer = async (ctx: Context, principal: Principal, requested: Scope[], offline: boolean, oauth2: boolean) => {
     ctx.state['principal'] = principal;
-    const access = policy.grant(principal, parseScopes(all(ctx.query['scope'])));
+    const access = policy.grant(principal, requested);
     const issued = await tokens.issueAccessToken(subjectOf(principal), access);
-    // `docker login` asks for a refresh token and keeps it as its identity token.
-    const refresh = single(ctx.query['offline_token']) === 'true' ? await refreshToken(principal) : undefined;
+    const refresh = offline ? await refreshToken(principal) : undefined;
     ctx.set('Cache-Control', 'no-store');
+    // Clients read `token` (the Docker spec) or `access_token` (OAuth2): both, always.
     ctx.body = {
       token: issued.token,
       access_token: issued.token,
       expires_in: issued.expiresIn,
       issued_at: issued.issuedAt,
+      ...(oauth2 && { scope: access.map(formatScope).join(' ') }),
       ...(refresh !== undefined && { refresh_token: refresh }),
     };
+  };
+
+  const router = new Router();
+  router.get(path, async (ctx) => {
+    checkService(single(ctx.query['service']));
+    const principal = await signInWithBasic(ctx, signIn);
+    // `docker login` asks for a refresh token (`offline_token=true`) and keeps it as its identity token.
+    await answer(ctx, principal, parseScopes(all(ctx.query['scope'])), single(ctx.query['offline_token']) === 'true', false);
   });
 
   router.post(path, async (ctx) => {
@@ -118,29 +129,14 @@ export function tokenService(options: TokenServiceOptions): TokenService {
     const grantType = form.get('grant_type');
     let principal: Principal;
     if (grantType === 'password') {
-      const user = form.get('username') ?? '';
-      const password = form.get('password') ?? '';
-      ctx.request.headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-      principal = await signInWithBasic(ctx, signIn);
-      if (principal.kind === 'anonymous') throw signIn.unauthorized();
+      const credentials = { user: form.get('username') ?? '', password: form.get('password') ?? '' };
+      principal = await signInWithPassword(ctx, credentials, signIn);
     } else if (grantType === 'refresh_token') {
       principal = await principalOfRefreshToken(form.get('refresh_token') ?? '');
     } else {
       throw new RegistryError('UNSUPPORTED', `unsupported grant_type "${grantType ?? ''}"`, { status: 400 });
     }
-    ctx.state['principal'] = principal;
-    const access = policy.grant(principal, parseScopes(form.getAll('scope')));
-    const issued = await tokens.issueAccessToken(subjectOf(principal), access);
-    const refresh = form.get('access_type') === 'offline' ? await refreshToken(principal) : undefined;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
-      access_token: issued.token,
-      token: issued.token,
-      expires_in: issued.expiresIn,
-      issued_at: issued.issuedAt,
-      scope: access.map(formatScope).join(' '),
-      ...(refresh !== undefined && { refresh_token: refresh }),
-    };
+    await answer(ctx, principal, parseScopes(form.getAll('scope')), form.get('access_type') === 'offline', true);
   });
 
   router.get(`${path}/cert.pem`, (ctx) => {
