@@ -409,6 +409,8 @@ describe('tokenService', () => {
       const asBearer = await upload(signIn.body.refresh_token);
       expect(asBearer.status).toBe(401);
       expect(asBearer.headers['www-authenticate']).toContain('error="invalid_token"');
+      // The reason is told (it names the check, never the token).
+      expect(asBearer.body.errors[0]).toMatchObject({ code: 'UNAUTHORIZED', message: 'token has the wrong type' });
       await expect(t.verifier.verify(signIn.body.refresh_token)).rejects.toThrow(/wrong type/);
       // the access token itself is good for the push
       await upload(signIn.body.token).expect(201);

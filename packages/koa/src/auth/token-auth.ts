@@ -42,15 +42,16 @@ export function tokenAuth(options: TokenAuthOptions): Authorize {
   const policy = options.access && compileAccessRules(options.access);
   const realmOf = typeof options.realm === 'string' ? () => options.realm as string : options.realm;
   return async (ctx, request) => {
-    const challenge = (scopes: readonly Scope[], error?: 'invalid_token' | 'insufficient_scope') =>
-      unauthorized(bearerChallenge(realmOf(ctx), options.service, scopes, error));
+    const challenge = (scopes: readonly Scope[], error?: 'invalid_token' | 'insufficient_scope', message?: string) =>
+      unauthorized(bearerChallenge(realmOf(ctx), options.service, scopes, error), message);
     const token = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('Authorization'))?.[1];
     if (token === undefined) throw challenge(request.scopes);
     let verified;
     try {
       verified = await verifier.verify(token);
     } catch (error) {
-      if (error instanceof TokenError) throw challenge(request.scopes, 'invalid_token');
+      // The reason (expired, wrong audience, untrusted key) is safe to show and saves an operator a guess.
+      if (error instanceof TokenError) throw challenge(request.scopes, 'invalid_token', error.message);
       throw error;
     }
     const principal = verified.subject === '' ? ANONYMOUS : userPrincipal(verified.subject);
