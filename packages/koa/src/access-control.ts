@@ -52,17 +52,17 @@ export type Authorize = (
 /** The access a request was given, as routes use it. */
 export interface RequestAccess {
   readonly principal: Principal;
-  /** Every scope the operation uses; the first is the one it cannot do without. */
-  readonly scopes: readonly Scope[];
   allows(scope: Scope): boolean;
-  /** Throws the hook's refusal unless `scope` (by default the operation's first scope) is granted. */
-  require(scope?: Scope): void;
+  /** Throws the hook's refusal unless the operation's first scope (the one it cannot do without) is granted. */
+  require(): void;
 }
 
 /** The access seam as routes use it. */
 export interface AccessGate {
   /** Asks the hook about an operation, and remembers the principal on `ctx.state.principal`. */
   operation(ctx: Context, operation: RegistryOperation): Promise<RequestAccess>;
+  /** The same, refusing the request unless the operation's first scope is granted. */
+  required(ctx: Context, operation: RegistryOperation): Promise<RequestAccess>;
   /**
    * Which of `scopes` the caller has, when none of them is needed for the request to go on (candidates
    * for an automatic mount, a page of the catalog): a refusal withholds the scopes it was about, never
@@ -96,7 +96,7 @@ export function accessGate(authorize: Authorize): AccessGate {
     return granted;
   };
 
-  return {
+  const gate: AccessGate = {
     async operation(ctx, operation) {
       const scopes = operationScopes(operation);
       const decision = await decide(ctx, scopes);
@@ -105,14 +105,19 @@ export function accessGate(authorize: Authorize): AccessGate {
         : decision.granted;
       ctx.state['principal'] = decision.principal;
       const refuse = decision.refuse ?? defaultRefusal(decision.principal);
+      const first = scopes[0];
       return {
         principal: decision.principal,
-        scopes,
         allows: (scope) => covers(granted, scope),
-        require: (scope = scopes[0]) => {
-          if (scope !== undefined && missingScopes(granted, [scope]).length > 0) throw refuse(scopes);
+        require: () => {
+          if (first !== undefined && missingScopes(granted, [first]).length > 0) throw refuse(scopes);
         },
       };
+    },
+    async required(ctx, operation) {
+      const access = await gate.operation(ctx, operation);
+      access.require();
+      return access;
     },
     async granted(ctx, scopes) {
       if (scopes.length === 0) return [];
@@ -126,6 +131,7 @@ export function accessGate(authorize: Authorize): AccessGate {
       return decision.granted;
     },
   };
+  return gate;
 }
 
 function accessRequest(scopes: Scope[]): AccessRequest {

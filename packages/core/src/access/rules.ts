@@ -103,8 +103,21 @@ export function compilePattern(pattern: string): CompiledPattern {
     const regexp = toRegExp(undefined);
     return (repository) => regexp.test(repository);
   }
-  return (repository, user) => user !== undefined && toRegExp(user).test(repository);
+  // Compiled once per user, not per request; bounded, since user names come and go.
+  const perUser = new Map<string, RegExp>();
+  return (repository, user) => {
+    if (user === undefined) return false;
+    let regexp = perUser.get(user);
+    if (regexp === undefined) {
+      if (perUser.size >= USER_PATTERN_CACHE) perUser.delete(perUser.keys().next().value!);
+      regexp = toRegExp(user);
+      perUser.set(user, regexp);
+    }
+    return regexp.test(repository);
+  };
 }
+
+const USER_PATTERN_CACHE = 1000;
 
 function segmentPattern(segment: string, user: string | undefined): string {
   return segment

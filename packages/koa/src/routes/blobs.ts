@@ -9,7 +9,7 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
   // HEAD before GET: a GET route would also answer HEAD, and opening a stream for a HEAD is waste.
   router.head('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'pull', repository })).require();
+    await access.required(ctx, { kind: 'pull', repository });
     const blob = await service.blobs.stat(repository, param(ctx, 'digest'));
     ctx.status = 200;
     ctx.set({
@@ -23,7 +23,7 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
 
   router.get('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'pull', repository })).require();
+    await access.required(ctx, { kind: 'pull', repository });
     const digest = param(ctx, 'digest');
     const info = await service.blobs.stat(repository, digest);
     const request = parseRangeHeader(ctx.get('Range'), info.size);
@@ -46,8 +46,7 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
 
   router.delete('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    const granted = await access.operation(ctx, { kind: 'delete', repository });
-    granted.require();
+    const granted = await access.required(ctx, { kind: 'delete', repository });
     await service.blobs.delete(repository, param(ctx, 'digest'), granted.principal);
     ctx.status = 202;
     ctx.set('Content-Length', '0');

@@ -8,7 +8,7 @@ import { param, queryParam, repositoryParam, type RouteDeps } from '../context.j
 export function registerListingRoutes(router: Router, { service, access }: RouteDeps): void {
   router.get('/v2/*name/tags/list', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'pull', repository })).require();
+    await access.required(ctx, { kind: 'pull', repository });
     const page = await service.listing.tags(repository, pageRequest(ctx));
     linkNext(ctx, `/v2/${repository}/tags/list`, page);
     ctx.body = { name: repository, tags: page.items };
@@ -27,7 +27,7 @@ export function registerListingRoutes(router: Router, { service, access }: Route
 
   router.get('/v2/*name/referrers/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'pull', repository })).require();
+    await access.required(ctx, { kind: 'pull', repository });
     const artifactType = queryParam(ctx, 'artifactType');
     const referrers = await service.listing.referrers(repository, param(ctx, 'digest'), artifactType);
     if (referrers.filtersApplied.length > 0) ctx.set('OCI-Filters-Applied', referrers.filtersApplied.join(','));

@@ -7,7 +7,7 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
   // GET also answers HEAD: the headers (length, digest, type) must be those of the body GET would send.
   router.get('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'pull', repository })).require();
+    await access.required(ctx, { kind: 'pull', repository });
     const served = await service.manifests.get(repository, param(ctx, 'reference'), acceptHeaders(ctx));
     const etag = `"${served.digest}"`;
     ctx.set({ 'Docker-Content-Digest': served.digest, ETag: etag });
@@ -22,8 +22,7 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
 
   router.put('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    const granted = await access.operation(ctx, { kind: 'push', repository });
-    granted.require();
+    const granted = await access.required(ctx, { kind: 'push', repository });
     const contentType = ctx.get('Content-Type') || undefined;
     const pushed = await service.manifests.put(repository, param(ctx, 'reference'), requestBody(ctx), contentType, granted.principal);
     ctx.status = 201;
@@ -37,8 +36,7 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
 
   router.delete('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    const granted = await access.operation(ctx, { kind: 'delete', repository });
-    granted.require();
+    const granted = await access.required(ctx, { kind: 'delete', repository });
     await service.manifests.delete(repository, param(ctx, 'reference'), granted.principal);
     ctx.status = 202;
     ctx.set('Content-Length', '0');

@@ -15,8 +15,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
     const digest = queryParam(ctx, 'digest');
     // A mount asks about both repositories at once, so a challenge names them all.
     const operation = mount === undefined ? { kind: 'push' as const, repository } : { kind: 'mount' as const, repository, ...(from !== undefined && { from }) };
-    const granted = await access.operation(ctx, operation);
-    granted.require();
+    const granted = await access.required(ctx, operation);
     if (mount !== undefined) {
       // Only from repositories the caller may pull: otherwise a plain upload, telling nothing of what others hold.
       const readable = readableBy(ctx, access, granted);
@@ -42,7 +41,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.get('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'push', repository })).require();
+    await access.required(ctx, { kind: 'push', repository });
     const state = await service.uploads.status(repository, param(ctx, 'uuid'));
     ctx.status = 204;
     uploadHeaders(ctx, repository, state.id, state.size);
@@ -50,7 +49,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.patch('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'push', repository })).require();
+    await access.required(ctx, { kind: 'push', repository });
     const range = parseContentRange(ctx.get('Content-Range'));
     const declaredLength = ctx.get('Content-Length');
     if (range && declaredLength !== '' && Number(declaredLength) !== range.end - range.start + 1) {
@@ -63,8 +62,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.put('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    const granted = await access.operation(ctx, { kind: 'push', repository });
-    granted.require();
+    const granted = await access.required(ctx, { kind: 'push', repository });
     const digest = queryParam(ctx, 'digest');
     if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const range = parseContentRange(ctx.get('Content-Range'));
@@ -75,7 +73,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
 
   router.delete('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
     const repository = repositoryParam(ctx);
-    (await access.operation(ctx, { kind: 'push', repository })).require();
+    await access.required(ctx, { kind: 'push', repository });
     await service.uploads.cancel(repository, param(ctx, 'uuid'));
     ctx.status = 204;
   });
