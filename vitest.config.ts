@@ -27,7 +27,12 @@ export default defineConfig({
       })),
       {
         extends: true as const,
-        test: { name: 'interop', root: 'test', include: ['**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
+        test: { name: 'interop', root: 'test', include: ['interop/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+      {
+        // Crashes, full disks, overload and start-up failures, against the built standalone server.
+        extends: true as const,
+        test: { name: 'faults', root: 'test', include: ['faults/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
       },
     ],
   },
