@@ -45,7 +45,7 @@ describe('parseManifest: decoding', () => {
   });
 
   it('accepts non-ASCII UTF-8 in annotations', () => {
-    const parsed = parseManifest(encode(withField(ociManifest(), 'annotations', { title: 'café 🚢' })));
+    const parsed = parseManifest(encode(withField(ociManifest(), 'annotations', { title: 'café 🚢' })), OCI_MANIFEST);
     expect(parsed.annotations).toEqual({ title: 'café 🚢' });
   });
 });
@@ -58,13 +58,31 @@ describe('parseManifest: format detection', () => {
     ['oci-index', ociIndex(), OCI_INDEX],
   ];
 
-  it.each(cases)('detects %s by its mediaType field, whatever generic Content-Type comes along', (kind, document, mediaType) => {
+  it.each(cases)('detects %s by its mediaType field pushed with that Content-Type', (kind, document, mediaType) => {
     const bytes = encode(document);
-    for (const contentType of [undefined, '', 'application/json', 'application/octet-stream', mediaType]) {
-      const parsed = parseManifest(bytes, contentType);
-      expect(parsed.kind).toBe(kind);
-      expect(parsed.mediaType).toBe(mediaType);
-      expect(parsed.digest).toBe(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+    const parsed = parseManifest(bytes, mediaType);
+    expect(parsed.kind).toBe(kind);
+    expect(parsed.mediaType).toBe(mediaType);
+    expect(parsed.digest).toBe(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+  });
+
+  it.each(cases)('refuses %s whose mediaType field comes with a non-manifest Content-Type', (_kind, document, mediaType) => {
+    for (const contentType of ['text/plain', 'application/json', 'application/octet-stream', 'text/plain; charset=utf-8']) {
+      const error = expectManifestInvalid(
+        () => parseManifest(encode(document), contentType),
+        `manifest mediaType "${mediaType}" requires Content-Type "${mediaType}", but it was pushed as "${contentType.split(';')[0]}", which is not a manifest type`,
+      );
+      expect(error.detail).toEqual({ mediaType, contentType: contentType.split(';')[0] });
+    }
+  });
+
+  it.each(cases)('refuses %s whose mediaType field comes without a Content-Type (as distribution 2.8 does)', (_kind, document, mediaType) => {
+    for (const contentType of [undefined, '', ' ; charset=utf-8']) {
+      const error = expectManifestInvalid(
+        () => parseManifest(encode(document), contentType),
+        `manifest mediaType "${mediaType}" requires Content-Type "${mediaType}", but it was pushed without a Content-Type`,
+      );
+      expect(error.detail).toEqual({ mediaType, contentType: null });
     }
   });
 
@@ -123,7 +141,7 @@ describe('parseManifest: format detection', () => {
   });
 
   it('detects by shape when neither mediaType nor a manifest Content-Type says', () => {
-    for (const contentType of [undefined, 'application/json']) {
+    for (const contentType of [undefined, 'application/json', 'text/plain']) {
       const index = parseManifest(encode(withField(ociIndex(), 'mediaType', undefined)), contentType);
       expect(index).toMatchObject({ kind: 'oci-index', mediaType: OCI_INDEX });
       const artifact = parseManifest(encode(withField(ociArtifact(), 'mediaType', undefined)), contentType);
@@ -138,7 +156,9 @@ describe('parseManifest: format detection', () => {
     ['a numeric mediaType', 2, 'mediaType must be a string'],
     ['a null mediaType', null, 'mediaType must be a string'],
   ])('refuses %s on a schemaVersion 2 manifest', (_what, mediaType, fragment) => {
-    expectManifestInvalid(() => parseManifest(encode(withField(ociManifest(), 'mediaType', mediaType))), fragment);
+    for (const contentType of [undefined, OCI_MANIFEST]) {
+      expectManifestInvalid(() => parseManifest(encode(withField(ociManifest(), 'mediaType', mediaType)), contentType), fragment);
+    }
   });
 
   it('refuses a schemaVersion 2 body pushed as schema1 without mediaType', () => {

@@ -1,5 +1,6 @@
 import {
   RegistryError,
+  assertDescriptorSizes,
   assertRepositoryName,
   digestOf,
   kindOfContentType,
@@ -7,6 +8,7 @@ import {
   parseAccept,
   parseDigest,
   parseManifest,
+  parseManifestLookup,
   parseManifestReference,
   type AcceptedTypes,
   type ManifestReference,
@@ -42,8 +44,9 @@ export class ManifestService {
   }
 
   /**
-   * Stores a pushed manifest exactly as sent, once everything it references is in the repository,
-   * and points the tag at it in the same transaction.
+   * Stores a pushed manifest exactly as sent, once everything it references is in the repository with
+   * the size its descriptor declares, and points the tag at it in the same transaction. A refused
+   * manifest leaves nothing behind.
    * `actor` is who asked (the principal the access check found), for the events and audit built on the service.
    */
   async put(
@@ -63,7 +66,7 @@ export class ManifestService {
       });
     }
     const digest = target.kind === 'digest' ? verifyDigest(target.digest, bytes, manifest) : manifest.digest;
-    await this.assertReferencesExist(repository, manifest);
+    await this.assertReferencesStored(repository, manifest);
     await this.options.metadata.putManifest({
       manifest: {
         repository,
@@ -88,7 +91,7 @@ export class ManifestService {
    */
   async get(repository: string, reference: string, accept: readonly string[] = []): Promise<ServedManifest> {
     assertRepositoryName(repository);
-    const target = parseManifestReference(reference);
+    const target = parseManifestLookup(reference);
     if (target.kind === 'digest') {
       const stored = await this.options.metadata.getManifest(repository, target.digest);
       if (stored) return served(stored);
@@ -136,7 +139,7 @@ export class ManifestService {
   /** By digest: the manifest and its tags go. By tag: only the tag goes. `actor`: who asked (see put). */
   async delete(repository: string, reference: string, actor?: Principal): Promise<void> {
     assertRepositoryName(repository);
-    const target = parseManifestReference(reference);
+    const target = parseManifestLookup(reference);
     const deleted =
       target.kind === 'digest'
         ? await this.options.metadata.deleteManifest(repository, target.digest)
@@ -151,22 +154,37 @@ export class ManifestService {
     return stored;
   }
 
-  private async assertReferencesExist(repository: string, manifest: ParsedManifest): Promise<void> {
+  /**
+   * Every blob and child manifest the manifest names must be in the repository (else MANIFEST_BLOB_UNKNOWN),
+   * with the size its descriptor declares (else MANIFEST_INVALID naming the descriptor). A child stored as
+   * signed schema1 is not compared: its size could mean the signed bytes or the payload.
+   */
+  private async assertReferencesStored(repository: string, manifest: ParsedManifest): Promise<void> {
     const { metadata } = this.options;
-    const missingBlobs = await Promise.all(
-      manifest.blobReferences.map(async (digest) => ((await metadata.blobLink(repository, digest)) ? undefined : digest)),
-    );
-    const missingManifests = await Promise.all(
-      manifest.manifestReferences.map(async (digest) =>
-        (await metadata.getManifest(repository, digest)) ? undefined : digest,
+    const blobSizes = new Map(
+      await Promise.all(
+        manifest.blobReferences.map(async (digest) => [digest, (await metadata.blobLink(repository, digest))?.size] as const),
       ),
     );
-    const missing = [...missingBlobs, ...missingManifests].filter((digest) => digest !== undefined);
+    const children = new Map(
+      await Promise.all(
+        manifest.manifestReferences.map(async (digest) => [digest, await metadata.getManifest(repository, digest)] as const),
+      ),
+    );
+    const missing = [
+      ...[...blobSizes].filter(([, size]) => size === undefined).map(([digest]) => digest),
+      ...[...children].filter(([, child]) => child === undefined).map(([digest]) => digest),
+    ];
     if (missing.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown content: ${missing.join(', ')}`, {
         detail: { digests: missing },
       });
     }
+    assertDescriptorSizes(manifest, ({ descriptor, target }) => {
+      if (target === 'blob') return blobSizes.get(descriptor.digest);
+      const child = children.get(descriptor.digest);
+      return child && kindOfContentType(child.mediaType) !== 'schema1' ? child.size : undefined;
+    });
   }
 }
 

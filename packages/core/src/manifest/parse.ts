@@ -66,8 +66,10 @@ function decodeDocument(bytes: Uint8Array): Record<string, unknown> {
 
 /**
  * Which schemaVersion 2 format a document is: by its own `mediaType`, else by the Content-Type it was
- * pushed with (helm omits the field), else by shape. A field contradicting a manifest Content-Type is
- * refused, as the OCI distribution spec requires.
+ * pushed with (helm omits the field), else by shape. A manifest that declares its `mediaType` must be
+ * pushed with that Content-Type (the OCI distribution spec puts that MUST on clients): one pushed as
+ * another manifest type, as a non-manifest type (`text/plain`, `application/json`) or without a
+ * Content-Type is refused, as distribution 2.8 refuses it.
  */
 function detectSchema2Kind(document: Record<string, unknown>, contentType: string | undefined): Schema2Kind {
   const declaredKind = contentType === undefined ? undefined : KIND_OF_MEDIA_TYPE.get(contentType);
@@ -84,6 +86,13 @@ function detectSchema2Kind(document: Record<string, unknown>, contentType: strin
       throw invalid(`manifest mediaType ${describeValue(field)} does not match Content-Type "${contentType}"`, {
         mediaType: field.slice(0, 200),
         contentType,
+      });
+    }
+    if (declaredKind === undefined) {
+      const pushedAs = contentType === undefined ? 'without a Content-Type' : `as "${contentType.slice(0, 200)}", which is not a manifest type`;
+      throw invalid(`manifest mediaType ${describeValue(field)} requires Content-Type "${field.toLowerCase()}", but it was pushed ${pushedAs}`, {
+        mediaType: field.slice(0, 200),
+        contentType: contentType === undefined ? null : contentType.slice(0, 200),
       });
     }
     return kind;

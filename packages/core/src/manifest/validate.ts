@@ -8,6 +8,8 @@ export interface ManifestIssue {
   /** Where in the document, for example `layers[0].digest`; empty for the document itself. */
   path: string;
   message: string;
+  /** For a descriptor's bad `size`: the descriptor's digest, so the error names it. */
+  digest?: string;
 }
 
 /** A value quoted for an error message, cut short: the offending field may be megabytes long. */
@@ -30,6 +32,25 @@ function formatPath(path: readonly PropertyKey[]): string {
 const missingFieldMessages: z.core.$ZodErrorMap = (issue) =>
   issue.input === undefined ? 'required field is missing' : undefined;
 
+/** The digest of the descriptor whose `size` is at `path`, when it has a string one of sane length. */
+function descriptorDigestAt(document: unknown, path: readonly PropertyKey[]): string | undefined {
+  const field = path[path.length - 1];
+  if (field !== 'size' || path.length < 2) return undefined;
+  let value: unknown = document;
+  for (const key of path.slice(0, -1)) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  const digest = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['digest'] : undefined;
+  return typeof digest === 'string' && digest.length <= 200 ? digest : undefined;
+}
+
+function describedIssue(document: unknown, path: readonly PropertyKey[], message: string): ManifestIssue {
+  const digest = descriptorDigestAt(document, path);
+  if (digest === undefined) return { path: formatPath(path), message };
+  return { path: formatPath(path), message: `${message} (descriptor ${digest})`, digest };
+}
+
 /**
  * Validates a decoded manifest document against its format's schema.
  * Any problem becomes MANIFEST_INVALID, naming the format, the first failing field and why.
@@ -43,7 +64,7 @@ export function validateManifestDocument<Schema extends z.ZodType>(
   if (result.success) return result.data;
   const issues: ManifestIssue[] = result.error.issues
     .slice(0, MAX_REPORTED_ISSUES)
-    .map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    .map((issue) => describedIssue(document, issue.path, issue.message));
   const first = issues[0];
   const where = first === undefined ? '' : first.path === '' ? `: ${first.message}` : `: ${first.path}: ${first.message}`;
   throw new RegistryError('MANIFEST_INVALID', `invalid ${formatName}${where}`, { detail: { issues } });
