@@ -1,29 +1,97 @@
-import type { Middleware } from 'koa';
+import type { IncomingMessage } from 'node:http';
+import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import type { Principal } from '@berth/core';
+import { isRegistryError, type Principal } from '@berth/core';
 
-/** One structured line per request, written when the response has been sent (or the client went away). */
+/** The status logged for a request whose client went away before it was answered (nginx's "client closed request"). */
+const CLIENT_CLOSED_REQUEST = 499;
+
+/** The stable message of the one error-level line per request refused because storage is full (alert on it). */
+export const STORAGE_FULL_LOG_MESSAGE = 'registry storage is full';
+
+/**
+ * One structured line per request, written when the response has been sent (or the client went away),
+ * with `received`, the body bytes that arrived. A client that closed the connection before it was
+ * answered is logged here once, at info, with status 499 and what it had sent: that is not a fault.
+ */
 export function requestLog(logger: Logger): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
+    // Counted from here, before any body byte is parsed: the middleware runs when the headers are in.
+    const received = countBodyBytes(ctx.req);
     const finished = new Promise<void>((done) => ctx.res.once('close', done));
     try {
       await next();
     } finally {
       void finished.then(() => {
-        logger.info({
+        const aborted = !ctx.res.writableFinished;
+        // A client gone before any answer was sent: nothing of the registry's status ever reached it.
+        const clientLeft = aborted && !ctx.res.headersSent;
+        const declared = ctx.get('Content-Length');
+        const line = {
           method: ctx.method,
           url: ctx.url,
-          status: ctx.status,
+          status: clientLeft ? CLIENT_CLOSED_REQUEST : ctx.status,
           bytes: ctx.res.getHeader('content-length') ?? null,
+          received: received(),
+          ...(clientLeft && declared !== '' && { expected: Number(declared) }),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
-          aborted: !ctx.res.writableFinished,
+          aborted,
           // Who, never how: no Authorization header, password or token is logged.
           user: principalName(ctx.state['principal']),
-        });
+        };
+        if (clientLeft) logger.info(line, 'client closed the connection before the response');
+        else logger.info(line);
       });
     }
   };
+}
+
+/**
+ * The listener for the Koa app's 'error' event: one error-level line per failing request, never one per
+ * layer. A full storage gets a message of its own to alert on; a client that went away is no error
+ * at all (its request line says so).
+ */
+export function logAppErrors(logger: Logger, dataDir: string): (error: unknown, ctx?: Context) => void {
+  return (error, ctx) => {
+    if (ctx !== undefined && isClientDisconnect(error, ctx)) return;
+    const request = ctx === undefined ? {} : { method: ctx.method, url: ctx.url };
+    if (isRegistryError(error) && error.status === 507) {
+      // The cause says which store and why (ENOSPC, EDQUOT, SQLITE_FULL); the client saw only the message.
+      logger.error({ err: error.cause ?? error, status: 507, dataDir, ...request }, STORAGE_FULL_LOG_MESSAGE);
+      return;
+    }
+    logger.error({ err: error, ...request }, 'request failed');
+  };
+}
+
+/** Socket errors that mean the peer went away. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/**
+ * Koa reports the errors of a request's socket too: the HTTP parser's when the client closed it halfway
+ * through a request (HPE_INVALID_EOF_STATE, or any HPE_ code: what the client sent), a reset, a broken pipe.
+ */
+function isClientDisconnect(error: unknown, ctx: Context): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  if (code.startsWith('HPE_')) return true;
+  const socketClosed = ctx.req.socket?.destroyed === true || ctx.req.destroyed || ctx.res.destroyed;
+  return CONNECTION_LOST.has(code) && !ctx.res.writableFinished && socketClosed;
+}
+
+/**
+ * Counts the body bytes Node's HTTP parser hands the request (it pushes each piece it parses into the
+ * stream). Nothing else is touched: the body still streams, unread, to whoever consumes it.
+ */
+function countBodyBytes(req: IncomingMessage): () => number {
+  let bytes = 0;
+  const push = req.push;
+  req.push = function countingPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
+    return push.call(this, chunk, encoding);
+  };
+  return () => bytes;
 }
 
 function principalName(principal: Principal | undefined): string | null {

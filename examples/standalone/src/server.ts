@@ -11,7 +11,7 @@ import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
-import { requestLog } from './request-log.js';
+import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 
 export interface RunningServer {
@@ -40,7 +40,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const app = new Koa();
   // Behind a load balancer: the client's address (sign-in limits) and scheme (the token realm) come from X-Forwarded-*.
   app.proxy = config.trustProxy;
-  app.on('error', (error: unknown) => logger.error({ err: error }, 'request failed'));
+  app.on('error', logAppErrors(logger, config.dataDir));
   app.use(requestLog(logger));
   if (access.tokenRoutes) app.use(access.tokenRoutes);
   app.use(registry.routes()).use(registry.allowedMethods());

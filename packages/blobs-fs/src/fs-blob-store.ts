@@ -10,6 +10,7 @@ import {
   type BlobStore,
   type ByteRange,
   type DigestAlgorithm,
+  type ParsedDigest,
   type UploadState,
 } from '@berth/core';
 import { BatchedFileWriter } from './batched-file-writer.js';
@@ -17,6 +18,7 @@ import { ensureDirectoryDurably, fsyncDirectory, isErrnoException, openIfExists 
 import { FileRangeReader } from './file-range-reader.js';
 import { hashFile } from './hash-file.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { failFullAsInsufficientStorage as whenFull } from './storage-full.js';
 import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './layout.js';
 
 /** Read size of blob streams: fewer thread-pool round trips than the 64 KiB default, still small per client. */
@@ -54,7 +56,11 @@ interface StoredUploadState {
   startedAt: string;
 }
 
-/** A BlobStore on a local (or shared) filesystem. See FsLayout for the directory layout. */
+/**
+ * A BlobStore on a local (or shared) filesystem. See FsLayout for the directory layout. Every operation
+ * that writes answers a full filesystem (ENOSPC, EDQUOT) with a 507 RegistryError, after undoing what it
+ * wrote, so a push that does not fit leaves nothing behind and pushes work again once there is room.
+ */
 export class FsBlobStore implements BlobStore {
   readonly #layout: FsLayout;
   readonly #locks = new KeyedMutex();
@@ -107,26 +113,36 @@ export class FsBlobStore implements BlobStore {
 
   async delete(digest: string): Promise<boolean> {
     const parsed = parseDigest(digest);
-    try {
-      await unlink(this.#layout.blobPath(parsed));
-      return true;
-    } catch (error) {
-      if (isErrnoException(error, 'ENOENT')) return false;
-      throw error;
-    }
+    return whenFull(async () => {
+      try {
+        await unlink(this.#layout.blobPath(parsed));
+        return true;
+      } catch (error) {
+        if (isErrnoException(error, 'ENOENT')) return false;
+        throw error;
+      }
+    });
   }
 
-  async beginUpload(): Promise<UploadState> {
-    const id = randomUUID();
-    const startedAt = new Date();
-    // Built in tmp/ and renamed into uploads/ whole, so no one ever sees a half-made upload.
-    const staging = this.#layout.tmpPath(id);
-    await mkdir(staging);
-    await writeFile(join(staging, UPLOAD_DATA_FILE), new Uint8Array(0), { flag: 'wx' });
-    const state: StoredUploadState = { startedAt: startedAt.toISOString() };
-    await writeFile(join(staging, UPLOAD_STATE_FILE), JSON.stringify(state), { flag: 'wx' });
-    await rename(staging, this.#layout.uploadDir(id));
-    return { id, size: 0, startedAt };
+  beginUpload(): Promise<UploadState> {
+    return whenFull(async () => {
+      const id = randomUUID();
+      const startedAt = new Date();
+      // Built in tmp/ and renamed into uploads/ whole, so no one ever sees a half-made upload.
+      const staging = this.#layout.tmpPath(id);
+      await mkdir(staging);
+      try {
+        await writeFile(join(staging, UPLOAD_DATA_FILE), new Uint8Array(0), { flag: 'wx' });
+        const state: StoredUploadState = { startedAt: startedAt.toISOString() };
+        await writeFile(join(staging, UPLOAD_STATE_FILE), JSON.stringify(state), { flag: 'wx' });
+        await rename(staging, this.#layout.uploadDir(id));
+      } catch (error) {
+        // A full disk can refuse the state file: leave no staging directory behind.
+        await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        throw error;
+      }
+      return { id, size: 0, startedAt };
+    });
   }
 
   async uploadState(id: string): Promise<UploadState | undefined> {
@@ -143,7 +159,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   appendUpload(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState> {
-    // Queued synchronously so that appends run in the order they were called.
+    return whenFull(() => this.#append(id, body, expectedOffset));
+  }
+
+  #append(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState> {
+    // Queued synchronously (whenFull calls this at once) so that appends run in the order they were called.
     return this.#locks.run(id, async () => {
       const startedAt = isUploadId(id) ? await this.#readStartedAt(id) : undefined;
       const handle = startedAt === undefined ? undefined : await this.#openUploadData(id, 'r+');
@@ -192,6 +212,10 @@ export class FsBlobStore implements BlobStore {
 
   async commitUpload(id: string, expectedDigest: string): Promise<BlobInfo> {
     const expected = parseDigest(expectedDigest);
+    return whenFull(() => this.#commit(id, expected));
+  }
+
+  #commit(id: string, expected: ParsedDigest): Promise<BlobInfo> {
     return this.#locks.run(id, async () => {
       const handle = isUploadId(id) ? await this.#openUploadData(id, 'r+') : undefined;
       if (handle === undefined) throw uploadUnknown(id);
@@ -229,7 +253,7 @@ export class FsBlobStore implements BlobStore {
 
   abortUpload(id: string): Promise<boolean> {
     if (!isUploadId(id)) return Promise.resolve(false);
-    return this.#locks.run(id, () => this.#removeUpload(id));
+    return whenFull(() => this.#locks.run(id, () => this.#removeUpload(id)));
   }
 
   /** Uploads begun before `date`, for a janitor that purges abandoned ones. */
@@ -246,7 +270,11 @@ export class FsBlobStore implements BlobStore {
    * Removes uploads begun before `date`, upload directories left broken by a crash (no state or no
    * data), and leftovers in tmp/ older than `date`. Returns the ids of the uploads removed.
    */
-  async purgeUploads(date: Date): Promise<string[]> {
+  purgeUploads(date: Date): Promise<string[]> {
+    return whenFull(() => this.#purge(date));
+  }
+
+  async #purge(date: Date): Promise<string[]> {
     const removed: string[] = [];
     for (const id of await readdir(this.#layout.uploadsDir)) {
       const state = isUploadId(id) ? await this.uploadState(id) : undefined;

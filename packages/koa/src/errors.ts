@@ -5,16 +5,29 @@ import { ERROR_CODES, RegistryError, isRegistryError, type ErrorCode } from '@be
 export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
 
 /**
+ * The status recorded (never sent) for a request whose client closed the connection before the whole
+ * request arrived: nginx's "client closed request", which log tooling knows. Not a server error.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/**
  * Turns every failure below it into the spec's JSON error body. RegistryErrors keep their code and
  * status; anything else is a server fault, reported to the app's error listeners and answered as
- * 500 UNKNOWN without internals.
+ * 500 UNKNOWN without internals. A 507 (the registry's storage is full) is answered with its code but
+ * reported too: it is the registry's trouble, for an operator to fix. A client that went away
+ * mid-request is neither answered (it cannot be) nor reported: the status is set to 499 for the
+ * access log, and that is all.
  */
 export async function registryErrors(ctx: Context, next: Next): Promise<void> {
   ctx.set(API_VERSION_HEADER, 'registry/2.0');
   try {
     await next();
   } catch (error) {
-    if (!isRegistryError(error) && !isClientFault(error)) ctx.app.emit('error', error, ctx);
+    if (clientWentAway(ctx, error)) {
+      ctx.status = CLIENT_CLOSED_REQUEST;
+      return;
+    }
+    if (isServerTrouble(error)) ctx.app.emit('error', error, ctx);
     renderError(ctx, toRegistryError(error));
   }
 }
@@ -25,6 +38,27 @@ export function renderError(ctx: Context, error: RegistryError): void {
   ctx.set(API_VERSION_HEADER, 'registry/2.0');
   ctx.type = 'application/json; charset=utf-8';
   ctx.body = error.toJSON();
+}
+
+/** What the app's error listeners hear of: faults (answered 500) and a full storage (507). */
+function isServerTrouble(error: unknown): boolean {
+  if (isRegistryError(error)) return error.status === 507;
+  return !isClientFault(error);
+}
+
+/**
+ * True when the error is the request body's own failure because the connection closed before the body
+ * was complete (Node destroys the request with an `aborted` ECONNRESET; a stream cut short without an
+ * error is a premature close). A failure of the registry's own (which may also stop reading the body)
+ * is never one of these: it is thrown as itself, not as the request's error.
+ */
+function clientWentAway(ctx: Context, error: unknown): boolean {
+  if (isRegistryError(error) || ctx.req.complete) return false;
+  if (error === ctx.req.errored) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  // The socket is closed: the client's doing (a request the registry stops reading keeps its socket, detached).
+  const socket = ctx.req.socket as { destroyed?: boolean } | null;
+  return (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') && socket?.destroyed === true;
 }
 
 function isClientFault(error: unknown): boolean {

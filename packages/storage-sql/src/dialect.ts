@@ -17,4 +17,11 @@ export interface Dialect {
    * UNAVAILABLE (503), which clients retry. Dialects of an in-process database leave it out.
    */
   isUnavailable?(error: unknown): boolean;
+  /**
+   * True when the driver error means the database's storage is full (no space or quota left for the
+   * write). The store answers those with a 507 RegistryError (code UNAVAILABLE, "the registry's
+   * storage is full"); the transaction was rolled back, so nothing of the write is left. May look at
+   * the filesystem to tell a full disk from another I/O error, hence the promise.
+   */
+  isStorageFull?(error: unknown): boolean | Promise<boolean>;
 }

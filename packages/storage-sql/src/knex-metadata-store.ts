@@ -28,6 +28,9 @@ export interface KnexMetadataStoreOptions {
   destroyOnClose?: boolean;
 }
 
+/** What a client is told when the database has no room left for a write (507 Insufficient Storage). */
+export const STORAGE_FULL_MESSAGE = "the registry's storage is full";
+
 // Rows per INSERT of manifest references: below SQLite's 500 compound-select terms (knex writes a
 // multi-row insert as a UNION ALL there) and far below PostgreSQL's parameter limit.
 const REFERENCE_BATCH = 200;
@@ -216,7 +219,7 @@ export class KnexMetadataStore implements MetadataStore {
   async deleteUploadSessionsStartedBefore(date: Date, limit: number): Promise<string[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
-      return this.knex.transaction(async (trx) => {
+      return this.#transaction(async (trx) => {
         const rows: Array<{ id: string }> = await trx(TABLES.uploadSessions)
           .select('id')
           .where('started_at', '<', date.getTime())
@@ -263,7 +266,7 @@ export class KnexMetadataStore implements MetadataStore {
 
   async getOrSetSetting(key: string, value: string): Promise<string> {
     return this.#guard(async () => {
-      return this.knex.transaction(async (trx) => {
+      return this.#transaction(async (trx) => {
         // Insert-if-absent first, so concurrent callers all read back the one value that won.
         await trx(TABLES.settings).insert({ name: key, value }).onConflict('name').ignore();
         const row: { value: string } | undefined = await trx(TABLES.settings).first('value').where({ name: key });
@@ -285,7 +288,7 @@ export class KnexMetadataStore implements MetadataStore {
     lockExisting: boolean,
   ): Promise<void> {
     const { repository, digest } = manifest;
-    await this.knex.transaction(async (trx) => {
+    await this.#transaction(async (trx) => {
       // The same digest means the same bytes: a second push keeps the first row (and its createdAt).
       const insert = trx(TABLES.manifests).insert(manifestToRow(manifest, new Date())).onConflict(['repository', 'digest']);
       await (lockExisting ? insert.merge(['digest']) : insert.ignore());
@@ -304,13 +307,41 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
-  /** Runs one store operation, turning a lost database connection into a 503 the client may retry. */
+  /**
+   * knex.transaction, but failing with the error that failed the work. A database that rolls a transaction
+   * back by itself (SQLite on SQLITE_FULL or a disk I/O error) makes knex's own ROLLBACK fail with "no
+   * transaction is active", and knex reports that instead, which would hide what went wrong.
+   */
+  async #transaction<T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    let failure: { error: unknown } | undefined;
+    try {
+      return await this.knex.transaction(async (trx) => {
+        try {
+          return await work(trx);
+        } catch (error) {
+          failure = { error };
+          throw error;
+        }
+      });
+    } catch (error) {
+      throw failure !== undefined ? failure.error : error;
+    }
+  }
+
+  /**
+   * Runs one store operation, turning a lost database connection into a 503 the client may retry, and
+   * a database whose storage is full into a 507 (retried once an operator has made room).
+   */
   async #guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      if (!(error instanceof RegistryError) && this.#dialect.isUnavailable?.(error) === true) {
+      if (error instanceof RegistryError) throw error;
+      if (this.#dialect.isUnavailable?.(error) === true) {
         throw new RegistryError('UNAVAILABLE', 'the metadata database is unavailable', { cause: error });
+      }
+      if ((await this.#dialect.isStorageFull?.(error)) === true) {
+        throw new RegistryError('UNAVAILABLE', STORAGE_FULL_MESSAGE, { status: 507, cause: error });
       }
       throw error;
     }

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { KnexMetadataStore } from '@berth/storage-sql';
 import type BetterSqlite3 from 'better-sqlite3';
 import knex from 'knex';
-import { sqliteDialect } from './sqlite-dialect.js';
+import { sqliteDialect, sqliteDialectFor } from './sqlite-dialect.js';
 
 export interface SqliteMetadataStoreOptions {
   /** Path of the database file (its folders are created), or `:memory:`. */
@@ -39,7 +39,8 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
   });
   try {
-    return await KnexMetadataStore.open(db, { dialect: sqliteDialect });
+    const dialect = options.filename === ':memory:' ? sqliteDialect : sqliteDialectFor(dirname(options.filename));
+    return await KnexMetadataStore.open(db, { dialect });
   } catch (error) {
     await db.destroy();
     throw error;
