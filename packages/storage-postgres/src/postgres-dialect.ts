@@ -1,5 +1,5 @@
 import type { Dialect } from '@berth/storage-sql';
-import { isConnectionFailure, isForeignKeyViolation } from './postgres-errors.js';
+import { isConnectionFailure, isDiskFull, isForeignKeyViolation } from './postgres-errors.js';
 
 /**
  * PostgreSQL through pg. Keys use the "C" collation: the database's default collation follows its
@@ -9,4 +9,5 @@ export const postgresDialect: Dialect = {
   keyType: 'text collate "C"',
   isForeignKeyViolation,
   isUnavailable: isConnectionFailure,
+  isStorageFull: isDiskFull,
 };

@@ -8,6 +8,11 @@ export function isForeignKeyViolation(error: unknown): boolean {
   return codeOf(error) === '23503';
 }
 
+/** disk_full (53100): the server has no space left for the write, which it rolled back. */
+export function isDiskFull(error: unknown): boolean {
+  return codeOf(error) === '53100';
+}
+
 /** Socket failures: nothing listens, the peer went away, or the network cannot route to it. */
 const SOCKET_CODES = new Set([
   'ECONNREFUSED',
