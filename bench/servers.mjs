@@ -34,14 +34,17 @@ process.once('exit', () => {
  * @property {() => Promise<void>} stop
  */
 
-/** @returns {Promise<BenchServer>} */
-export async function startBerth() {
+/**
+ * @param {{ args?: string[] }} [options]  args: further command-line flags for berth
+ * @returns {Promise<BenchServer>}
+ */
+export async function startBerth(options = {}) {
   if (!existsSync(BERTH_MAIN)) throw new Error(`${BERTH_MAIN} does not exist: run \`pnpm exec tsc -b\` first`);
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-bench-'));
   // The reference runs with its access log off; berth's request log is off too (warn and above only).
   // BERTH_BENCH_NODE_ARGS passes flags to berth's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
   const nodeArgs = (process.env.BERTH_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, BERTH_MAIN, '--host', '127.0.0.1', '--port', '0', '--data', dataDir], {
+  const child = spawn(process.execPath, [...nodeArgs, BERTH_MAIN, '--host', '127.0.0.1', '--port', '0', '--data', dataDir, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'warn' },

@@ -26,7 +26,22 @@ export interface ServerConfig {
   publicUrl: string | undefined;
   /** Read the client address and scheme from `X-Forwarded-For` / `X-Forwarded-Proto` (behind a load balancer). */
   trustProxy: boolean;
+  /** Time a client has to send a request's headers; then 408 and the connection is closed. */
+  headersTimeoutMs: number;
+  /**
+   * A connection on which the client moves nothing for this long is closed: a request body that stopped
+   * arriving, a download the client stopped reading, a silent connection. Never a limit on a whole
+   * request: a slow upload that keeps moving runs as long as it takes. 0 turns it off.
+   */
+  idleTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this long between requests (0: only the idle timeout applies). */
+  keepAliveTimeoutMs: number;
+  /** Connections served at once; further ones are closed as soon as they are accepted. 0: no bound. */
+  maxConnections: number;
 }
+
+/** The defaults of the connection bounds, in seconds (and connections). */
+export const CONNECTION_DEFAULTS = { headersTimeout: 20, idleTimeout: 60, keepAliveTimeout: 5, maxConnections: 1000 } as const;
 
 export type AuthConfig =
   | { mode: 'none' }
@@ -66,6 +81,10 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       'token-keys': { type: 'string' },
       'public-url': { type: 'string' },
       'trust-proxy': { type: 'boolean' },
+      'headers-timeout': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
     },
     strict: true,
   });
@@ -88,7 +107,33 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     auth: authConfig(setting),
     publicUrl: publicUrl(setting('public-url', 'BERTH_PUBLIC_URL')),
     trustProxy: values['trust-proxy'] ?? env['BERTH_TRUST_PROXY'] === 'true',
+    headersTimeoutMs: seconds('--headers-timeout', setting('headers-timeout', 'BERTH_HEADERS_TIMEOUT'), CONNECTION_DEFAULTS.headersTimeout, { zero: false }),
+    idleTimeoutMs: seconds('--idle-timeout', setting('idle-timeout', 'BERTH_IDLE_TIMEOUT'), CONNECTION_DEFAULTS.idleTimeout, { zero: true }),
+    keepAliveTimeoutMs: seconds('--keep-alive-timeout', setting('keep-alive-timeout', 'BERTH_KEEP_ALIVE_TIMEOUT'), CONNECTION_DEFAULTS.keepAliveTimeout, { zero: true }),
+    maxConnections: count('--max-connections', setting('max-connections', 'BERTH_MAX_CONNECTIONS'), CONNECTION_DEFAULTS.maxConnections),
   };
+}
+
+/**
+ * A duration in seconds: a plain number (`30`, `2.5`) or with an `s` suffix (`30s`), in milliseconds.
+ * `zero` says whether 0 (off) is allowed.
+ */
+function seconds(flag: string, text: string | undefined, fallback: number, { zero }: { zero: boolean }): number {
+  if (text === undefined) return fallback * 1000;
+  const match = /^(\d+(?:\.\d+)?|\.\d+)s?$/.exec(text.trim());
+  const value = match ? Number(match[1]) : Number.NaN;
+  if (!Number.isFinite(value) || (value === 0 && !zero)) {
+    throw new Error(`invalid ${flag} "${text}": expected a number of seconds${zero ? ' (0 turns it off)' : ' above 0'}, such as 30 or 30s`);
+  }
+  return Math.round(value * 1000);
+}
+
+/** A whole number, 0 meaning no bound. */
+function count(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new Error(`invalid ${flag} "${text}": expected a whole number (0 for no bound)`);
+  return value;
 }
 
 /** A string setting: the flag, else the environment variable; empty counts as unset. */

@@ -11,6 +11,8 @@ import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
+import { boundConnections, serverOptions } from './connection-bounds.js';
+import { StartupError, prepareDataDirectory } from './data-dir.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 
@@ -23,6 +25,8 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel });
+  // Before anything opens a file there: an unusable directory is one clear error, never a hang.
+  await prepareDataDirectory(config.dataDir);
   const metadata = await openMetadata(config, logger);
   const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
   const access = await createServerAccess(config, metadata, logger);
@@ -45,9 +49,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (access.tokenRoutes) app.use(access.tokenRoutes);
   app.use(registry.routes()).use(registry.allowedMethods());
 
-  const server = createServer(app.callback());
+  const server = createServer(serverOptions(config), app.callback());
+  boundConnections(server, config, logger);
   const drain = drainOnClose(server);
-  await listen(server, config.port, config.host);
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    await stopSweep();
+    await metadata.close();
+    throw listenError(error, config.host, config.port);
+  }
   const { port } = server.address() as AddressInfo;
   if (config.auth.mode === 'none' && !isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
@@ -87,6 +98,15 @@ async function openMetadata(config: ServerConfig, logger: Logger): Promise<Metad
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** A port in use or not allowed is the operator's to fix: say which and how. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE') return new StartupError(`cannot listen on ${host}:${port}: the port is in use; stop what holds it or choose another --port (PORT)`);
+  if (code === 'EACCES') return new StartupError(`cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges); choose another --port (PORT)`);
+  if (code === 'EADDRNOTAVAIL') return new StartupError(`cannot listen on ${host}:${port}: the address is not on this machine; choose another --host (HOST)`);
+  return error;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

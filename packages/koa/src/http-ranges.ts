@@ -4,11 +4,28 @@ import type { ChunkRange } from '@berth/registry';
 export type RangeRequest = { kind: 'whole' } | { kind: 'partial'; range: ByteRange } | { kind: 'unsatisfiable' };
 
 /**
+ * The most ranges one `Range` header may list. A few are answered with the whole blob (RFC 9110 lets a
+ * server ignore a multi-range request); a long list is refused with 416, as RFC 9110 §14.2 allows for
+ * "many small ranges": it is a broken client or an attempt to make the server work for nothing.
+ */
+export const MAX_RANGES = 100;
+
+/**
  * Interprets a `Range` request header for a blob of `size` bytes. Only a single `bytes=` range is
- * honoured; several ranges or another unit are ignored (the whole blob is sent), as RFC 9110 allows.
+ * honoured; up to MAX_RANGES ranges, or another unit, are ignored (the whole blob is sent), as RFC 9110
+ * allows. More than MAX_RANGES ranges: a RegistryError, 416 `UNSUPPORTED` with `Content-Range: bytes *\/size`.
  */
 export function parseRangeHeader(header: string | undefined, size: number): RangeRequest {
   if (!header) return { kind: 'whole' };
+  if (/^\s*bytes\s*=/i.test(header)) {
+    const ranges = countRanges(header);
+    if (ranges > MAX_RANGES) {
+      throw new RegistryError('UNSUPPORTED', `the Range header lists ${ranges} ranges: at most ${MAX_RANGES} are accepted, and only one is served (ask for a single range)`, {
+        status: 416,
+        headers: { 'Content-Range': `bytes */${size}` },
+      });
+    }
+  }
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match) return { kind: 'whole' };
   const [, first = '', last = ''] = match;
@@ -23,6 +40,13 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
   if (start >= size || end < start) return { kind: 'unsatisfiable' };
   return { kind: 'partial', range: { start, end } };
+}
+
+/** The ranges a `bytes=` header lists (empty list elements do not count, as RFC 9110's list syntax says). */
+function countRanges(header: string): number {
+  let count = 0;
+  for (const element of header.slice(header.indexOf('=') + 1).split(',')) if (element.trim() !== '') count++;
+  return count;
 }
 
 /**
