@@ -8,6 +8,15 @@ export interface RouteDeps {
   access: AccessGate;
 }
 
+/**
+ * Answers with no body at all, as distribution does for 201 and 202: left alone, Koa sends the status
+ * text ("Created", "Accepted") as a text/plain body.
+ */
+export function emptyBody(ctx: Context): void {
+  ctx.body = '';
+  ctx.remove('Content-Type');
+}
+
 /** The repository name from the route: `*name` captures the slashes of `library/team/app`. */
 export function repositoryParam(ctx: Context): string {
   const params = (ctx as Context & { params: Record<string, string | string[]> }).params;

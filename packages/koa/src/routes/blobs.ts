@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { RegistryError } from '@berth/core';
 import { RecycledBufferSender } from '../blob-sender.js';
 import { parseRangeHeader } from '../http-ranges.js';
-import { param, repositoryParam, type RouteDeps } from '../context.js';
+import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
 
 export function registerBlobRoutes(router: Router, { service, access }: RouteDeps): void {
   const sender = new RecycledBufferSender();
@@ -49,6 +49,6 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
     const granted = await access.required(ctx, { kind: 'delete', repository });
     await service.blobs.delete(repository, param(ctx, 'digest'), granted.principal);
     ctx.status = 202;
-    ctx.set('Content-Length', '0');
+    emptyBody(ctx);
   });
 }

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { param, repositoryParam, type RouteDeps } from '../context.js';
+import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
 import { requestBody } from './uploads.js';
 
 export function registerManifestRoutes(router: Router, { service, access }: RouteDeps): void {
@@ -29,8 +29,8 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
     ctx.set({
       Location: `/v2/${repository}/manifests/${pushed.digest}`,
       'Docker-Content-Digest': pushed.digest,
-      'Content-Length': '0',
     });
+    emptyBody(ctx);
     if (pushed.subject) ctx.set('OCI-Subject', pushed.subject);
   });
 
@@ -39,7 +39,7 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
     const granted = await access.required(ctx, { kind: 'delete', repository });
     await service.manifests.delete(repository, param(ctx, 'reference'), granted.principal);
     ctx.status = 202;
-    ctx.set('Content-Length', '0');
+    emptyBody(ctx);
   });
 }
 

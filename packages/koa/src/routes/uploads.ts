@@ -4,7 +4,7 @@ import { RegistryError, covers, repositoryScope, type BlobInfo } from '@berth/co
 import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
 import type { AccessGate, RequestAccess } from '../access-control.js';
 import { parseContentRange } from '../http-ranges.js';
-import { param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
+import { emptyBody, param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
 
 export function registerUploadRoutes(router: Router, { service, access }: RouteDeps): void {
   // Start an upload, upload a whole blob in one request (`?digest=`), or mount one (`?mount=&from=`).
@@ -35,8 +35,8 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
       Location: uploadLocation(repository, state.id),
       Range: rangeHeader(0),
       'Docker-Upload-UUID': state.id,
-      'Content-Length': '0',
     });
+    emptyBody(ctx);
   });
 
   router.get('/v2/*name/blobs/uploads/:uuid', async (ctx) => {
@@ -94,8 +94,8 @@ function created(ctx: Context, repository: string, blob: BlobInfo): void {
   ctx.set({
     Location: `/v2/${repository}/blobs/${blob.digest}`,
     'Docker-Content-Digest': blob.digest,
-    'Content-Length': '0',
   });
+  emptyBody(ctx);
 }
 
 function uploadHeaders(ctx: Context, repository: string, id: string, size: number): void {
@@ -103,8 +103,8 @@ function uploadHeaders(ctx: Context, repository: string, id: string, size: numbe
     Location: uploadLocation(repository, id),
     Range: rangeHeader(size),
     'Docker-Upload-UUID': id,
-    'Content-Length': '0',
   });
+  emptyBody(ctx);
 }
 
 /** The raw request stream: digests are over the exact bytes, so no body parser may touch it. */
