@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, systemPath, writeClientImage, type ClientImage, type CommandResult } from '../support/client-image.js';
+import { runCommand, runEveryStep, systemPath, writeClientImage, type ClientImage, type CommandResult } from '../support/client-image.js';
 import { startContainerd, type Containerd } from '../support/containerd.js';
 import { startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
 import { createPodman, type Podman } from '../support/podman.js';
@@ -338,10 +338,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Stop everything, then report the first failure (a daemon that would not stop must fail the file).
-  const results = await Promise.allSettled([engine?.stop(), containerd?.stop(), podman?.dispose()]);
-  await scratch?.dispose();
-  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failed) throw failed.reason;
+  await runEveryStep([() => engine?.stop(), () => containerd?.stop(), () => podman?.dispose(), () => scratch?.dispose()]);
 });
 
 async function dockerImageId(ref: string): Promise<string> {

@@ -3,7 +3,7 @@
 // reference registry with htpasswd auth; the reference in token mode accepts a token from our
 // signer. One dockerd and one containerd serve the whole file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeClientImage, type ClientImage } from '../support/client-image.js';
+import { runEveryStep, writeClientImage, type ClientImage } from '../support/client-image.js';
 import { startContainerd, type Containerd } from '../support/containerd.js';
 import { startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
 import { createPodman, type Podman } from '../support/podman.js';
@@ -41,10 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Stop everything, then report the first failure (a daemon that would not stop must fail the file).
-  const results = await Promise.allSettled([engine?.stop(), containerd?.stop(), podman?.dispose()]);
-  await scratch?.dispose();
-  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failed) throw failed.reason;
+  await runEveryStep([() => engine?.stop(), () => containerd?.stop(), () => podman?.dispose(), () => scratch?.dispose()]);
 });
 
 /** The image ID docker or podman reports: the config digest, which no client rewrites. */

@@ -110,6 +110,22 @@ async function isZombie(pid: number): Promise<boolean> {
 }
 
 /**
+ * Runs every step in order even when one fails, then throws the first failure: a daemon that would
+ * not stop must fail the test, but must not leave the steps after it (its temp dir, other daemons) undone.
+ */
+export async function runEveryStep(steps: ReadonlyArray<() => Promise<unknown> | undefined>): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
+}
+
+/**
  * Lazily unmounts whatever is still mounted at or under `dir` (dockerd bind-mounts its data-root
  * onto itself; a killed daemon leaves that behind and `rm -r` would then fail with EBUSY).
  */

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expectSuccess, runCommand, systemPath, unmountUnder, type CommandResult } from './client-image.js';
+import { expectSuccess, runCommand, runEveryStep, systemPath, unmountUnder, type CommandResult } from './client-image.js';
 import { watch } from './servers.js';
 
 export const CONTAINERD_BIN = 'containerd';
@@ -123,19 +123,13 @@ export async function startContainerd(): Promise<Containerd> {
     if (stopped) return;
     stopped = true;
     process.removeListener('exit', onExit);
-    let failure: unknown;
-    try {
-      await daemon.stop();
-    } catch (error) {
-      failure = error;
-    }
-    try {
-      await unmountUnder(dir);
-      await rm(dir, { recursive: true, force: true });
-    } catch (error) {
-      failure ??= error;
-    }
-    if (failure !== undefined) throw failure;
+    await runEveryStep([
+      () => daemon.stop(),
+      async () => {
+        await unmountUnder(dir);
+        await rm(dir, { recursive: true, force: true });
+      },
+    ]);
   };
 
   const polling = { cancelled: false };

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expectSuccess, runCommand, systemPath, terminatePid, unmountUnder, type CommandResult } from './client-image.js';
+import { expectSuccess, runCommand, runEveryStep, systemPath, terminatePid, unmountUnder, type CommandResult } from './client-image.js';
 import { watch } from './servers.js';
 
 /** The docker CLI: whichever comes first in PATH (any version from 20.10 talks to dockerd 20.10). */
@@ -139,22 +139,16 @@ export async function startDockerEngine(options: StartDockerEngineOptions = {}):
     if (stopped) return;
     stopped = true;
     process.removeListener('exit', onExit);
-    let failure: unknown;
-    try {
-      await daemon.stop();
-    } catch (error) {
-      failure = error;
-    }
-    try {
-      // dockerd stops its containerd on a clean shutdown; after a SIGKILL it would be orphaned.
-      const pid = await managedContainerdPid(paths.execRoot);
-      if (pid !== undefined) await terminatePid(pid);
-      await unmountUnder(dir);
-      await rm(dir, { recursive: true, force: true });
-    } catch (error) {
-      failure ??= error;
-    }
-    if (failure !== undefined) throw failure;
+    await runEveryStep([
+      () => daemon.stop(),
+      async () => {
+        // dockerd stops its containerd on a clean shutdown; after a SIGKILL it would be orphaned.
+        const pid = await managedContainerdPid(paths.execRoot);
+        if (pid !== undefined) await terminatePid(pid);
+        await unmountUnder(dir);
+        await rm(dir, { recursive: true, force: true });
+      },
+    ]);
   };
 
   const polling = { cancelled: false };
