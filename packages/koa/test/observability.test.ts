@@ -301,6 +301,22 @@ describe('metrics', () => {
     expect(sampleSum(await o.metrics(), 'berth_blobs_missing_total', { use: 'blob-read' })).toBe(2);
   });
 
+  it('answers a conversion whose config blob is missing from the blob store as MANIFEST_UNKNOWN, and reports it', async () => {
+    await pushSchema2(o.http, 'app', 'v2');
+    const manifest = JSON.parse((await o.http.get('/v2/app/manifests/v2').set('Accept', DOCKER_MANIFEST).expect(200)).text) as {
+      config: { digest: string };
+    };
+    const hex = manifest.config.digest.slice('sha256:'.length);
+    await rm(join(o.t.dir, 'blobs', 'blobs', 'sha256', hex.slice(0, 2), hex));
+    const response = await o.http.get('/v2/app/manifests/v2').set('Accept', SCHEMA1);
+    expectError(response, 404, 'MANIFEST_UNKNOWN');
+    expect(response.body.errors[0].message).toMatch(/cannot be converted: its config blob sha256:[0-9a-f]{64} is missing/);
+    expect(o.reported).toHaveLength(1);
+    expect(o.reported[0]!.error).toMatchObject({ name: 'MissingBlobError', digest: manifest.config.digest, use: 'conversion' });
+    const families = await o.metrics();
+    expect(sampleSum(families, 'berth_blobs_missing_total', { use: 'conversion' })).toBe(1);
+  });
+
   it('shows an upload in progress while its body is arriving', { timeout: 30_000 }, async () => {
     const server: Server = createServer(o.app.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -94,7 +94,11 @@ export class ConversionService {
         cause = new MissingBlobError(repository, digest, 'conversion');
         this.options.observer.blobMissing({ repository, digest, use: 'conversion' });
       }
-      throw new RegistryError('MANIFEST_INVALID', `config blob ${digest} is missing`, { detail: { digest }, cause });
+      // Not the client's fault (no 400): this form of the manifest cannot be had; pushing the image again repairs it.
+      throw new RegistryError('MANIFEST_UNKNOWN', `the manifest cannot be converted: its config blob ${digest} is missing`, {
+        detail: { digest },
+        cause,
+      });
     }
     return readBoundedBody(stream, MAX_CONFIG_BYTES, 'image config');
   }
