@@ -1,7 +1,8 @@
 // The standalone server's health endpoints against real failures: a PostgreSQL server of the test's
 // own (never the shared one) stopped and started again under a running berth, and a blob directory
 // taken away. /readyz says which store failed and recovers without a restart of berth.
-import { rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
@@ -80,5 +81,35 @@ describe('health endpoints of the standalone server', () => {
 
     await rename(join(dataDir, 'blobs-away'), join(dataDir, 'blobs'));
     expect((await readiness(server.url)).status).toBe(200);
+  });
+
+  it('logs one error line for a blob the metadata links but the blob store lacks, and answers BLOB_UNKNOWN', async () => {
+    const dataDir = scratch.child('data');
+    const server = await startBerth({ dataDir });
+    servers.push(server);
+    const bytes = Buffer.from('a blob lost behind the registry\'s back');
+    const hex = createHash('sha256').update(bytes).digest('hex');
+    const pushed = await fetch(`${server.url}/v2/app/blobs/uploads/?digest=sha256:${hex}`, { method: 'POST', body: bytes });
+    expect(pushed.status).toBe(201);
+    await rm(join(dataDir, 'blobs', 'blobs', 'sha256', hex.slice(0, 2), hex));
+
+    const response = await fetch(`${server.url}/v2/app/blobs/sha256:${hex}`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ errors: [{ code: 'BLOB_UNKNOWN' }] });
+    const requestId = response.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f]{16}$/);
+    // The log line is written as the request finishes; wait for it (bounded).
+    let lines: Array<Record<string, unknown>> = [];
+    for (let attempt = 0; attempt < 50 && lines.length === 0; attempt++) {
+      lines = server
+        .logs()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => (line['err'] as { type?: string } | undefined)?.type === 'MissingBlobError');
+      if (lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 50, url: `/v2/app/blobs/sha256:${hex}`, err: { repository: 'app', digest: `sha256:${hex}`, use: 'blob-read' } });
   });
 });
