@@ -131,6 +131,14 @@ describe('a setting that cannot work', () => {
     expectOneLineRefusal(await run(['--data', scratch.child('data'), '--port', String(heldPort)]), new RegExp(`127.0.0.1:${heldPort}`), /in use/, /--port/);
   });
 
+  it('a metrics port in use, out of range, or contradicting --no-metrics', async () => {
+    const data = scratch.child('data');
+    expectOneLineRefusal(await run(['--data', data, '--metrics-port', String(heldPort)]), new RegExp(`127.0.0.1:${heldPort}`), /in use/, /--metrics-port/);
+    expectOneLineRefusal(await run(['--data', data, '--metrics-port', '70000']), /--metrics-port "70000"/);
+    expectOneLineRefusal(await run(['--data', data], { BERTH_METRICS_PORT: 'nine' }), /--metrics-port "nine"/);
+    expectOneLineRefusal(await run(['--data', data, '--metrics-port', '9400', '--no-metrics']), /--metrics-port and --no-metrics/);
+  });
+
   it('connection bounds that are not numbers of seconds or connections', async () => {
     const data = scratch.child('data');
     expectOneLineRefusal(await run(['--data', data, '--headers-timeout', '0']), /--headers-timeout "0"/);

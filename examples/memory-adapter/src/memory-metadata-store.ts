@@ -185,6 +185,11 @@ export class MemoryMetadataStore implements MetadataStore {
     return settings.get(key)!;
   }
 
+  /** Ready while open: memory is always reachable. */
+  async ping(): Promise<void> {
+    this.#open();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
   }

@@ -38,6 +38,10 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   /** Connections served at once; further ones are closed as soon as they are accepted. 0: no bound. */
   maxConnections: number;
+  /** Serve Prometheus metrics at `/metrics` (and count them at all). */
+  metrics: boolean;
+  /** Serve `/metrics` on this port of the same host instead of the main one (so it need not be public). */
+  metricsPort: number | undefined;
 }
 
 /** The defaults of the connection bounds, in seconds (and connections). */
@@ -85,6 +89,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       'idle-timeout': { type: 'string' },
       'keep-alive-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'no-metrics': { type: 'boolean' },
     },
     strict: true,
   });
@@ -111,7 +117,17 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     idleTimeoutMs: seconds('--idle-timeout', setting('idle-timeout', 'BERTH_IDLE_TIMEOUT'), CONNECTION_DEFAULTS.idleTimeout, { zero: true }),
     keepAliveTimeoutMs: seconds('--keep-alive-timeout', setting('keep-alive-timeout', 'BERTH_KEEP_ALIVE_TIMEOUT'), CONNECTION_DEFAULTS.keepAliveTimeout, { zero: true }),
     maxConnections: count('--max-connections', setting('max-connections', 'BERTH_MAX_CONNECTIONS'), CONNECTION_DEFAULTS.maxConnections),
+    ...metricsConfig(values['no-metrics'] === true || env['BERTH_METRICS'] === 'false', setting('metrics-port', 'BERTH_METRICS_PORT'), port),
   };
+}
+
+function metricsConfig(off: boolean, portText: string | undefined, mainPort: number): Pick<ServerConfig, 'metrics' | 'metricsPort'> {
+  if (portText === undefined) return { metrics: !off, metricsPort: undefined };
+  if (off) throw new Error('--metrics-port and --no-metrics (BERTH_METRICS=false) contradict each other: choose one');
+  const port = /^\d+$/.test(portText.trim()) ? Number(portText) : Number.NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --metrics-port "${portText}": expected a port from 1 to 65535`);
+  if (port === mainPort) throw new Error(`--metrics-port ${port} is the main port: leave it out to serve /metrics there`);
+  return { metrics: true, metricsPort: port };
 }
 
 /**

@@ -37,6 +37,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     schema1Push: config.schema1Push,
     ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
     ...(config.platforms !== undefined && { platforms: config.platforms }),
+    ...(!config.metrics && { metrics: false as const }),
   });
 
   const stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
@@ -46,14 +47,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   app.proxy = config.trustProxy;
   app.on('error', logAppErrors(logger, config.dataDir));
   app.use(requestLog(logger));
+  // Before sign-in and the token routes: a load balancer's probes carry no credentials.
+  app.use(registry.health());
+  if (config.metrics && config.metricsPort === undefined) app.use(registry.metricsMiddleware());
   if (access.tokenRoutes) app.use(access.tokenRoutes);
   app.use(registry.routes()).use(registry.allowedMethods());
 
   const server = createServer(serverOptions(config), app.callback());
   boundConnections(server, config, logger);
   const drain = drainOnClose(server);
+  const metricsServer = config.metrics && config.metricsPort !== undefined ? createServer(new Koa().use(registry.metricsMiddleware()).callback()) : undefined;
   try {
     await listen(server, config.port, config.host);
+    if (metricsServer) {
+      await listen(metricsServer, config.metricsPort!, config.host).catch((error: unknown) => {
+        server.close();
+        throw listenError(error, config.host, config.metricsPort!, '--metrics-port (BERTH_METRICS_PORT)');
+      });
+    }
   } catch (error) {
     await stopSweep();
     await metadata.close();
@@ -64,15 +75,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
   }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (metricsServer) {
+    const { port: metricsPort } = metricsServer.address() as AddressInfo;
+    logger.info({ metrics: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${metricsPort}/metrics` }, 'metrics on their own port');
+  }
 
   return {
     url,
     logger,
     async close() {
       const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
+      const metricsClosed = metricsServer && new Promise<void>((done) => metricsServer.close(() => done()));
+      metricsServer?.closeAllConnections();
       const swept = stopSweep();
       drain();
       await closed;
+      await metricsClosed;
       await swept;
       await metadata.close();
     },
@@ -101,10 +119,10 @@ function isLoopback(host: string): boolean {
 }
 
 /** A port in use or not allowed is the operator's to fix: say which and how. */
-function listenError(error: unknown, host: string, port: number): unknown {
+function listenError(error: unknown, host: string, port: number, flag = '--port (PORT)'): unknown {
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'EADDRINUSE') return new StartupError(`cannot listen on ${host}:${port}: the port is in use; stop what holds it or choose another --port (PORT)`);
-  if (code === 'EACCES') return new StartupError(`cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges); choose another --port (PORT)`);
+  if (code === 'EADDRINUSE') return new StartupError(`cannot listen on ${host}:${port}: the port is in use; stop what holds it or choose another ${flag}`);
+  if (code === 'EACCES') return new StartupError(`cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges); choose another ${flag}`);
   if (code === 'EADDRNOTAVAIL') return new StartupError(`cannot listen on ${host}:${port}: the address is not on this machine; choose another --host (HOST)`);
   return error;
 }

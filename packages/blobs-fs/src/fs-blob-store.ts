@@ -1,5 +1,6 @@
 import { randomUUID, type Hash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -79,6 +80,14 @@ export class FsBlobStore implements BlobStore {
 
   get root(): string {
     return this.#layout.root;
+  }
+
+  /**
+   * The blob, upload and staging directories are there and writable (a read-only mount fails with
+   * EROFS, a removed or unmounted directory with ENOENT). Nothing is written.
+   */
+  async ping(): Promise<void> {
+    for (const dir of [this.#layout.blobsDir, this.#layout.uploadsDir, this.#layout.tmpDir]) await access(dir, constants.W_OK);
   }
 
   async stat(digest: string): Promise<BlobInfo | undefined> {

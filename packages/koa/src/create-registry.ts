@@ -1,7 +1,8 @@
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRegistryService, type RegistryService, type RegistryServiceOptions } from '@berth/registry';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import { combineObservers, createRegistryService, type RegistryService, type RegistryServiceOptions } from '@berth/registry';
 import { accessGate, type Authorize } from './access-control.js';
 import { registryErrors } from './errors.js';
 import { registerBaseRoutes, unknownEndpoint } from './routes/base.js';
@@ -9,6 +10,10 @@ import { registerBlobRoutes } from './routes/blobs.js';
 import { registerListingRoutes } from './routes/listings.js';
 import { registerManifestRoutes } from './routes/manifests.js';
 import { registerUploadRoutes } from './routes/uploads.js';
+import { healthEndpoints, type HealthOptions } from './observability/health.js';
+import { metricsEndpoint, type MetricsEndpointOptions } from './observability/metrics-endpoint.js';
+import { RegistryMetrics, type MetricsOptions } from './observability/registry-metrics.js';
+import { assignRequestId } from './observability/request-id.js';
 
 export interface CreateRegistryOptions extends RegistryServiceOptions {
   /**
@@ -21,6 +26,11 @@ export interface CreateRegistryOptions extends RegistryServiceOptions {
    * default allows everything. `basicAuth()` and `tokenAuth()` are ready-made ones.
    */
   authorize?: Authorize;
+  /**
+   * Prometheus metrics (prom-client): `{ prefix = 'berth_', register = a new Registry, collectDefault = true }`,
+   * or `false` for none. They are in `registry.metrics`; `registry.metricsMiddleware()` serves them.
+   */
+  metrics?: MetricsOptions | false;
 }
 
 export interface Registry {
@@ -32,10 +42,19 @@ export interface Registry {
   allowedMethods(): Middleware;
   /** A plain Node request handler (`http.createServer(registry.callback())`). */
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  /** `GET /healthz` (the process answers) and `GET /readyz` (both stores reachable, else 503 naming which). */
+  health(options?: HealthOptions): Middleware;
+  /** The prom-client Registry holding berth's metrics (for `Registry.merge` into a host's); undefined with `metrics: false`. */
+  metrics: MetricsRegistry | undefined;
+  /** `GET /metrics` in the Prometheus text format. Throws with `metrics: false`. */
+  metricsMiddleware(options?: MetricsEndpointOptions): Middleware;
+  /** For a garbage collector to report a finished run (`gc_runs_total`, `gc_freed_bytes_total`). */
+  recordGcRun(run: { bytesFreed: number; blobsDeleted?: number }): void;
 }
 
 export function createRegistry(options: CreateRegistryOptions): Registry {
-  const service = createRegistryService(options);
+  const metrics = options.metrics === false ? undefined : new RegistryMetrics(options.metrics);
+  const service = createRegistryService({ ...options, observer: combineObservers([options.observer, metrics?.observer]) });
   const deps = { service, access: accessGate(options.authorize ?? (() => undefined)) };
   const router = new Router(options.host === undefined ? {} : { host: options.host });
   registerBaseRoutes(router, deps);
@@ -45,6 +64,8 @@ export function createRegistry(options: CreateRegistryOptions): Registry {
   registerListingRoutes(router, deps);
   const isRegistryRequest = (ctx: Context) => isRegistryPath(ctx.path) && hostMatches(options.host, ctx.host);
   const routes = forRegistryRequests(isRegistryRequest, [
+    assignRequestId,
+    ...(metrics ? [metrics.recordRequests] : []),
     registryErrors,
     router.routes() as unknown as Middleware,
     unknownEndpoint,
@@ -61,6 +82,13 @@ export function createRegistry(options: CreateRegistryOptions): Registry {
       app.on('error', () => undefined);
       return app.callback();
     },
+    health: (healthOptions) => healthEndpoints(options, healthOptions),
+    metrics: metrics?.register,
+    metricsMiddleware: (endpointOptions) => {
+      if (!metrics) throw new TypeError('metricsMiddleware(): this registry was created with metrics: false');
+      return metricsEndpoint(metrics.register, endpointOptions);
+    },
+    recordGcRun: (run) => service.observer.gcRun(run),
   };
   return registry;
 }

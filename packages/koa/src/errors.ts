@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import { ERROR_CODES, RegistryError, isRegistryError, type ErrorCode } from '@berth/core';
+import { missingBlobBehind } from '@berth/registry';
 
 /** Header every registry response carries, errors included, so clients know they reached a v2 registry. */
 export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
@@ -16,7 +17,8 @@ export const CLIENT_CLOSED_REQUEST = 499;
  * 500 UNKNOWN without internals. A 507 (the registry's storage is full) is answered with its code but
  * reported too: it is the registry's trouble, for an operator to fix. A client that went away
  * mid-request is neither answered (it cannot be) nor reported: the status is set to 499 for the
- * access log, and that is all.
+ * access log, and that is all. A blob the metadata links but the blob store lacks is answered as the
+ * spec says (BLOB_UNKNOWN) and reported to the error listeners as a MissingBlobError.
  */
 export async function registryErrors(ctx: Context, next: Next): Promise<void> {
   ctx.set(API_VERSION_HEADER, 'registry/2.0');
@@ -28,6 +30,9 @@ export async function registryErrors(ctx: Context, next: Next): Promise<void> {
       return;
     }
     if (isServerTrouble(error)) ctx.app.emit('error', error, ctx);
+    // The client gets the spec's answer; the operator hears of the damaged storage behind it.
+    const missingBlob = missingBlobBehind(error);
+    if (missingBlob) ctx.app.emit('error', missingBlob, ctx);
     renderError(ctx, toRegistryError(error));
   }
 }

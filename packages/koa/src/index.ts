@@ -4,3 +4,8 @@ export { principalFromState } from './access-control.js';
 export * from './auth/index.js';
 export { API_VERSION_HEADER } from './errors.js';
 export { RegistryError, isRegistryError, type ErrorCode } from '@berth/core';
+export type { HealthOptions, Readiness } from './observability/health.js';
+export type { MetricsEndpointOptions } from './observability/metrics-endpoint.js';
+export { UNMATCHED_ROUTE, type MetricsOptions } from './observability/registry-metrics.js';
+export { REQUEST_ID_HEADER } from './observability/request-id.js';
+export { MissingBlobError, type NegotiationOutcome, type RegistryObserver } from '@berth/registry';

@@ -8,6 +8,7 @@ import {
   type ByteRange,
   type Principal,
 } from '@berth/core';
+import { MissingBlobError } from './missing-blob.js';
 import type { ResolvedOptions } from './options.js';
 
 /** A blob's bytes, as the store can give them: positional reads when it supports them, else a stream. */
@@ -17,14 +18,23 @@ export type BlobContent = { reader: BlobReader; stream?: undefined } | { stream:
 export class BlobService {
   constructor(private readonly options: ResolvedOptions) {}
 
-  /** The blob as the repository sees it, or BLOB_UNKNOWN. */
+  /**
+   * The blob as the repository sees it, or BLOB_UNKNOWN. A linked blob missing from the blob store is
+   * BLOB_UNKNOWN too (a pushing client then uploads it again, which repairs the store), with a
+   * MissingBlobError as the cause for the operator.
+   */
   async stat(repository: string, digest: string): Promise<BlobInfo> {
     assertRepositoryName(repository);
     const { value } = parseDigest(digest);
     const link = await this.options.metadata.blobLink(repository, value);
     const stored = link && (await this.options.blobs.stat(value));
-    if (!stored) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: value } });
-    return stored;
+    if (stored) return stored;
+    let cause: MissingBlobError | undefined;
+    if (link) {
+      cause = new MissingBlobError(repository, value, 'blob-read');
+      this.options.observer.blobMissing({ repository, digest: value, use: 'blob-read' });
+    }
+    throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: value }, cause });
   }
 
   /** The bytes of a blob `stat` returned (or of an already validated range of it). */

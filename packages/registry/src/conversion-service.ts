@@ -15,6 +15,7 @@ import {
 } from '@berth/core';
 import { readBoundedBody } from './body.js';
 import { LruCache } from './conversion-cache.js';
+import { MissingBlobError } from './missing-blob.js';
 import type { ResolvedOptions } from './options.js';
 import { resolveSigningKey } from './signing-key.js';
 
@@ -34,7 +35,7 @@ export class ConversionService {
   constructor(private readonly options: ResolvedOptions) {}
 
   async toSchema1(source: StoredManifest, tag: string): Promise<ConvertedManifest> {
-    return this.remembered(source, `schema1\0${tag}`, async () => {
+    return this.remembered(source, 'schema1', `schema1\0${tag}`, async () => {
       const manifest = parseManifest(source.content, source.mediaType);
       if (!manifest.config) throw new RegistryError('MANIFEST_INVALID', 'manifest has no config to convert');
       const configBytes = await this.readConfig(source.repository, manifest.config.digest);
@@ -46,7 +47,7 @@ export class ConversionService {
   }
 
   async toSchema2(source: StoredManifest): Promise<ConvertedManifest> {
-    return this.remembered(source, 'schema2', async () => {
+    return this.remembered(source, 'schema2', 'schema2', async () => {
       const content = convertToSchema2(source.content);
       return { digest: digestOf(content), mediaType: MediaType.DockerSchema2, content };
     });
@@ -54,6 +55,7 @@ export class ConversionService {
 
   private async remembered(
     source: StoredManifest,
+    format: 'schema1' | 'schema2',
     variant: string,
     convert: () => Promise<Pick<ConvertedManifest, 'digest' | 'mediaType' | 'content'>>,
   ): Promise<ConvertedManifest> {
@@ -61,7 +63,9 @@ export class ConversionService {
     const key = `${source.repository}\0${source.digest}\0${variant}`;
     const cached = this.recent.get(key);
     // One indexed lookup confirms the conversion is still remembered (its source may have been deleted and pushed again).
-    if (cached && (await metadata.getConvertedManifest(source.repository, cached.digest))) return cached;
+    const hit = cached !== undefined && (await metadata.getConvertedManifest(source.repository, cached.digest)) !== undefined;
+    this.options.observer.conversionCache({ format, hit });
+    if (hit) return cached;
     const converted = await convert();
     await metadata.putConvertedManifest({ ...converted, repository: source.repository, sourceDigest: source.digest });
     const stored = (await metadata.getConvertedManifest(source.repository, converted.digest)) ?? {
@@ -84,7 +88,18 @@ export class ConversionService {
   private async readConfig(repository: string, digest: string): Promise<Uint8Array> {
     const link = await this.options.metadata.blobLink(repository, digest);
     const stream = link && (await this.options.blobs.open(digest));
-    if (!stream) throw new RegistryError('MANIFEST_INVALID', `config blob ${digest} is missing`, { detail: { digest } });
+    if (!stream) {
+      let cause: MissingBlobError | undefined;
+      if (link) {
+        cause = new MissingBlobError(repository, digest, 'conversion');
+        this.options.observer.blobMissing({ repository, digest, use: 'conversion' });
+      }
+      // Not the client's fault (no 400): this form of the manifest cannot be had; pushing the image again repairs it.
+      throw new RegistryError('MANIFEST_UNKNOWN', `the manifest cannot be converted: its config blob ${digest} is missing`, {
+        detail: { digest },
+        cause,
+      });
+    }
     return readBoundedBody(stream, MAX_CONFIG_BYTES, 'image config');
   }
 

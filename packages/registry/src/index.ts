@@ -7,3 +7,5 @@ export * from './listing-service.js';
 export * from './registry-service.js';
 export * from './conversion-service.js';
 export * from './signing-key.js';
+export * from './observer.js';
+export * from './missing-blob.js';

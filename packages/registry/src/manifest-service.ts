@@ -18,6 +18,7 @@ import {
 } from '@berth/core';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
+import type { NegotiationOutcome } from './observer.js';
 import type { ResolvedOptions } from './options.js';
 
 /** A list may name an index which names images; deeper nesting is refused rather than followed. */
@@ -34,6 +35,16 @@ export interface ServedManifest {
   body: Uint8Array;
   mediaType: string;
   digest: string;
+  /** How negotiation answered: the stored bytes, a platform child, or a conversion. */
+  negotiation: Exclude<NegotiationOutcome, 'refused'>;
+}
+
+/** Errors thrown because negotiation found no form the client can read (rather than no manifest at all). */
+const refusals = new WeakSet<object>();
+
+/** True for the 404 of a manifest GET whose manifest exists but has no form the client can read. */
+export function isNegotiationRefusal(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && refusals.has(error);
 }
 
 export class ManifestService {
@@ -90,13 +101,24 @@ export class ManifestService {
    * stored bytes (or a conversion berth showed a client earlier), by tag whatever negotiation decides.
    */
   async get(repository: string, reference: string, accept: readonly string[] = []): Promise<ServedManifest> {
+    try {
+      const result = await this.lookup(repository, reference, accept);
+      this.options.observer.manifestServed({ repository, outcome: result.negotiation });
+      return result;
+    } catch (error) {
+      if (isNegotiationRefusal(error)) this.options.observer.manifestServed({ repository, outcome: 'refused' });
+      throw error;
+    }
+  }
+
+  private async lookup(repository: string, reference: string, accept: readonly string[]): Promise<ServedManifest> {
     assertRepositoryName(repository);
     const target = parseManifestLookup(reference);
     if (target.kind === 'digest') {
       const stored = await this.options.metadata.getManifest(repository, target.digest);
-      if (stored) return served(stored);
+      if (stored) return served(stored, 'stored');
       const converted = await this.options.metadata.getConvertedManifest(repository, target.digest);
-      if (converted) return served(converted);
+      if (converted) return served(converted, 'stored');
       throw unknownManifest(target);
     }
     const stored = await this.resolve(repository, target);
@@ -111,7 +133,9 @@ export class ManifestService {
     depth: number,
   ): Promise<ServedManifest> {
     const kind = kindOfContentType(stored.mediaType);
-    if (!kind) return served(stored);
+    // A list's child served as it is stored is what `child` counts.
+    const asStored = depth === 0 ? 'stored' : 'child';
+    if (!kind) return served(stored, asStored);
     const decision = negotiate({
       kind,
       parsed: () => parseManifest(stored.content, stored.mediaType),
@@ -121,16 +145,16 @@ export class ManifestService {
     });
     switch (decision.action) {
       case 'serve-stored':
-        return served(stored);
+        return served(stored, asStored);
       case 'convert-to-schema1':
-        return served(await this.conversions.toSchema1(stored, tag));
+        return served(await this.conversions.toSchema1(stored, tag), 'schema1');
       case 'convert-to-schema2':
-        return served(await this.conversions.toSchema2(stored));
+        return served(await this.conversions.toSchema2(stored), 'schema2');
       case 'refuse':
-        throw decision.error;
+        throw refusal(decision.error);
       case 'select-child': {
         const child = await this.options.metadata.getManifest(stored.repository, decision.digest);
-        if (!child || depth >= MAX_CHILD_DEPTH) throw unknownManifest({ kind: 'digest', digest: decision.digest });
+        if (!child || depth >= MAX_CHILD_DEPTH) throw refusal(unknownManifest({ kind: 'digest', digest: decision.digest }));
         return this.negotiated(child, tag, accepted, depth + 1);
       }
     }
@@ -201,8 +225,16 @@ function verifyDigest(expected: string, bytes: Uint8Array, manifest: ParsedManif
   return expected;
 }
 
-function served(manifest: { content: Uint8Array; mediaType: string; digest: string }): ServedManifest {
-  return { body: manifest.content, mediaType: manifest.mediaType, digest: manifest.digest };
+function served(
+  manifest: { content: Uint8Array; mediaType: string; digest: string },
+  negotiation: ServedManifest['negotiation'],
+): ServedManifest {
+  return { body: manifest.content, mediaType: manifest.mediaType, digest: manifest.digest, negotiation };
+}
+
+function refusal(error: RegistryError): RegistryError {
+  refusals.add(error);
+  return error;
 }
 
 function unknownManifest(target: ManifestReference): RegistryError {

@@ -1,5 +1,6 @@
 import type { BlobStore, MetadataStore } from '@berth/core';
 import { MAX_MANIFEST_BYTES, parsePlatform, type PlatformPreference } from '@berth/core';
+import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
 export interface RegistryServiceOptions {
   metadata: MetadataStore;
@@ -27,14 +28,19 @@ export interface RegistryServiceOptions {
    * is generated on first use and kept with the metadata, so it survives restarts and is shared by instances.
    */
   schema1SigningKey?: string;
+  /** Told what the registry does (negotiation outcomes, cache hits, store errors), for metrics. */
+  observer?: RegistryObserver;
 }
 
-export interface ResolvedOptions extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey'>> {
+export interface ResolvedOptions extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer'>> {
   platforms: PlatformPreference[];
   schema1SigningKey: string | undefined;
+  /** The observer (a no-op without one); the metadata store reports its failures to it. */
+  observer: Required<RegistryObserver>;
 }
 
 export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions {
+  const observer = combineObservers([options.observer]);
   return {
     automaticMount: true,
     maxManifestBytes: MAX_MANIFEST_BYTES,
@@ -44,5 +50,7 @@ export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions
     ...options,
     platforms: (options.platforms ?? ['linux/amd64']).map(parsePlatform),
     schema1SigningKey: options.schema1SigningKey,
+    observer,
+    metadata: options.observer === undefined ? options.metadata : observedMetadataStore(options.metadata, observer),
   };
 }

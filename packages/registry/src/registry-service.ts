@@ -1,6 +1,7 @@
 import { BlobService } from './blob-service.js';
 import { ListingService } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
+import type { RegistryObserver } from './observer.js';
 import { resolveOptions, type RegistryServiceOptions, type ResolvedOptions } from './options.js';
 import { UploadService } from './upload-service.js';
 
@@ -11,6 +12,8 @@ export interface RegistryService {
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
   readonly listing: ListingService;
+  /** Where the service's work is reported (the `observer` option); a collector reports its runs here too. */
+  readonly observer: Required<RegistryObserver>;
 }
 
 export function createRegistryService(options: RegistryServiceOptions): RegistryService {
@@ -21,5 +24,6 @@ export function createRegistryService(options: RegistryServiceOptions): Registry
     uploads: new UploadService(resolved),
     manifests: new ManifestService(resolved),
     listing: new ListingService(resolved),
+    observer: resolved.observer,
   };
 }

@@ -50,7 +50,12 @@ export class UploadService {
         headers: { Range: rangeHeader(current.size), Location: uploadLocation(repository, id) },
       });
     }
-    return this.options.blobs.appendUpload(id, body, current.size);
+    this.options.observer.uploadReceiving(1);
+    try {
+      return await this.options.blobs.appendUpload(id, body, current.size);
+    } finally {
+      this.options.observer.uploadReceiving(-1);
+    }
   }
 
   /** Appends an optional last chunk, verifies the digest and makes the blob visible in the repository. */
@@ -77,6 +82,7 @@ export class UploadService {
     }
     await this.options.metadata.linkBlob(repository, blob.digest, blob.size);
     await this.options.metadata.deleteUploadSession(id);
+    this.options.observer.blobUploaded({ repository, digest: blob.digest, size: blob.size });
     return blob;
   }
 

@@ -347,6 +347,13 @@ export class KnexMetadataStore implements MetadataStore {
     }
   }
 
+  /** One round trip to the database (`select 1`): a lost connection is UNAVAILABLE, as for any operation. */
+  async ping(): Promise<void> {
+    return this.#guard(async () => {
+      await this.knex.raw('select 1');
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#destroyOnClose) await this.knex.destroy();
   }

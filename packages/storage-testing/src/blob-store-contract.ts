@@ -33,9 +33,10 @@ export type BlobStoreFactory = () => Promise<BlobStoreSubject>;
  * Groups a blob store may switch off because the BlobStore interface does not promise them:
  * - persistence: blobs and unfinished uploads outlive the store object;
  * - sharing: several store objects (processes) on one storage continue each other's uploads;
- * - inspection: the storage can be read without the store.
+ * - inspection: the storage can be read without the store;
+ * - ping: the optional `ping()` readiness check (without it, probes fall back to a read).
  */
-export type BlobContractGroup = 'persistence' | 'sharing' | 'inspection';
+export type BlobContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping';
 
 export interface BlobStoreContractOptions {
   name?: string;
@@ -322,6 +323,20 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
         assert.equal(await store.abortUpload(upload.id), false);
         assert.equal(await store.uploadState(upload.id), undefined);
         assert.equal(await store.stat(digestOf('discard me')), undefined);
+      });
+    });
+
+    group('ping', () => {
+      it('resolves on a working store, and writes nothing', async () => {
+        const ping = required(store.ping, 'ping() on the store', 'ping');
+        const kept = await publish(Buffer.from('there before the ping'));
+        await ping.call(store);
+        await ping.call(store);
+        assert.deepEqual(await store.stat(kept), { digest: kept, size: 21 });
+        if (subject.inspect) {
+          assert.deepEqual(await subject.inspect.publishedDigests(), [kept]);
+          assert.equal(await subject.inspect.pendingUploads(), 0, 'a ping leaves no upload behind');
+        }
       });
     });
 

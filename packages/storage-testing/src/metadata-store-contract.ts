@@ -46,10 +46,11 @@ export type MetadataStoreFactory = () => Promise<MetadataStoreSubject>;
  * Groups a store may switch off, each because the MetadataStore interface does not promise it:
  * - persistence: data outlives the store object (an in-memory store keeps nothing);
  * - sharing: several store objects, in several processes, on one set of data;
- * - inspection: there is a way to read the data other than the store itself.
+ * - inspection: there is a way to read the data other than the store itself;
+ * - ping: the optional `ping()` readiness check (without it, probes fall back to a read).
  * Everything else is the interface itself and always runs.
  */
-export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection';
+export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping';
 
 export interface MetadataStoreContractOptions {
   /** Names the store in the test titles. */
@@ -453,6 +454,23 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         assert.equal(new Set(results).size, 1);
         assert.ok(values.includes(results[0]!));
         assert.equal(await store.getOrSetSetting('race', 'late'), results[0]);
+      });
+    });
+
+    group('ping', () => {
+      it('resolves while the store is open, and changes nothing', async () => {
+        const ping = required(store.ping, 'ping() on the store', 'ping');
+        await put(manifestWrite('app', { tag: 'latest' }));
+        await ping.call(store);
+        await ping.call(store);
+        assert.deepEqual(await store.listRepositories({ limit: 10 }), ['app']);
+        assert.deepEqual(await store.listTags('app', { limit: 10 }), ['latest']);
+      });
+
+      it('rejects once the store is closed', async () => {
+        const ping = required(store.ping, 'ping() on the store', 'ping');
+        await store.close();
+        await assert.rejects(ping.call(store));
       });
     });
 

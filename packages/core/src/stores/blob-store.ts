@@ -65,4 +65,9 @@ export interface BlobStore {
   commitUpload(id: string, expectedDigest: string): Promise<BlobInfo>;
   /** Discards an upload; false when it was unknown. */
   abortUpload(id: string): Promise<boolean>;
+  /**
+   * Optional: resolves when the store can serve reads and take uploads (its storage is there and
+   * writable), rejects otherwise. Readiness probes call it; without it they try a cheap read instead.
+   */
+  ping?(): Promise<void>;
 }

@@ -98,5 +98,11 @@ export interface MetadataStore {
   /** A small key-value space for registry state (for example the schema1 signing key). Returns the stored value, the existing one when the key was already set. */
   getOrSetSetting(key: string, value: string): Promise<string>;
 
+  /**
+   * Optional: resolves when the store can serve requests (its database answers), rejects otherwise.
+   * Readiness probes call it; without it they try a cheap read instead.
+   */
+  ping?(): Promise<void>;
+
   close(): Promise<void>;
 }

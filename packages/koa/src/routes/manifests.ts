@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { isNegotiationRefusal, type ServedManifest } from '@berth/registry';
 import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
 import { requestBody } from './uploads.js';
 
@@ -8,7 +9,15 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
   router.get('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
     await access.required(ctx, { kind: 'pull', repository });
-    const served = await service.manifests.get(repository, param(ctx, 'reference'), acceptHeaders(ctx));
+    let served: ServedManifest;
+    try {
+      served = await service.manifests.get(repository, param(ctx, 'reference'), acceptHeaders(ctx));
+    } catch (error) {
+      if (isNegotiationRefusal(error)) ctx.state['negotiation'] = 'refused';
+      throw error;
+    }
+    // For the host's request log: how this client's Accept was answered.
+    ctx.state['negotiation'] = served.negotiation;
     const etag = `"${served.digest}"`;
     ctx.set({ 'Docker-Content-Digest': served.digest, ETag: etag });
     if (ifNoneMatch(ctx, served.digest)) {

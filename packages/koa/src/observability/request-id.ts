@@ -1,0 +1,26 @@
+import { randomBytes } from 'node:crypto';
+import type { Context, Next } from 'koa';
+
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/** What an incoming `X-Request-Id` may be to be kept: short, and nothing a log line could be confused by. */
+const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Gives every registry request an id, in `ctx.state.requestId` (for the host's log line and events) and
+ * in the `X-Request-Id` response header, errors included. A proxy's id (`X-Request-Id`) is kept when it
+ * is acceptable, as is one the host app already set; otherwise 16 random hex characters.
+ */
+export async function assignRequestId(ctx: Context, next: Next): Promise<void> {
+  const id = existingId(ctx) ?? randomBytes(8).toString('hex');
+  ctx.state['requestId'] = id;
+  ctx.set(REQUEST_ID_HEADER, id);
+  await next();
+}
+
+function existingId(ctx: Context): string | undefined {
+  const assigned = ctx.state['requestId'] as unknown;
+  if (typeof assigned === 'string' && ACCEPTABLE_REQUEST_ID.test(assigned)) return assigned;
+  const incoming = ctx.get(REQUEST_ID_HEADER);
+  return ACCEPTABLE_REQUEST_ID.test(incoming) ? incoming : undefined;
+}
