@@ -59,7 +59,7 @@ export interface StartBerthOptions {
 
 /**
  * Spawns `node examples/standalone/dist/main.js --host 127.0.0.1 --port 0 --data <dir> [args]` and
- * waits for its `listening on http://HOST:PORT` line. Without `dataDir`, a tmp dir is used and
+ * waits for its `listening on http://HOST:PORT` (or `https://`) line. Without `dataDir`, a tmp dir is used and
  * removed on stop.
  */
 export async function startBerth(options: StartBerthOptions = {}): Promise<RunningRegistry> {
@@ -76,7 +76,7 @@ export async function startBerth(options: StartBerthOptions = {}): Promise<Runni
   });
   const process_ = watch(child, 'berth');
   try {
-    const url = await process_.waitForLine((line) => /listening on (http:\/\/[^\s"']+)/.exec(line)?.[1]);
+    const url = await process_.waitForLine((line) => /listening on (https?:\/\/[^\s"']+)/.exec(line)?.[1]);
     const base = url.replace(/\/+$/, '');
     return {
       url: base,

@@ -38,6 +38,12 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   /** Connections served at once; further ones are closed as soon as they are accepted. 0: no bound. */
   maxConnections: number;
+  /** PEM certificate chain (server certificate first): with `tlsKeyFile`, the server speaks HTTPS. Re-read on SIGHUP. */
+  tlsCertFile: string | undefined;
+  /** PEM private key of the certificate. */
+  tlsKeyFile: string | undefined;
+  /** Offer HTTP/2 (ALPN `h2`) next to HTTP/1.1; needs TLS. */
+  http2: boolean;
 }
 
 /** The defaults of the connection bounds, in seconds (and connections). */
@@ -85,6 +91,9 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       'idle-timeout': { type: 'string' },
       'keep-alive-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      http2: { type: 'boolean' },
     },
     strict: true,
   });
@@ -111,7 +120,15 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     idleTimeoutMs: seconds('--idle-timeout', setting('idle-timeout', 'BERTH_IDLE_TIMEOUT'), CONNECTION_DEFAULTS.idleTimeout, { zero: true }),
     keepAliveTimeoutMs: seconds('--keep-alive-timeout', setting('keep-alive-timeout', 'BERTH_KEEP_ALIVE_TIMEOUT'), CONNECTION_DEFAULTS.keepAliveTimeout, { zero: true }),
     maxConnections: count('--max-connections', setting('max-connections', 'BERTH_MAX_CONNECTIONS'), CONNECTION_DEFAULTS.maxConnections),
+    ...tlsConfig(optionalPath(setting('tls-cert', 'BERTH_TLS_CERT')), optionalPath(setting('tls-key', 'BERTH_TLS_KEY')), values.http2 ?? env['BERTH_HTTP2'] === 'true'),
   };
+}
+
+/** Certificate and key come together; HTTP/2 is only offered over TLS (clients speak cleartext h2 to no registry). */
+function tlsConfig(tlsCertFile: string | undefined, tlsKeyFile: string | undefined, http2: boolean) {
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new Error('--tls-cert and --tls-key go together: give both (BERTH_TLS_CERT, BERTH_TLS_KEY)');
+  if (http2 && tlsCertFile === undefined) throw new Error('--http2 needs TLS: give --tls-cert and --tls-key too');
+  return { tlsCertFile, tlsKeyFile, http2 };
 }
 
 /**

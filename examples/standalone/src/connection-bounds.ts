@@ -1,5 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
 /** How long clients may take, and how many may connect (see ServerConfig). */
@@ -73,6 +73,8 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
     // Node arms every new socket with this, and again after each keep-alive wait.
     server.timeout = bounds.idleTimeoutMs;
     server.on('timeout', (socket: Socket) => {
+      // HTTP/2 sessions time out through here too: http2-bounds.ts judges them.
+      if (!(socket instanceof Socket)) return;
       const exchange = inFlight.get(socket);
       const stall = exchange === undefined ? 'idle' : clientStall(exchange.req, exchange.res, socket);
       if (stall === undefined) {
@@ -90,7 +92,9 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
     });
   } else {
     // Without a listener Node destroys the socket on any timeout, which is right for the keep-alive one.
-    server.on('timeout', (socket: Socket) => socket.destroy());
+    server.on('timeout', (socket: Socket) => {
+      if (socket instanceof Socket) socket.destroy();
+    });
   }
 
   const answered = new WeakSet<Socket>();

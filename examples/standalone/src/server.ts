@@ -1,7 +1,6 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import { createRegistry } from '@berth/koa';
@@ -11,8 +10,8 @@ import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
-import { boundConnections, serverOptions } from './connection-bounds.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
+import { createListener } from './listener.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 
@@ -49,9 +48,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (access.tokenRoutes) app.use(access.tokenRoutes);
   app.use(registry.routes()).use(registry.allowedMethods());
 
-  const server = createServer(serverOptions(config), app.callback());
-  boundConnections(server, config, logger);
-  const drain = drainOnClose(server);
+  let listener;
+  try {
+    // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything listens.
+    listener = await createListener(config, app.callback(), logger);
+  } catch (error) {
+    await stopSweep();
+    await metadata.close();
+    throw error;
+  }
+  const { server } = listener;
   try {
     await listen(server, config.port, config.host);
   } catch (error) {
@@ -63,15 +69,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (config.auth.mode === 'none' && !isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
   }
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = `${listener.scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
   return {
     url,
     logger,
     async close() {
-      const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
+      const closed = listener.close();
       const swept = stopSweep();
-      drain();
       await closed;
       await swept;
       await metadata.close();
@@ -117,24 +122,4 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       done();
     });
   });
-}
-
-/**
- * Lets in-flight requests finish but keeps no connection alive after them, so a closing server exits as
- * soon as its last response is sent instead of waiting for clients' keep-alive sockets to time out.
- * Returns the function that starts draining.
- */
-function drainOnClose(server: Server): () => void {
-  const inFlight = new Set<ServerResponse>();
-  let draining = false;
-  server.on('request', (_request, response: ServerResponse) => {
-    if (draining) response.setHeader('Connection', 'close');
-    inFlight.add(response);
-    response.once('close', () => inFlight.delete(response));
-  });
-  return () => {
-    draining = true;
-    for (const response of inFlight) if (!response.headersSent) response.setHeader('Connection', 'close');
-    server.closeIdleConnections();
-  };
 }
