@@ -16,8 +16,11 @@ export interface TestCa {
   /** `ca.crt`: what clients are told to trust. */
   readonly certPath: string;
   readonly certPem: string;
-  /** A server certificate with SAN IP:127.0.0.1 and DNS:localhost, written as `<name>.crt` and `<name>.key` in the CA's directory. */
-  issue(name: string, serialNumber: number): Promise<IssuedCertificate>;
+  /**
+   * A server certificate with SAN IP:127.0.0.1 and DNS:localhost (and `extraIps`), written as
+   * `<name>.crt` and `<name>.key` in the CA's directory.
+   */
+  issue(name: string, serialNumber: number, extraIps?: readonly string[]): Promise<IssuedCertificate>;
 }
 
 const VALID_DAYS = '2';
@@ -38,15 +41,13 @@ export async function createTestCa(dir: string): Promise<TestCa> {
     ],
     dir,
   );
-  const extensions = join(dir, 'server-extensions.cnf');
-  await writeFile(
-    extensions,
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
-  );
   return {
     certPath,
     certPem: await readFile(certPath, 'utf8'),
-    issue: async (name, serialNumber) => {
+    issue: async (name, serialNumber, extraIps = []) => {
+      const extensions = join(dir, `${name}.cnf`);
+      const names = ['IP:127.0.0.1', 'DNS:localhost', ...extraIps.map((ip) => `IP:${ip}`)].join(',');
+      await writeFile(extensions, `subjectAltName=${names}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`);
       const serverKey = join(dir, `${name}.key`);
       const request = join(dir, `${name}.csr`);
       const serverCert = join(dir, `${name}.crt`);

@@ -39,6 +39,7 @@ export function boundSessions(server: Http2SecureServer, bounds: ConnectionBound
 
   server.on('session', (session: Http2Session) => {
     openStreams.set(session, 0);
+    logger.debug({ remoteAddress: session.socket?.remoteAddress }, 'HTTP/2 session opened');
     // The connection-level window: without it all streams of a session share 64 KiB in flight.
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     if (closing) {
