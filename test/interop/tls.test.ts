@@ -2,7 +2,7 @@
 // (the CA under /etc/docker/certs.d, no insecure-registries entry for the address) push and pull;
 // without the CA both refuse the certificate. SIGHUP re-reads the certificate; a bad replacement
 // keeps the old one serving; bad files stop the start with one line.
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -200,6 +200,8 @@ function outsideAddress(): string | undefined {
 }
 
 const dockerAddress = outsideAddress();
+/** Where dockerd (run as root) looks for a registry's CA: `<dir>/<host:port>/ca.crt`. */
+const CERTS_D = '/etc/docker/certs.d';
 
 describe.skipIf(dockerAddress === undefined)('a Docker engine trusting the CA through certs.d', () => {
   let engine: DockerEngine;
@@ -225,7 +227,10 @@ describe.skipIf(dockerAddress === undefined)('a Docker engine trusting the CA th
       () => engine?.stop(),
       () => berth?.stop(),
       async () => {
-        if (certsDir !== undefined) await rm(certsDir, { recursive: true, force: true });
+        if (certsDir === undefined) return;
+        await rm(certsDir, { recursive: true, force: true });
+        // certs.d itself too, when this test was what created it.
+        await rmdir(CERTS_D).catch(() => undefined);
       },
     ]);
   });
@@ -237,7 +242,7 @@ describe.skipIf(dockerAddress === undefined)('a Docker engine trusting the CA th
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/x509: certificate signed by unknown authority/);
 
-    certsDir = join('/etc/docker/certs.d', berth.host);
+    certsDir = join(CERTS_D, berth.host);
     await mkdir(certsDir, { recursive: true });
     await copyFile(ca.certPath, join(certsDir, 'ca.crt'));
     await engine.dockerOk(['push', ref]);
