@@ -420,13 +420,19 @@ async function benchTls() {
   const size = config.tlsSize;
   const label = `${size / MiB} MiB`;
   const repository = 'bench/tls';
-  const sessions = [];
   try {
     const pullSource = new BlobSource(700, size);
     const pullDigest = pullSource.digest().digest;
     await http1PushMonolithic(server, http1Agent(ca), repository, pullSource, pullDigest);
-    const session = await http2Session(server, ca);
-    sessions.push(session);
+    // A session per timed transfer (or batch), as HTTP/1.1 gets a connection: the server closes idle ones after the keep-alive timeout.
+    const withSession = async (work) => {
+      const session = await http2Session(server, ca);
+      try {
+        return await work(session);
+      } finally {
+        session.close();
+      }
+    };
     const protocols = {
       'HTTP/1.1': {
         pull: () => http1Pull(server, http1Agent(ca), repository, pullDigest, size),
@@ -438,9 +444,9 @@ async function benchTls() {
         push: (source, digest) => http1PushMonolithic(server, http1Agent(ca), repository, source, digest),
       },
       h2: {
-        pull: () => http2Pull(session, repository, pullDigest, size),
-        pullMany: (count) => Promise.all(Array.from({ length: count }, () => http2Pull(session, repository, pullDigest, size))),
-        push: (source, digest) => http2PushMonolithic(server, session, repository, source, digest),
+        pull: () => withSession((session) => http2Pull(session, repository, pullDigest, size)),
+        pullMany: (count) => withSession((session) => Promise.all(Array.from({ length: count }, () => http2Pull(session, repository, pullDigest, size)))),
+        push: (source, digest) => withSession((session) => http2PushMonolithic(server, session, repository, source, digest)),
       },
     };
     // Warm-up: one untimed pull each.
@@ -484,7 +490,6 @@ async function benchTls() {
     });
     rows.push({ workload: `TLS monolithic push ${label}: h2 vs HTTP/1.1`, unit: 'MiB/s', berth: push.h2, baseline: push['HTTP/1.1'], baselineName: 'HTTP/1.1' });
   } finally {
-    for (const session of sessions) session.close();
     await tls.stop();
   }
 }
