@@ -306,7 +306,7 @@ describe('HTTP/2 sessions and the connection bounds', () => {
         () => `reset with code ${stream.rstCode}`,
       );
       expect(outcome).toBe('reset with code 8'); // NGHTTP2_CANCEL
-      expect(berth.logs()).toMatch(/resetting an HTTP\/2 stream whose request body stopped arriving/);
+      await logLine(berth, /resetting an HTTP\/2 stream whose request body stopped arriving/);
 
       // The same session still serves, and the upload is as the first PATCH left it.
       expect(client.session.closed).toBe(false);

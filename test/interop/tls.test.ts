@@ -2,9 +2,12 @@
 // (the CA under /etc/docker/certs.d, no insecure-registries entry for the address) push and pull;
 // without the CA both refuse the certificate. SIGHUP re-reads the certificate; a bad replacement
 // keeps the old one serving; bad files stop the start with one line.
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { connect as connectTcp } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, runEveryStep, systemPath, writeClientImage } from '../support/client-image.js';
@@ -141,6 +144,61 @@ describe('berth with --tls-cert and --tls-key', () => {
   });
 });
 
+describe('connection bounds over HTTPS', () => {
+  let berth: RunningBerth;
+
+  beforeAll(async () => {
+    const pair = await ca.issue('bounds', 0x8008);
+    berth = await startBerth({ args: ['--tls-cert', pair.certPath, '--tls-key', pair.keyPath, '--idle-timeout', '1', '--headers-timeout', '1'] });
+  });
+
+  afterAll(async () => {
+    await berth?.stop();
+  });
+
+  /** Resolves when the server closes the socket (or it errors), with the bytes it sent before. */
+  const closedBy = (socket: NodeJS.ReadWriteStream & { once(event: 'close', listener: () => void): unknown }) =>
+    new Promise<string>((resolve) => {
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.once('close', () => resolve(received));
+    });
+
+  it('closes a TCP connection that never starts the TLS handshake after the headers timeout', async () => {
+    const { hostname, port } = new URL(berth.url);
+    const socket = connectTcp(Number(port), hostname);
+    expect(await closedBy(socket)).toBe('');
+  });
+
+  it('cuts a PATCH whose body stops arriving after the idle timeout; the upload keeps its offset', async () => {
+    const { hostname, port } = new URL(berth.url);
+    const started = await fetchOverTls(berth.url, 'POST', '/v2/tls/stall/blobs/uploads/');
+    expect(started.status).toBe(202);
+    const location = new URL(started.headers.location!, berth.url);
+    const socket = connect({ host: hostname, port: Number(port), ca: ca.certPem, servername: 'localhost' });
+    const closed = closedBy(socket);
+    socket.write(`PATCH ${location.pathname}${location.search} HTTP/1.1\r\nHost: ${berth.host}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`);
+    expect(await closed).toBe('');
+    await logLine(berth, /closing a connection whose request body stopped arriving/);
+    const status = await fetchOverTls(berth.url, 'GET', `${location.pathname}${location.search}`);
+    expect(status.status).toBe(204);
+    expect(status.headers.range).toBe('0-0');
+  });
+});
+
+/** One HTTP/1.1 request over TLS trusting the CA. */
+function fetchOverTls(base: string, method: string, path: string): Promise<{ status: number; headers: Record<string, string | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(new URL(path, base), { method, ca: ca.certPem, servername: 'localhost', agent: false }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers as Record<string, string | undefined> }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
 describe('start-up checks of the certificate files', () => {
   let pair: IssuedCertificate;
   let other: IssuedCertificate;
@@ -158,6 +216,8 @@ describe('start-up checks of the certificate files', () => {
     });
     expect(result.code, result.stdout + result.stderr).toBe(2);
     expect(result.stdout).not.toMatch(/listening on/);
+    // Checked before anything is written: not even the data directory was made.
+    expect(existsSync(dataDir)).toBe(false);
     const lines = result.stderr.trim().split('\n');
     expect(lines, result.stderr).toHaveLength(1);
     return lines[0]!;

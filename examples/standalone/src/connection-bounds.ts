@@ -102,7 +102,8 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
     // The parser reports every later chunk of a broken stream too; answer once.
     if (answered.has(socket)) return;
     answered.add(socket);
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // A TLS handshake that failed or timed out (https reports it here): there is no HTTP to answer in.
+    if (error.code === 'ECONNRESET' || !socket.writable || isTlsFailure(error)) {
       socket.destroy();
       return;
     }
@@ -127,6 +128,11 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
       exchange.res.once('close', close);
     }
   });
+}
+
+/** Errors of the TLS layer (a handshake timeout, plain HTTP sent to the HTTPS port, a bad record). */
+function isTlsFailure(error: NodeJS.ErrnoException): boolean {
+  return /^ERR_(TLS|SSL)_/.test(error.code ?? '') || (error as { library?: unknown }).library === 'SSL routines';
 }
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {

@@ -1,6 +1,6 @@
-import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createSecureServer } from 'node:http2';
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { boundConnections, serverOptions, type ConnectionBounds } from './connection-bounds.js';
@@ -15,7 +15,7 @@ export interface ListenerOptions extends ConnectionBounds {
 }
 
 export interface Listener {
-  /** Not yet listening: the caller calls `listen` on it. */
+  /** Not yet listening and without a request handler: the caller adds one (`server.on('request', …)`) and calls `listen`. */
   readonly server: Server;
   readonly scheme: 'http' | 'https';
   /** Stops accepting, lets in-flight requests and streams finish without keeping connections alive, and resolves once all are closed. */
@@ -23,14 +23,15 @@ export interface Listener {
 }
 
 /**
- * The server for the registry's request handler, with the connection bounds on it. With TLS, the
- * certificate and key are checked first (a StartupError says what is wrong) and read again on SIGHUP:
- * a good new pair serves new connections at once, a bad one is logged and the old pair kept.
+ * The server for the registry, with the connection bounds on it. With TLS, the certificate and key
+ * are checked first (a StartupError says what is wrong) and read again on SIGHUP: a good new pair
+ * serves new connections at once, a bad one is logged and the old pair kept. Made before anything
+ * else at start-up, so a bad certificate stops it before anything is written.
  */
-export async function createListener(options: ListenerOptions, handler: RequestListener, logger: Logger): Promise<Listener> {
+export async function createListener(options: ListenerOptions, logger: Logger): Promise<Listener> {
   const files = certificateFiles(options);
   if (files === undefined) {
-    const server = createHttpServer(serverOptions(options), handler);
+    const server = createHttpServer(serverOptions(options));
     boundConnections(server, options, logger);
     const drain = drainOnClose(server, undefined);
     return { server, scheme: 'http', close: () => closeServer(server, drain) };
@@ -48,17 +49,14 @@ export async function createListener(options: ListenerOptions, handler: RequestL
   let server: HttpServer;
   let sessions: Http2Sessions | undefined;
   if (options.http2) {
-    const http2Server = createSecureServer(
-      { ...tls, allowHTTP1: true, settings: HTTP2_SETTINGS },
-      // One handler for both protocols: Koa reads and writes the compatibility API like http's.
-      handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
-    );
+    // One 'request' handler for both protocols: Koa reads and writes the compatibility API like http's.
+    const http2Server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_SETTINGS });
     // allowHTTP1 makes it an HTTP/1.1 server too, with the same timeouts and events (see Node's http2 docs).
     Object.assign(http2Server, serverOptions(options));
     server = http2Server as unknown as HttpServer;
     sessions = boundSessions(http2Server, options, logger);
   } else {
-    server = createHttpsServer({ ...serverOptions(options), ...tls }, handler) as unknown as HttpServer;
+    server = createHttpsServer({ ...serverOptions(options), ...tls }) as unknown as HttpServer;
   }
   boundConnections(server, options, logger);
   const drain = drainOnClose(server, sessions);
@@ -106,6 +104,8 @@ function logCertificate(logger: Logger, message: string, files: CertificateFiles
 }
 
 function closeServer(server: Server, drain: () => void): Promise<void> {
+  // A start-up that failed before `listen` still closes its listener.
+  if (!server.listening) return Promise.resolve();
   const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
   drain();
   return closed;

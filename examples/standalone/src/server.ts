@@ -24,6 +24,8 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel });
+  // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything is written.
+  const listener = await createListener(config, logger);
   // Before anything opens a file there: an unusable directory is one clear error, never a hang.
   await prepareDataDirectory(config.dataDir);
   const metadata = await openMetadata(config, logger);
@@ -48,21 +50,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (access.tokenRoutes) app.use(access.tokenRoutes);
   app.use(registry.routes()).use(registry.allowedMethods());
 
-  let listener;
-  try {
-    // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything listens.
-    listener = await createListener(config, app.callback(), logger);
-  } catch (error) {
-    await stopSweep();
-    await metadata.close();
-    throw error;
-  }
   const { server } = listener;
+  server.on('request', app.callback());
   try {
     await listen(server, config.port, config.host);
   } catch (error) {
     await stopSweep();
     await metadata.close();
+    await listener.close();
     throw listenError(error, config.host, config.port);
   }
   const { port } = server.address() as AddressInfo;
