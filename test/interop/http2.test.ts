@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
+import { connect as connectTcp } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, runCommand, runEveryStep, systemPath } from '../support/client-image.js';
@@ -350,6 +351,38 @@ describe('HTTP/2 sessions and the connection bounds', () => {
       );
       expect(refused).toBe('refused');
       expect((await client.request('GET', '/v2/')).status).toBe(200);
+    } finally {
+      await runEveryStep([() => client.close(), () => berth.stop()]);
+    }
+  });
+
+  it('resets a download stream whose client stops reading, and closes a connection that never starts TLS', async () => {
+    const berth = await startBerth({ args: [...tlsArgs(), '--idle-timeout', '1', '--headers-timeout', '1'] });
+    const client = await connectHttp2(berth.url, ca.certPem);
+    try {
+      // 4 MiB: more than the client's stream window (64 KiB by default) and the socket buffers take in.
+      const blob = textBlob(6, 4 * 1024 * 1024);
+      const started = await client.request('POST', '/v2/h2/reader/blobs/uploads/');
+      const put = await client.request('PUT', withDigest(locationPath(started, berth.url), sha256(blob)), {}, blob);
+      expect(put.status, put.body.toString()).toBe(201);
+
+      const { stream, answer } = client.open('GET', `/v2/h2/reader/blobs/${sha256(blob)}`);
+      stream.end();
+      // No 'data' listener until the answer settles, and paused: the client reads nothing of the body.
+      stream.removeAllListeners('data');
+      stream.pause();
+      const outcome = await answer.then(
+        (response) => `answered ${response.status} with ${response.body.length} bytes`,
+        () => `reset with code ${stream.rstCode}`,
+      );
+      expect(outcome).toBe('reset with code 8'); // NGHTTP2_CANCEL
+      await logLine(berth, /resetting an HTTP\/2 stream whose client stopped reading the response/);
+      expect((await client.request('GET', '/v2/')).status).toBe(200);
+
+      const { hostname, port } = new URL(berth.url);
+      const silent = connectTcp(Number(port), hostname);
+      silent.on('error', () => undefined);
+      await new Promise((resolve) => silent.once('close', resolve));
     } finally {
       await runEveryStep([() => client.close(), () => berth.stop()]);
     }

@@ -38,6 +38,7 @@ export async function connectHttp2(url: string, ca: string): Promise<Http2Client
       stream.on('error', reject);
       stream.on('close', () => {
         if (responseHeaders === undefined) reject(new Error(`${method} ${path}: stream closed without a response (RST code ${stream.rstCode})`));
+        else if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) reject(new Error(`${method} ${path}: stream reset (RST code ${stream.rstCode}) during the response`));
         else resolve({ status: Number(responseHeaders[constants.HTTP2_HEADER_STATUS]), headers: responseHeaders, body: Buffer.concat(chunks) });
       });
     });

@@ -110,7 +110,10 @@ export const HTTP2_SETTINGS = { initialWindowSize: 1024 * 1024, maxConcurrentStr
 /** As `clientStall` for HTTP/1.1, for one stream. */
 function streamStall(req: Http2ServerRequest, res: Http2ServerResponse): 'body' | 'response' | undefined {
   const stream = req.stream;
-  if (!req.complete) {
+  // `req.complete` only turns true once the registry has read the body to its end: whether the client
+  // sent all of it is the stream's state (END_STREAM received; with the headers for a GET).
+  const bodyReceived = req.complete || stream.endAfterHeaders || stream.state?.remoteClose === 1;
+  if (!bodyReceived) {
     // Bytes waiting in the request stream mean the registry has not read them yet: the disk is slow, not the client.
     return req.readableLength > 0 || stream.readableLength > 0 ? undefined : 'body';
   }
