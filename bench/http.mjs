@@ -1,6 +1,7 @@
 // A minimal HTTP client over node:http: streamed request bodies with backpressure, and responses either
 // collected (small ones) or counted and dropped (blobs), so the client does as little work as it can.
 import { Agent, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { once } from 'node:events';
 
 /** One connection per transfer, as a single `docker push` layer upload gets. */
@@ -15,7 +16,8 @@ export const freshConnection = new Agent({ keepAlive: false });
  */
 export async function request(method, url, options = {}) {
   const { headers = {}, body, agent = freshConnection, collect = true } = options;
-  const req = httpRequest(url, { method, headers, agent });
+  // https: URLs (bench/tls.mjs) come with an https Agent that trusts the bench's CA.
+  const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method, headers, agent });
   const responded = new Promise((resolve, reject) => {
     req.once('response', resolve);
     req.once('error', reject);

@@ -1,6 +1,7 @@
 // `pnpm bench [-- --quick] [-- --rounds N] [-- --only push,pull,...]`: berth against the reference registry
 // (docker/distribution 2.8) on this machine, workload by workload, alternating the two servers round by
 // round so that drift hits both. Prints a Markdown table and writes bench-results/<timestamp>.json.
+// The `tls` workload is berth alone: HTTP/2 against HTTP/1.1, both over TLS, on one --http2 server.
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +13,9 @@ import { request } from './http.mjs';
 import { MiB, finishRow, renderTable, writeResults } from './report.mjs';
 import { SCHEMA2, pushChunked, pushImage, pushMonolithic, pullBlob, putManifest } from './registry-client.mjs';
 import { startBerth, startReference, trackPeakRss } from './servers.mjs';
+import { http1Agent, http1Pull, http1PushMonolithic, http2PushMonolithic, http2Pull, http2Session, startTlsBerth } from './tls.mjs';
 
-const WORKLOADS = ['push', 'chunked', 'pull', 'manifests', 'tags'];
+const WORKLOADS = ['push', 'chunked', 'pull', 'manifests', 'tags', 'tls'];
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -36,6 +38,8 @@ const config = {
   tagCount: quick ? 1_000 : 10_000,
   tagPageSize: 100,
   tagConnections: 10,
+  tlsSize: quick ? 64 * MiB : 256 * MiB,
+  tlsParallel: 8,
   workloads: args.only ? args.only.split(',') : WORKLOADS,
 };
 const SCHEMA1_TYPES = [
@@ -405,6 +409,91 @@ async function benchTags(servers) {
   });
 }
 
+/**
+ * berth alone, over TLS with --http2: HTTP/2 (berth column) against HTTP/1.1 on the same server
+ * (baseline column), for blob pulls (one client, then several at once: h2 streams on one session,
+ * HTTP/1.1 on as many connections) and monolithic pushes. The reference takes no part.
+ */
+async function benchTls() {
+  const tls = await startTlsBerth();
+  const { server, ca } = tls;
+  const size = config.tlsSize;
+  const label = `${size / MiB} MiB`;
+  const repository = 'bench/tls';
+  try {
+    const pullSource = new BlobSource(700, size);
+    const pullDigest = pullSource.digest().digest;
+    await http1PushMonolithic(server, http1Agent(ca), repository, pullSource, pullDigest);
+    // A session per timed transfer (or batch), as HTTP/1.1 gets a connection: the server closes idle ones after the keep-alive timeout.
+    const withSession = async (work) => {
+      const session = await http2Session(server, ca);
+      try {
+        return await work(session);
+      } finally {
+        session.close();
+      }
+    };
+    const protocols = {
+      'HTTP/1.1': {
+        pull: () => http1Pull(server, http1Agent(ca), repository, pullDigest, size),
+        pullMany: async (count) => {
+          const agent = http1Agent(ca, { maxSockets: count });
+          await Promise.all(Array.from({ length: count }, () => http1Pull(server, agent, repository, pullDigest, size)));
+          agent.destroy();
+        },
+        push: (source, digest) => http1PushMonolithic(server, http1Agent(ca), repository, source, digest),
+      },
+      h2: {
+        pull: () => withSession((session) => http2Pull(session, repository, pullDigest, size)),
+        pullMany: (count) => withSession((session) => Promise.all(Array.from({ length: count }, () => http2Pull(session, repository, pullDigest, size)))),
+        push: (source, digest) => withSession((session) => http2PushMonolithic(server, session, repository, source, digest)),
+      },
+    };
+    // Warm-up: one untimed pull each.
+    for (const protocol of Object.values(protocols)) await protocol.pull();
+
+    /** Samples per protocol, HTTP/1.1 first in even rounds and h2 first in odd ones. */
+    const measure = async (what, once) => {
+      const samples = { 'HTTP/1.1': [], h2: [] };
+      for (let round = 0; round < config.rounds; round++) {
+        const order = round % 2 === 0 ? ['HTTP/1.1', 'h2'] : ['h2', 'HTTP/1.1'];
+        for (const name of order) {
+          const rate = await once(protocols[name], round);
+          log(`tls ${what} ${name}: ${rate.toFixed(0)} MiB/s`);
+          samples[name].push(rate);
+        }
+      }
+      return samples;
+    };
+    const timed = async (work, bytes) => {
+      const started = process.hrtime.bigint();
+      await work();
+      return bytes / MiB / seconds(started);
+    };
+
+    const pull = await measure('pull', (protocol) => timed(() => protocol.pull(), size));
+    rows.push({ workload: `TLS blob pull ${label}, 1 client: h2 vs HTTP/1.1`, unit: 'MiB/s', berth: pull.h2, baseline: pull['HTTP/1.1'], baselineName: 'HTTP/1.1' });
+    const count = config.tlsParallel;
+    const many = await measure(`${count} pulls`, (protocol) => timed(() => protocol.pullMany(count), count * size));
+    rows.push({
+      workload: `TLS blob pull ${label}, ${count} at once (h2: one session; HTTP/1.1: ${count} connections), aggregate`,
+      unit: 'MiB/s',
+      berth: many.h2,
+      baseline: many['HTTP/1.1'],
+      baselineName: 'HTTP/1.1',
+    });
+    let pushRound = 0;
+    const push = await measure('push', (protocol) => {
+      const source = new BlobSource(800 + pushRound++, size);
+      const digest = source.digest().digest;
+      return timed(() => protocol.push(source, digest), size);
+    });
+    rows.push({ workload: `TLS monolithic push ${label}: h2 vs HTTP/1.1`, unit: 'MiB/s', berth: push.h2, baseline: push['HTTP/1.1'], baselineName: 'HTTP/1.1' });
+  } finally {
+    await tls.stop();
+  }
+}
+
 async function main() {
   const startedAt = new Date().toISOString();
   const machine = {
@@ -432,7 +521,7 @@ async function main() {
     const servers = { berth, reference };
     log(`berth ${berth.url} (pid ${berth.pid}), reference ${reference.url} (pid ${reference.pid})`);
     const state = {};
-    const benches = { push: benchPush, chunked: benchChunked, pull: benchPull, manifests: benchManifests, tags: benchTags };
+    const benches = { push: benchPush, chunked: benchChunked, pull: benchPull, manifests: benchManifests, tags: benchTags, tls: benchTls };
     for (const name of config.workloads) {
       const bench = benches[name];
       if (!bench) throw new Error(`unknown workload "${name}" (known: ${WORKLOADS.join(', ')})`);

@@ -55,7 +55,7 @@ export async function startBerth(options = {}) {
     const url = await watched.until(
       new Promise((resolve) => {
         watched.onLine((line) => {
-          const match = /listening on (http:\/\/[^\s"']+)/.exec(line);
+          const match = /listening on (https?:\/\/[^\s"']+)/.exec(line);
           if (match?.[1]) resolve(match[1].replace(/\/+$/, ''));
         });
       }),

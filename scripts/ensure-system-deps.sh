@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need from the machine: real clients (skopeo; docker.io,
 # podman, buildah, containerd for the client harness in test/support), Debian's docker-registry
-# (distribution 2.8, the reference), htpasswd and openssl for its auth modes, Prometheus (a real
-# scraper for the metrics test; its service is not started), and a running PostgreSQL. Idempotent. The daemons (dockerd, containerd) are not started here: each test file
+# (distribution 2.8, the reference), htpasswd and openssl for its auth modes (openssl and curl
+# for the TLS tests too), Prometheus (a real scraper for the metrics test; its service is not
+# started), and a running PostgreSQL. Idempotent. The daemons (dockerd, containerd) are not started here: each test file
 # starts its own, by hand, in a temp dir (test/support/docker-engine.ts, containerd.ts).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -19,6 +20,8 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Prometheus itself scrapes berth in test/interop/metrics.test.ts; its promtool checks the text format.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# curl with HTTP/2 (nghttp2) for the TLS / HTTP/2 interop tests.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if ((${#missing[@]} > 0)); then
   echo "installing ${missing[*]}"
   # Package scripts must not start the system's docker/containerd services (without systemd,

@@ -47,6 +47,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A berth process: also its pid (to send it signals) and how it ended. */
+export interface RunningBerth extends RunningRegistry {
+  readonly pid: number;
+  readonly exited: Promise<ProcessExit>;
+}
+
 export interface StartBerthOptions {
   dataDir?: string;
   /** Replaces the built main.js (another build of the same CLI contract). */
@@ -59,10 +70,10 @@ export interface StartBerthOptions {
 
 /**
  * Spawns `node examples/standalone/dist/main.js --host 127.0.0.1 --port 0 --data <dir> [args]` and
- * waits for its `listening on http://HOST:PORT` line. Without `dataDir`, a tmp dir is used and
+ * waits for its `listening on http://HOST:PORT` (or `https://`) line. Without `dataDir`, a tmp dir is used and
  * removed on stop.
  */
-export async function startBerth(options: StartBerthOptions = {}): Promise<RunningRegistry> {
+export async function startBerth(options: StartBerthOptions = {}): Promise<RunningBerth> {
   const entry = options.entry ?? BERTH_MAIN;
   if (!existsSync(entry)) {
     throw new Error(`${entry} does not exist: build it first with \`pnpm exec tsc -b\` (pnpm test does)`);
@@ -75,12 +86,18 @@ export async function startBerth(options: StartBerthOptions = {}): Promise<Runni
     ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });
   const process_ = watch(child, 'berth');
+  const exited = new Promise<ProcessExit>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
   try {
-    const url = await process_.waitForLine((line) => /listening on (http:\/\/[^\s"']+)/.exec(line)?.[1]);
+    const url = await process_.waitForLine((line) => /listening on (https?:\/\/[^\s"']+)/.exec(line)?.[1]);
     const base = url.replace(/\/+$/, '');
     return {
       url: base,
       host: new URL(base).host,
+      pid: child.pid!,
+      exited,
       logs: process_.logs,
       stop: async () => {
         await process_.stop();

@@ -54,7 +54,16 @@ export function dockerRef(host: string, repository: string, reference?: string):
   return `docker://${host}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`;
 }
 
-export async function createSkopeo(): Promise<Skopeo> {
+export interface CreateSkopeoOptions {
+  /**
+   * Verify registries' TLS certificates against the `ca.crt` (and `*.crt`) in this directory
+   * (`--cert-dir`, `--tls-verify=true`); without it, TLS is not verified (plain HTTP works too).
+   */
+  readonly certDir?: string;
+}
+
+export async function createSkopeo(options: CreateSkopeoOptions = {}): Promise<Skopeo> {
+  const certDir = options.certDir;
   const sandbox = await mkdtemp(join(tmpdir(), 'skopeo-sandbox-'));
   const dirs = {
     home: join(sandbox, 'home'),
@@ -117,8 +126,8 @@ export async function createSkopeo(): Promise<Skopeo> {
     copy: async (source, destination, options = {}) => {
       const digestFile = join(sandbox, `digest-${digestFiles++}`);
       const args = ['copy', '--retry-times', '0', '--digestfile', digestFile];
-      if (source.startsWith('docker://')) args.push('--src-tls-verify=false');
-      if (destination.startsWith('docker://')) args.push('--dest-tls-verify=false');
+      if (source.startsWith('docker://')) args.push(...tlsFlags(certDir, '--src-'));
+      if (destination.startsWith('docker://')) args.push(...tlsFlags(certDir, '--dest-'));
       if (options.format) args.push('--format', options.format);
       if (options.all) args.push('--all');
       await run([...args, source, destination]);
@@ -126,23 +135,27 @@ export async function createSkopeo(): Promise<Skopeo> {
       await rm(digestFile, { force: true });
       return { digest };
     },
-    inspectRaw: (ref) => run(['inspect', '--raw', '--retry-times', '0', ...tlsFlag(ref), ref]),
+    inspectRaw: (ref) => run(['inspect', '--raw', '--retry-times', '0', ...tlsFlag(ref, certDir), ref]),
     inspectDigest: async (ref) =>
-      sha256Digest(await run(['inspect', '--raw', '--retry-times', '0', ...tlsFlag(ref), ref])),
+      sha256Digest(await run(['inspect', '--raw', '--retry-times', '0', ...tlsFlag(ref, certDir), ref])),
     listTags: async (ref) => {
-      const out = await run(['list-tags', '--retry-times', '0', ...tlsFlag(ref), ref]);
+      const out = await run(['list-tags', '--retry-times', '0', ...tlsFlag(ref, certDir), ref]);
       const parsed = JSON.parse(out.toString('utf8')) as { Tags?: string[] | null };
       return parsed.Tags ?? [];
     },
     delete: async (ref) => {
-      await run(['delete', '--retry-times', '0', ...tlsFlag(ref), ref]);
+      await run(['delete', '--retry-times', '0', ...tlsFlag(ref, certDir), ref]);
     },
     dispose: () => rm(sandbox, { recursive: true, force: true }),
   };
 }
 
-function tlsFlag(ref: string): string[] {
-  return ref.startsWith('docker://') ? ['--tls-verify=false'] : [];
+function tlsFlag(ref: string, certDir: string | undefined): string[] {
+  return ref.startsWith('docker://') ? tlsFlags(certDir, '--') : [];
+}
+
+function tlsFlags(certDir: string | undefined, prefix: '--' | '--src-' | '--dest-'): string[] {
+  return certDir === undefined ? [`${prefix}tls-verify=false`] : [`${prefix}tls-verify=true`, `${prefix}cert-dir`, certDir];
 }
 
 export interface SkopeoLoginOptions {

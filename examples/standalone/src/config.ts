@@ -42,6 +42,12 @@ export interface ServerConfig {
   metrics: boolean;
   /** Serve `/metrics` on this port of the same host instead of the main one (so it need not be public). */
   metricsPort: number | undefined;
+  /** PEM certificate chain (server certificate first): with `tlsKeyFile`, the server speaks HTTPS. Re-read on SIGHUP. */
+  tlsCertFile: string | undefined;
+  /** PEM private key of the certificate. */
+  tlsKeyFile: string | undefined;
+  /** Offer HTTP/2 (ALPN `h2`) next to HTTP/1.1; needs TLS. */
+  http2: boolean;
 }
 
 /** The defaults of the connection bounds, in seconds (and connections). */
@@ -91,6 +97,9 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       'max-connections': { type: 'string' },
       'metrics-port': { type: 'string' },
       'no-metrics': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      http2: { type: 'boolean' },
     },
     strict: true,
   });
@@ -118,6 +127,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     keepAliveTimeoutMs: seconds('--keep-alive-timeout', setting('keep-alive-timeout', 'BERTH_KEEP_ALIVE_TIMEOUT'), CONNECTION_DEFAULTS.keepAliveTimeout, { zero: true }),
     maxConnections: count('--max-connections', setting('max-connections', 'BERTH_MAX_CONNECTIONS'), CONNECTION_DEFAULTS.maxConnections),
     ...metricsConfig(values['no-metrics'] === true || env['BERTH_METRICS'] === 'false', setting('metrics-port', 'BERTH_METRICS_PORT'), port),
+    ...tlsConfig(optionalPath(setting('tls-cert', 'BERTH_TLS_CERT')), optionalPath(setting('tls-key', 'BERTH_TLS_KEY')), values.http2 ?? env['BERTH_HTTP2'] === 'true'),
   };
 }
 
@@ -128,6 +138,13 @@ function metricsConfig(off: boolean, portText: string | undefined, mainPort: num
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --metrics-port "${portText}": expected a port from 1 to 65535`);
   if (port === mainPort) throw new Error(`--metrics-port ${port} is the main port: leave it out to serve /metrics there`);
   return { metrics: true, metricsPort: port };
+}
+
+/** Certificate and key come together; HTTP/2 is only offered over TLS (clients speak cleartext h2 to no registry). */
+function tlsConfig(tlsCertFile: string | undefined, tlsKeyFile: string | undefined, http2: boolean) {
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new Error('--tls-cert and --tls-key go together: give both (BERTH_TLS_CERT, BERTH_TLS_KEY)');
+  if (http2 && tlsCertFile === undefined) throw new Error('--http2 needs TLS: give --tls-cert and --tls-key too');
+  return { tlsCertFile, tlsKeyFile, http2 };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
 /** How long clients may take, and how many may connect (see ServerConfig). */
@@ -73,6 +73,8 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
     // Node arms every new socket with this, and again after each keep-alive wait.
     server.timeout = bounds.idleTimeoutMs;
     server.on('timeout', (socket: Socket) => {
+      // HTTP/2 sessions time out through here too: http2-bounds.ts judges them.
+      if (!(socket instanceof Socket)) return;
       const exchange = inFlight.get(socket);
       const stall = exchange === undefined ? 'idle' : clientStall(exchange.req, exchange.res, socket);
       if (stall === undefined) {
@@ -90,7 +92,9 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
     });
   } else {
     // Without a listener Node destroys the socket on any timeout, which is right for the keep-alive one.
-    server.on('timeout', (socket: Socket) => socket.destroy());
+    server.on('timeout', (socket: Socket) => {
+      if (socket instanceof Socket) socket.destroy();
+    });
   }
 
   const answered = new WeakSet<Socket>();
@@ -98,7 +102,8 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
     // The parser reports every later chunk of a broken stream too; answer once.
     if (answered.has(socket)) return;
     answered.add(socket);
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // A TLS handshake that failed or timed out (https reports it here): there is no HTTP to answer in.
+    if (error.code === 'ECONNRESET' || !socket.writable || isTlsFailure(error)) {
       socket.destroy();
       return;
     }
@@ -123,6 +128,11 @@ export function boundConnections(server: Server, bounds: ConnectionBounds, logge
       exchange.res.once('close', close);
     }
   });
+}
+
+/** Errors of the TLS layer (a handshake timeout, plain HTTP sent to the HTTPS port, a bad record). */
+function isTlsFailure(error: NodeJS.ErrnoException): boolean {
+  return /^ERR_(TLS|SSL)_/.test(error.code ?? '') || (error as { library?: unknown }).library === 'SSL routines';
 }
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {

@@ -1,7 +1,7 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import { createRegistry } from '@berth/koa';
@@ -11,8 +11,8 @@ import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
-import { boundConnections, serverOptions } from './connection-bounds.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
+import { createListener } from './listener.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 
@@ -25,6 +25,8 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel });
+  // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything is written.
+  const listener = await createListener(config, logger);
   // Before anything opens a file there: an unusable directory is one clear error, never a hang.
   await prepareDataDirectory(config.dataDir);
   const metadata = await openMetadata(config, logger);
@@ -53,9 +55,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (access.tokenRoutes) app.use(access.tokenRoutes);
   app.use(registry.routes()).use(registry.allowedMethods());
 
-  const server = createServer(serverOptions(config), app.callback());
-  boundConnections(server, config, logger);
-  const drain = drainOnClose(server);
+  const { server } = listener;
+  server.on('request', app.callback());
   const metricsServer = config.metrics && config.metricsPort !== undefined ? createServer(new Koa().use(registry.metricsMiddleware()).callback()) : undefined;
   try {
     await listen(server, config.port, config.host);
@@ -68,13 +69,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (error) {
     await stopSweep();
     await metadata.close();
+    await listener.close();
     throw listenError(error, config.host, config.port);
   }
   const { port } = server.address() as AddressInfo;
   if (config.auth.mode === 'none' && !isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
   }
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = `${listener.scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (metricsServer) {
     const { port: metricsPort } = metricsServer.address() as AddressInfo;
     logger.info({ metrics: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${metricsPort}/metrics` }, 'metrics on their own port');
@@ -84,11 +86,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     url,
     logger,
     async close() {
-      const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
+      const closed = listener.close();
       const metricsClosed = metricsServer && new Promise<void>((done) => metricsServer.close(() => done()));
       metricsServer?.closeAllConnections();
       const swept = stopSweep();
-      drain();
       await closed;
       await metricsClosed;
       await swept;
@@ -135,24 +136,4 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       done();
     });
   });
-}
-
-/**
- * Lets in-flight requests finish but keeps no connection alive after them, so a closing server exits as
- * soon as its last response is sent instead of waiting for clients' keep-alive sockets to time out.
- * Returns the function that starts draining.
- */
-function drainOnClose(server: Server): () => void {
-  const inFlight = new Set<ServerResponse>();
-  let draining = false;
-  server.on('request', (_request, response: ServerResponse) => {
-    if (draining) response.setHeader('Connection', 'close');
-    inFlight.add(response);
-    response.once('close', () => inFlight.delete(response));
-  });
-  return () => {
-    draining = true;
-    for (const response of inFlight) if (!response.headersSent) response.setHeader('Connection', 'close');
-    server.closeIdleConnections();
-  };
 }

@@ -54,8 +54,10 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
 
 /** Every Accept header value (a client may send several). */
 function acceptHeaders(ctx: Context): string[] {
-  const accept = ctx.req.headersDistinct['accept'];
-  return accept ?? [];
+  // HTTP/2 requests (Node's compatibility API) have no headersDistinct: Node joins repeated Accept fields there.
+  const accept = ctx.req.headersDistinct?.['accept'] ?? ctx.req.headers['accept'];
+  if (accept === undefined) return [];
+  return typeof accept === 'string' ? [accept] : accept;
 }
 
 /** If-None-Match as a list of entity tags; a weak or bare digest also matches, as does `*`. */
