@@ -1,9 +1,9 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createRegistry } from '@berth/koa';
 import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
@@ -13,71 +13,111 @@ import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
 import { boundConnections, serverOptions } from './connection-bounds.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
+import { openWhenReachable } from './database-wait.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 
 export interface RunningServer {
   url: string;
   logger: Logger;
-  /** Stops accepting connections, lets in-flight requests finish, then closes the stores. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections and lets in-flight requests finish for up to the shutdown timeout,
+   * then closes the connections still open; closes the stores. `drained` is false when connections
+   * had to be closed under running requests.
+   */
+  close(): Promise<{ drained: boolean }>;
 }
 
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const logger = pino({ level: config.logLevel });
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   // Before anything opens a file there: an unusable directory is one clear error, never a hang.
   await prepareDataDirectory(config.dataDir);
-  const metadata = await openMetadata(config, logger);
-  const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
-  const access = await createServerAccess(config, metadata, logger);
-  const registry = createRegistry({
-    ...(access.authorize && { authorize: access.authorize }),
-    metadata,
-    blobs,
-    schema1Push: config.schema1Push,
-    ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
-    ...(config.platforms !== undefined && { platforms: config.platforms }),
-  });
 
-  const stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
-
-  const app = new Koa();
-  // Behind a load balancer: the client's address (sign-in limits) and scheme (the token realm) come from X-Forwarded-*.
-  app.proxy = config.trustProxy;
-  app.on('error', logAppErrors(logger, config.dataDir));
-  app.use(requestLog(logger));
-  if (access.tokenRoutes) app.use(access.tokenRoutes);
-  app.use(registry.routes()).use(registry.allowedMethods());
-
-  const server = createServer(serverOptions(config), app.callback());
+  // The port is bound before any store is opened, so a port in use is reported before a database is
+  // touched (or migrated). Until the registry is ready, a request that arrives gets 503.
+  let handleRequest: RequestListener = answerNotReady;
+  const server = createServer(serverOptions(config), (request, response) => handleRequest(request, response));
   boundConnections(server, config, logger);
-  const drain = drainOnClose(server);
   try {
     await listen(server, config.port, config.host);
   } catch (error) {
-    await stopSweep();
-    await metadata.close();
     throw listenError(error, config.host, config.port);
   }
+
+  let metadata: MetadataStore | undefined;
+  let stopSweep: (() => Promise<void>) | undefined;
+  let app: Koa;
+  try {
+    metadata = await openMetadata(config, logger);
+    const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+    const access = await createServerAccess(config, metadata, logger);
+    const registry = createRegistry({
+      ...(access.authorize && { authorize: access.authorize }),
+      metadata,
+      blobs,
+      schema1Push: config.schema1Push,
+      ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
+      ...(config.platforms !== undefined && { platforms: config.platforms }),
+    });
+    stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
+
+    app = new Koa();
+    // Behind a load balancer: the client's address (sign-in limits) and scheme (the token realm) come from X-Forwarded-*.
+    app.proxy = config.trustProxy;
+    app.on('error', logAppErrors(logger, config.dataDir));
+    app.use(requestLog(logger));
+    if (access.tokenRoutes) app.use(access.tokenRoutes);
+    app.use(registry.routes()).use(registry.allowedMethods());
+  } catch (error) {
+    await new Promise<void>((done) => server.close(() => done()));
+    await stopSweep?.();
+    await metadata?.close();
+    throw error;
+  }
+  handleRequest = app.callback();
+  const drain = drainOnClose(server);
+
   const { port } = server.address() as AddressInfo;
   if (config.auth.mode === 'none' && !isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
   }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const stores = { metadata, stopSweep };
 
   return {
     url,
     logger,
     async close() {
       const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
-      const swept = stopSweep();
+      const swept = stores.stopSweep();
       drain();
-      await closed;
+      let drained = true;
+      // 0: no bound, wait for every request.
+      const timer =
+        config.shutdownTimeoutMs > 0
+          ? setTimeout(() => {
+              drained = false;
+              logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout reached: closing the connections still open');
+              server.closeAllConnections();
+            }, config.shutdownTimeoutMs)
+          : undefined;
+      try {
+        await closed;
+      } finally {
+        clearTimeout(timer);
+      }
       await swept;
-      await metadata.close();
+      await stores.metadata.close();
+      return { drained };
     },
   };
 }
+
+/** Before the stores are open: the spec's error body, 503, and the connection closed. */
+const answerNotReady: RequestListener = (_request, response) => {
+  const body = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'the registry is starting', detail: null }] });
+  response.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', 'Retry-After': '1' });
+  response.end(body);
+};
 
 /** PostgreSQL when a database URL is given (instances sharing it must share the data directory too), else SQLite in the data directory. */
 async function openMetadata(config: ServerConfig, logger: Logger): Promise<MetadataStore> {
@@ -90,10 +130,15 @@ async function openMetadata(config: ServerConfig, logger: Logger): Promise<Metad
   // Host and database only: the URL may carry a password.
   logger.info({ metadata: 'postgres', host: url.host, database: url.pathname.slice(1) }, 'metadata store');
   const log = logger.child({ component: 'postgres' });
-  return openPostgresMetadataStore({
-    connection: config.databaseUrl,
-    log: { warn: (message) => log.warn(String(message)), error: (message) => log.error(String(message)), debug: () => undefined },
-  });
+  const where = `${url.host}${url.pathname}`;
+  return openWhenReachable(
+    () =>
+      openPostgresMetadataStore({
+        connection: config.databaseUrl!,
+        log: { warn: (message) => log.warn(String(message)), error: (message) => log.error(String(message)), debug: () => undefined },
+      }),
+    { waitMs: config.databaseWaitMs, logger, where },
+  );
 }
 
 function isLoopback(host: string): boolean {
