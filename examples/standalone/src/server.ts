@@ -131,14 +131,23 @@ async function openMetadata(config: ServerConfig, logger: Logger): Promise<Metad
   logger.info({ metadata: 'postgres', host: url.host, database: url.pathname.slice(1) }, 'metadata store');
   const log = logger.child({ component: 'postgres' });
   const where = `${url.host}${url.pathname}`;
-  return openWhenReachable(
+  // While start-up waits for the database, the pool's own connection errors are what the wait's warnings say already.
+  let opening = true;
+  const firstLine = (message: unknown) => String(message).split('\n')[0];
+  const store = await openWhenReachable(
     () =>
       openPostgresMetadataStore({
         connection: config.databaseUrl!,
-        log: { warn: (message) => log.warn(String(message)), error: (message) => log.error(String(message)), debug: () => undefined },
+        log: {
+          warn: (message) => (opening ? log.debug(firstLine(message)) : log.warn(firstLine(message))),
+          error: (message) => log.error(firstLine(message)),
+          debug: () => undefined,
+        },
       }),
     { waitMs: config.databaseWaitMs, logger, where },
   );
+  opening = false;
+  return store;
 }
 
 function isLoopback(host: string): boolean {

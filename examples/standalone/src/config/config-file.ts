@@ -65,7 +65,7 @@ function documentSchema(values: FileValues, baseDir: string): z.ZodType {
   const build = (shape: Shape): z.ZodType =>
     z
       .strictObject(
-        Object.fromEntries(Object.entries(shape).map(([key, child]) => [key, isSetting(child) ? leaf(child) : build(child).optional()])),
+        Object.fromEntries(Object.entries(shape).map(([key, child]) => [key, isSetting(child) ? leaf(child).optional() : build(child).optional()])),
       )
       .nullish();
   const leaf = (setting: Setting) =>
