@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { UsageError } from './cli/usage-error.js';
-import { settingLabel, type ResolvedSettings } from './config/resolve.js';
+import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
 export interface ServerConfig {
   host: string;
@@ -62,6 +62,15 @@ export type AuthConfig =
       issuer: string;
       accessFile: string | undefined;
     };
+
+/** Resolves the settings and maps them; every mistake is a UsageError (one line per problem). */
+export async function readServerConfig(input: ResolveInput): Promise<{ config: ServerConfig; resolved: ResolvedSettings }> {
+  const resolved = await resolveSettings(input);
+  const config = toServerConfig(resolved);
+  const missing = missingFiles(resolved);
+  if (missing.length > 0) throw new UsageError(missing.join('\n'));
+  return { config, resolved };
+}
 
 /**
  * The one mapping from the resolved settings (see `config/settings.ts`: flags, then environment, then

@@ -27,6 +27,8 @@ export function requestLog(logger: Logger): Middleware {
       ctx.state['requestId'] = randomBytes(8).toString('hex');
       ctx.set('X-Request-Id', ctx.state['requestId'] as string);
     }
+    // Read now: once the client has gone, the socket no longer knows its address.
+    const remote = ctx.ip;
     // Counted from here, before any body byte is parsed: the middleware runs when the headers are in.
     const received = countBodyBytes(ctx.req);
     const finished = new Promise<void>((done) => ctx.res.once('close', done));
@@ -47,7 +49,7 @@ export function requestLog(logger: Logger): Middleware {
           ...(clientLeft && declared !== '' && { expected: Number(declared) }),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           aborted,
-          remote: ctx.ip,
+          remote,
           userAgent: ctx.get('User-Agent') || null,
           // Who, never how: no Authorization header, password or token is logged.
           user: principalName((ctx.state['principal'] as Principal | undefined) ?? principalFromState(ctx)),

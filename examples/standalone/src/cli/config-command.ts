@@ -1,7 +1,6 @@
 import { loadAccessFile } from '@berth/auth';
-import { toServerConfig } from '../config.js';
+import { readServerConfig } from '../config.js';
 import { printSettings } from '../config/print.js';
-import { resolveSettings } from '../config/resolve.js';
 import { parseArgs } from './args.js';
 import { SETTING_FLAGS } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -36,8 +35,7 @@ async function check(argv: readonly string[]): Promise<number> {
   const [file, ...extra] = args.positionals;
   if (file === undefined) throw new UsageError('config check needs a FILE (see berth config --help)');
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" (see berth config --help)`);
-  const resolved = await resolveSettings({ flags: new Map([['config', file]]), env: {}, cwd: process.cwd(), ignoreEnv: true });
-  const server = toServerConfig(resolved);
+  const { config: server } = await readServerConfig({ flags: new Map([['config', file]]), env: {}, cwd: process.cwd(), ignoreEnv: true });
   // The access rules are read as serve would read them: a bad rule names its line.
   const accessFile = server.auth.mode === 'none' ? undefined : server.auth.accessFile;
   if (accessFile !== undefined) {
@@ -56,8 +54,7 @@ async function print(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}" (see berth config --help)`);
-  const resolved = await resolveSettings({ flags: args.flags, env: process.env, cwd: process.cwd() });
-  toServerConfig(resolved);
+  const { resolved } = await readServerConfig({ flags: args.flags, env: process.env, cwd: process.cwd() });
   process.stdout.write(printSettings(resolved));
   return 0;
 }

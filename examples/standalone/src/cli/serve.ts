@@ -1,6 +1,5 @@
 import { SETTINGS, envNames, type Setting } from '../config/settings.js';
-import { resolveSettings } from '../config/resolve.js';
-import { toServerConfig } from '../config.js';
+import { readServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startServer } from '../server.js';
 import { parseArgs, type FlagSpec } from './args.js';
@@ -26,18 +25,20 @@ export async function serve(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}" (see berth serve --help)`);
-  const config = toServerConfig(await resolveSettings({ flags: args.flags, env: process.env, cwd: process.cwd() }));
+  const { config } = await readServerConfig({ flags: args.flags, env: process.env, cwd: process.cwd() });
   const logger = createLogger(config.logLevel, config.logFormat);
   const server = await startServer(config, logger);
+  // Start-up and shutdown lines are written whatever the level: scripts wait for the listening line.
+  const lifecycle = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
   return new Promise<number>((finish) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      server.logger.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'finishing in-flight requests');
+      lifecycle.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'finishing in-flight requests');
       server.close().then(
         ({ drained }) => {
-          server.logger.info({ drained }, drained ? 'stopped' : 'stopped; connections were closed under running requests');
+          lifecycle.info({ drained }, drained ? 'stopped' : 'stopped; connections were closed under running requests');
           finish(drained ? 0 : 1);
         },
         (error: unknown) => {
@@ -49,7 +50,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     // Announced once a signal can stop it cleanly: whoever waits for this line may send SIGTERM at once.
-    server.logger.info({ url: server.url }, `listening on ${server.url}`);
+    lifecycle.info({ url: server.url }, `listening on ${server.url}`);
   });
 }
 

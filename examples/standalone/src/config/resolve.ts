@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { UsageError } from '../cli/usage-error.js';
 import { ConfigFileError, loadConfigFile, type FileValues } from './config-file.js';
 import { parseSettingValue } from './setting-value.js';
@@ -50,7 +51,7 @@ export async function resolveSettings(input: ResolveInput): Promise<ResolvedSett
       problems.push(`${label}: not available in this version of berth (comes with ${setting.notAvailable})`);
       return undefined;
     }
-    const parsed = parseSettingValue(setting, Array.isArray(raw) ? raw.join(',') : raw, input.cwd);
+    const parsed = parseSettingValue(setting, Array.isArray(raw) ? raw.join(',') : raw, input.cwd, { checkExists: false });
     if (parsed.ok) return { value: parsed.value, source };
     problems.push(`invalid ${label} ${JSON.stringify(Array.isArray(raw) ? raw.join(',') : String(raw))}: ${parsed.problem}`);
     return undefined;
@@ -89,4 +90,20 @@ export function settingLabel(resolved: ResolvedSettings, name: string): string {
   if (source?.kind === 'file') return `${setting.file} (--${setting.flag})`;
   if (source?.kind === 'env') return `${source.name} (--${setting.flag})`;
   return `--${setting.flag}`;
+}
+
+/**
+ * Files named by flags or variables that are not there (`--htpasswd: file not found (/etc/users)`).
+ * Judged after the settings are known to fit together, so that a missing setting is reported first;
+ * the config file's own paths were judged with the file.
+ */
+export function missingFiles(resolved: ResolvedSettings): string[] {
+  const problems: string[] = [];
+  for (const setting of SETTINGS) {
+    const entry = resolved.get(setting.name);
+    if (entry === undefined || setting.kind.type !== 'path' || setting.kind.mustExist !== true) continue;
+    if (entry.source.kind !== 'flag' && entry.source.kind !== 'env') continue;
+    if (!existsSync(String(entry.value))) problems.push(`${settingLabel(resolved, setting.name)}: file not found (${String(entry.value)})`);
+  }
+  return problems;
 }

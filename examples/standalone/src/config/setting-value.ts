@@ -16,8 +16,9 @@ const BOOLEANS = new Map([
  * One setting's value from a flag, a variable (text) or the config file (text, or a YAML number,
  * boolean or list). `baseDir` resolves relative paths: the working directory, or the config file's.
  * A problem is worded to follow the setting's name: `expected an integer 0-65535`, `file not found`.
+ * `checkExists: false` leaves out whether a file is there (see `missingFiles`).
  */
-export function parseSettingValue(setting: Setting, raw: unknown, baseDir: string): Parsed {
+export function parseSettingValue(setting: Setting, raw: unknown, baseDir: string, { checkExists = true }: { checkExists?: boolean } = {}): Parsed {
   const kind = setting.kind;
   const text = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? String(raw) : undefined;
   switch (kind.type) {
@@ -28,7 +29,7 @@ export function parseSettingValue(setting: Setting, raw: unknown, baseDir: strin
     case 'path': {
       if (text === undefined || text === '') return expected('a file name');
       const path = resolve(baseDir, text);
-      if (kind.mustExist === true && !existsSync(path)) return { ok: false, problem: `file not found (${path})` };
+      if (checkExists && kind.mustExist === true && !existsSync(path)) return { ok: false, problem: `file not found (${path})` };
       return { ok: true, value: path };
     }
     case 'integer': {
