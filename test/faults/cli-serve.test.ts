@@ -3,6 +3,7 @@
 // use (refused before the database is migrated), and stopped while a request never finishes (the
 // shutdown timeout closes it, exit 1).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -182,9 +183,12 @@ describe('PostgreSQL at start-up', () => {
     try {
       const fresh = await createScratchDatabase();
       try {
-        const berth = start(process.execPath, [BERTH_CLI, '--port', String(heldPort), '--data', scratch.child('held'), '--database', fresh.url]);
+        const data = scratch.child('held');
+        const berth = start(process.execPath, [BERTH_CLI, '--port', String(heldPort), '--data', data, '--database', fresh.url]);
         expect(await berth.exited).toBe(2);
         expect(berth.output()).toMatch(new RegExp(`berth: cannot listen on 127.0.0.1:${heldPort}: the port is in use`));
+        // Nothing written: no data directory either.
+        await expect(stat(data)).rejects.toMatchObject({ code: 'ENOENT' });
         const tables = await adminQuery<{ name: string }>(`select table_name as name from information_schema.tables where table_schema = 'public'`, [], fresh.url);
         expect(tables).toEqual([]);
       } finally {

@@ -29,11 +29,9 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  // Before anything opens a file there: an unusable directory is one clear error, never a hang.
-  await prepareDataDirectory(config.dataDir);
-
-  // The port is bound before any store is opened, so a port in use is reported before a database is
-  // touched (or migrated). Until the registry is ready, a request that arrives gets 503.
+  // The port is bound first, so a port in use is reported before anything is written: before the data
+  // directory is created and before a database is touched (or migrated). Until the registry is ready,
+  // a request that arrives gets 503.
   let handleRequest: RequestListener = answerNotReady;
   const server = createServer(serverOptions(config), (request, response) => handleRequest(request, response));
   boundConnections(server, config, logger);
@@ -47,6 +45,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   let stopSweep: (() => Promise<void>) | undefined;
   let app: Koa;
   try {
+    // Before anything opens a file there: an unusable directory is one clear error, never a hang.
+    await prepareDataDirectory(config.dataDir);
     metadata = await openMetadata(config, logger);
     const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
     const access = await createServerAccess(config, metadata, logger);
