@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { StartupError } from '../data-dir.js';
-import { config } from './config-command.js';
-import { keygen } from './keygen.js';
-import { serve } from './serve.js';
 import { UsageError } from './usage-error.js';
-import { user } from './user.js';
 
-const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = { serve, keygen, user, config };
+// Loaded when used: `--version`, `keygen` and `user` need none of the server's modules.
+const serve = async (argv: readonly string[]) => (await import('./serve.js')).serve(argv);
+const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
+  serve,
+  keygen: async (argv) => (await import('./keygen.js')).keygen(argv),
+  user: async (argv) => (await import('./user.js')).user(argv),
+  config: async (argv) => (await import('./config-command.js')).config(argv),
+};
 
 const HELP = `Usage: berth [command] [flags]
 
