@@ -48,7 +48,7 @@ async function startServer(args: string[]): Promise<Berth> {
   });
   const watched = watch(child, 'berth');
   try {
-    const url = await watched.waitForLine((line) => /listening on (http:\/\/\S+)/.exec(line)?.[1]);
+    const url = await watched.waitForLine((line) => /listening on (http:\/\/[^\s"']+)/.exec(line)?.[1]);
     return {
       url,
       port: Number(new URL(url).port),

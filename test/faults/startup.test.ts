@@ -143,13 +143,13 @@ describe('a setting that cannot work', () => {
     const data = scratch.child('data');
     expectOneLineRefusal(await run(['--data', data, '--headers-timeout', '0']), /--headers-timeout "0"/);
     expectOneLineRefusal(await run(['--data', data, '--idle-timeout', 'soon']), /--idle-timeout "soon"/, /seconds/);
-    expectOneLineRefusal(await run(['--data', data], { BERTH_KEEP_ALIVE_TIMEOUT: '5m' }), /--keep-alive-timeout "5m"/);
+    expectOneLineRefusal(await run(['--data', data], { BERTH_KEEP_ALIVE_TIMEOUT: '5 minutes' }), /BERTH_KEEP_ALIVE_TIMEOUT \(--keep-alive-timeout\) "5 minutes"/);
     expectOneLineRefusal(await run(['--data', data, '--max-connections=-3']), /--max-connections "-3"/);
     expectOneLineRefusal(await run(['--data', data, '--no-such-flag']), /no-such-flag/);
   });
 
-  it('accepts plain seconds and an `s` suffix', async () => {
-    const outcome = await run(['--data', scratch.child('data'), '--headers-timeout', '15s', '--idle-timeout', '0', '--keep-alive-timeout', '2.5', '--max-connections', '0']);
+  it('accepts plain seconds and the duration suffixes', async () => {
+    const outcome = await run(['--data', scratch.child('data'), '--headers-timeout', '15s', '--idle-timeout', '0', '--keep-alive-timeout', '2.5', '--shutdown-timeout', '1m', '--max-connections', '0']);
     expect(outcome.stdout).toMatch(/listening on http:\/\//);
     expect(outcome.code).toBe(0);
   });

@@ -42,7 +42,7 @@ async function spawnServer(args: string[], env: Record<string, string> = {}): Pr
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready line:\n${output}`)), 20_000);
     const check = () => {
-      const match = /^listening on (http:\/\/\S+)$/m.exec(output);
+      const match = /listening on (http:\/\/[^\s"']+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         child.stdout.off('data', check);

@@ -44,7 +44,7 @@ export async function startFaultServer(dataDir: string, args: readonly string[] 
   let listening: ((url: string) => void) | undefined;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     output += `${line}\n`;
-    const url = /^listening on (http:\/\/\S+)/.exec(line)?.[1];
+    const url = /listening on (http:\/\/[^\s"']+)/.exec(line)?.[1];
     if (url !== undefined) listening?.(url);
     try {
       parsed.push(JSON.parse(line) as LogLine);

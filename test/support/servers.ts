@@ -22,6 +22,9 @@ export interface RunningRegistry {
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BERTH_MAIN = join(REPO_ROOT, 'examples', 'standalone', 'dist', 'main.js');
+/** The `berth` command line (its bin), built by `tsc -b`. */
+export const BERTH_CLI = join(REPO_ROOT, 'examples', 'standalone', 'dist', 'cli.js');
+export { REPO_ROOT };
 export const REFERENCE_REGISTRY_BIN = '/usr/bin/docker-registry';
 
 const STARTUP_TIMEOUT_MS = 30_000;

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Middleware } from 'koa';
 import type { MetadataStore } from '@berth/core';
@@ -41,7 +42,7 @@ export async function createServerAccess(config: ServerConfig, metadata: Metadat
   const tokens = tokenService({
     htpasswd,
     limiter,
-    signingKey: await resolveTokenSigningKey(metadata),
+    signingKey: await resolveTokenSigningKey(metadata, auth.signingKeyFile === undefined ? undefined : await readFile(auth.signingKeyFile, 'utf8')),
     service: auth.service,
     issuer: auth.issuer,
     ...(access && { access }),

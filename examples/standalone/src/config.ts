@@ -1,12 +1,12 @@
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { UsageError } from './cli/usage-error.js';
+import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
 export interface ServerConfig {
   host: string;
   port: number;
   /** Directory holding the blobs, and the SQLite file unless a database URL is given. */
   dataDir: string;
-  logLevel: string;
   /**
    * A `postgres://` URL: metadata goes to that PostgreSQL database instead of a SQLite file. Several
    * instances may share one database, provided they also share the data directory (the blobs).
@@ -38,6 +38,14 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   /** Connections served at once; further ones are closed as soon as they are accepted. 0: no bound. */
   maxConnections: number;
+  /** On SIGTERM, time in-flight requests get before their connections are closed. */
+  shutdownTimeoutMs: number;
+  /** How long an unreachable PostgreSQL is retried at start-up. */
+  databaseWaitMs: number;
+  /** pino level (`info`, `debug`, ...). */
+  logLevel: string;
+  /** JSON lines, or the pretty form for a terminal (`auto`: pretty when stdout is a terminal). */
+  logFormat: 'json' | 'pretty' | 'auto';
   /** Serve Prometheus metrics at `/metrics` (and count them at all). */
   metrics: boolean;
   /** Serve `/metrics` on this port of the same host instead of the main one (so it need not be public). */
@@ -50,14 +58,11 @@ export interface ServerConfig {
   http2: boolean;
 }
 
-/** The defaults of the connection bounds, in seconds (and connections). */
-export const CONNECTION_DEFAULTS = { headersTimeout: 20, idleTimeout: 60, keepAliveTimeout: 5, maxConnections: 1000 } as const;
-
 export type AuthConfig =
   | { mode: 'none' }
   | { mode: 'basic'; htpasswdFile: string; accessFile: string | undefined }
   /** The built-in token service at `/token`, for the users of the htpasswd file. */
-  | { mode: 'token'; htpasswdFile: string; accessFile: string | undefined; service: string; issuer: string }
+  | { mode: 'token'; htpasswdFile: string; accessFile: string | undefined; service: string; issuer: string; signingKeyFile: string | undefined }
   /** Tokens from an external token service, verified with its keys; the access file only narrows them. */
   | {
       mode: 'external-token';
@@ -68,176 +73,116 @@ export type AuthConfig =
       accessFile: string | undefined;
     };
 
-/** Command-line flags win over environment variables, which win over the defaults. */
-export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      data: { type: 'string' },
-      'log-level': { type: 'string' },
-      'schema1-key': { type: 'string' },
-      'no-schema1-push': { type: 'boolean' },
-      platform: { type: 'string' },
-      database: { type: 'string' },
-      'upload-ttl': { type: 'string' },
-      auth: { type: 'string' },
-      htpasswd: { type: 'string' },
-      access: { type: 'string' },
-      'token-realm': { type: 'string' },
-      'token-service': { type: 'string' },
-      'token-issuer': { type: 'string' },
-      'token-keys': { type: 'string' },
-      'public-url': { type: 'string' },
-      'trust-proxy': { type: 'boolean' },
-      'headers-timeout': { type: 'string' },
-      'idle-timeout': { type: 'string' },
-      'keep-alive-timeout': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'no-metrics': { type: 'boolean' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      http2: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  const setting: Setting = (flag, variable) => {
-    const value = (values as Record<string, unknown>)[flag] ?? env[variable];
-    return typeof value === 'string' && value !== '' ? value : undefined;
-  };
-  const port = Number(values.port ?? env['PORT'] ?? 5000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port "${values.port ?? env['PORT']}"`);
+/** Resolves the settings and maps them; every mistake is a UsageError (one line per problem). */
+export async function readServerConfig(input: ResolveInput): Promise<{ config: ServerConfig; resolved: ResolvedSettings }> {
+  const resolved = await resolveSettings(input);
+  const config = toServerConfig(resolved);
+  const missing = missingFiles(resolved);
+  if (missing.length > 0) throw new UsageError(missing.join('\n'));
+  return { config, resolved };
+}
+
+/**
+ * The one mapping from the resolved settings (see `config/settings.ts`: flags, then environment, then
+ * the config file, then defaults) to what the server runs with, and the checks that span settings.
+ */
+export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
+  const value = (name: string) => resolved.get(name)?.value;
+  const text = (name: string) => value(name) as string | undefined;
+  const number = (name: string) => value(name) as number;
+  const label = (name: string) => settingLabel(resolved, name);
+  const list = value('platforms') as readonly string[] | undefined;
   return {
-    host: values.host ?? env['HOST'] ?? '127.0.0.1',
-    port,
-    dataDir: resolve(values.data ?? env['BERTH_DATA'] ?? './data'),
-    logLevel: values['log-level'] ?? env['LOG_LEVEL'] ?? 'info',
-    schema1KeyFile: optionalPath(values['schema1-key'] ?? env['BERTH_SCHEMA1_KEY']),
-    schema1Push: !(values['no-schema1-push'] ?? env['BERTH_SCHEMA1_PUSH'] === 'false'),
-    platforms: list(values.platform ?? env['BERTH_PLATFORMS']),
-    uploadTtlMs: hours(values['upload-ttl'] ?? env['BERTH_UPLOAD_TTL_HOURS'] ?? '168') * 3_600_000,
-    databaseUrl: databaseUrl(values.database ?? env['BERTH_DATABASE_URL']),
-    auth: authConfig(setting),
-    publicUrl: publicUrl(setting('public-url', 'BERTH_PUBLIC_URL')),
-    trustProxy: values['trust-proxy'] ?? env['BERTH_TRUST_PROXY'] === 'true',
-    headersTimeoutMs: seconds('--headers-timeout', setting('headers-timeout', 'BERTH_HEADERS_TIMEOUT'), CONNECTION_DEFAULTS.headersTimeout, { zero: false }),
-    idleTimeoutMs: seconds('--idle-timeout', setting('idle-timeout', 'BERTH_IDLE_TIMEOUT'), CONNECTION_DEFAULTS.idleTimeout, { zero: true }),
-    keepAliveTimeoutMs: seconds('--keep-alive-timeout', setting('keep-alive-timeout', 'BERTH_KEEP_ALIVE_TIMEOUT'), CONNECTION_DEFAULTS.keepAliveTimeout, { zero: true }),
-    maxConnections: count('--max-connections', setting('max-connections', 'BERTH_MAX_CONNECTIONS'), CONNECTION_DEFAULTS.maxConnections),
-    ...metricsConfig(values['no-metrics'] === true || env['BERTH_METRICS'] === 'false', setting('metrics-port', 'BERTH_METRICS_PORT'), port),
-    ...tlsConfig(optionalPath(setting('tls-cert', 'BERTH_TLS_CERT')), optionalPath(setting('tls-key', 'BERTH_TLS_KEY')), values.http2 ?? env['BERTH_HTTP2'] === 'true'),
+    host: text('host')!,
+    port: number('port'),
+    dataDir: resolve(text('data')!),
+    logLevel: text('logLevel')!,
+    logFormat: text('logFormat') as ServerConfig['logFormat'],
+    databaseUrl: databaseUrl(text('database'), label('database')),
+    databaseWaitMs: number('databaseWait'),
+    schema1KeyFile: text('schema1Key'),
+    schema1Push: value('schema1Push') as boolean,
+    platforms: list === undefined ? undefined : [...list],
+    uploadTtlMs: number('uploadTtl'),
+    auth: authConfig(text, label),
+    publicUrl: publicUrl(text('publicUrl'), label('publicUrl')),
+    trustProxy: value('trustProxy') as boolean,
+    headersTimeoutMs: number('headersTimeout'),
+    idleTimeoutMs: number('idleTimeout'),
+    keepAliveTimeoutMs: number('keepAliveTimeout'),
+    maxConnections: number('maxConnections'),
+    shutdownTimeoutMs: number('shutdownTimeout'),
+    ...metricsConfig(value('metrics') as boolean, value('metricsPort') as number | undefined, number('port'), label),
+    ...tlsConfig(text('tlsCert'), text('tlsKey'), value('http2') as boolean, label),
   };
 }
 
-function metricsConfig(off: boolean, portText: string | undefined, mainPort: number): Pick<ServerConfig, 'metrics' | 'metricsPort'> {
-  if (portText === undefined) return { metrics: !off, metricsPort: undefined };
-  if (off) throw new Error('--metrics-port and --no-metrics (BERTH_METRICS=false) contradict each other: choose one');
-  const port = /^\d+$/.test(portText.trim()) ? Number(portText) : Number.NaN;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --metrics-port "${portText}": expected a port from 1 to 65535`);
-  if (port === mainPort) throw new Error(`--metrics-port ${port} is the main port: leave it out to serve /metrics there`);
+function metricsConfig(on: boolean, port: number | undefined, mainPort: number, label: (name: string) => string): Pick<ServerConfig, 'metrics' | 'metricsPort'> {
+  if (port === undefined) return { metrics: on, metricsPort: undefined };
+  if (!on) throw new UsageError(`${label('metricsPort')} and ${label('metrics')} contradict each other: choose one`);
+  if (port === mainPort) throw new UsageError(`${label('metricsPort')} ${port} is the main port: leave it out to serve /metrics there`);
   return { metrics: true, metricsPort: port };
 }
 
 /** Certificate and key come together; HTTP/2 is only offered over TLS (clients speak cleartext h2 to no registry). */
-function tlsConfig(tlsCertFile: string | undefined, tlsKeyFile: string | undefined, http2: boolean) {
-  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new Error('--tls-cert and --tls-key go together: give both (BERTH_TLS_CERT, BERTH_TLS_KEY)');
-  if (http2 && tlsCertFile === undefined) throw new Error('--http2 needs TLS: give --tls-cert and --tls-key too');
-  return { tlsCertFile, tlsKeyFile, http2 };
+function tlsConfig(cert: string | undefined, key: string | undefined, http2: boolean, label: (name: string) => string): Pick<ServerConfig, 'tlsCertFile' | 'tlsKeyFile' | 'http2'> {
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError(`--tls-cert and --tls-key go together (listen.tls.cert and listen.tls.key in a config file); only ${label(cert === undefined ? 'tlsKey' : 'tlsCert')} was given`);
+  if (http2 && cert === undefined) throw new UsageError(`${label('http2')} needs TLS: give --tls-cert and --tls-key too`);
+  return { tlsCertFile: cert, tlsKeyFile: key, http2 };
 }
 
-/**
- * A duration in seconds: a plain number (`30`, `2.5`) or with an `s` suffix (`30s`), in milliseconds.
- * `zero` says whether 0 (off) is allowed.
- */
-function seconds(flag: string, text: string | undefined, fallback: number, { zero }: { zero: boolean }): number {
-  if (text === undefined) return fallback * 1000;
-  const match = /^(\d+(?:\.\d+)?|\.\d+)s?$/.exec(text.trim());
-  const value = match ? Number(match[1]) : Number.NaN;
-  if (!Number.isFinite(value) || (value === 0 && !zero)) {
-    throw new Error(`invalid ${flag} "${text}": expected a number of seconds${zero ? ' (0 turns it off)' : ' above 0'}, such as 30 or 30s`);
-  }
-  return Math.round(value * 1000);
-}
-
-/** A whole number, 0 meaning no bound. */
-function count(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(value)) throw new Error(`invalid ${flag} "${text}": expected a whole number (0 for no bound)`);
-  return value;
-}
-
-/** A string setting: the flag, else the environment variable; empty counts as unset. */
-type Setting = (flag: string, variable: string) => string | undefined;
-
-function authConfig(get: Setting): AuthConfig {
-  const mode = get('auth', 'BERTH_AUTH') ?? 'none';
-  const htpasswd = optionalPath(get('htpasswd', 'BERTH_HTPASSWD'));
-  const accessFile = optionalPath(get('access', 'BERTH_ACCESS'));
-  const keysFile = optionalPath(get('token-keys', 'BERTH_TOKEN_KEYS'));
-  const realm = get('token-realm', 'BERTH_TOKEN_REALM');
-  const service = get('token-service', 'BERTH_TOKEN_SERVICE');
-  const issuer = get('token-issuer', 'BERTH_TOKEN_ISSUER');
+function authConfig(get: (name: string) => string | undefined, label: (name: string) => string): AuthConfig {
+  const mode = get('auth') ?? 'none';
+  const htpasswd = get('htpasswd');
+  const accessFile = get('access');
+  const keysFile = get('tokenKeys');
+  const signingKeyFile = get('tokenSigningKey');
+  const realm = get('tokenRealm');
+  const service = get('tokenService');
+  const issuer = get('tokenIssuer');
   if (mode === 'none') {
     if (htpasswd !== undefined || accessFile !== undefined || keysFile !== undefined) {
-      throw new Error('--htpasswd, --access and --token-keys need --auth basic or --auth token');
+      throw new UsageError('--htpasswd, --access and --token-keys need --auth basic or --auth token (auth.mode in a config file)');
     }
     return { mode: 'none' };
   }
   if (mode === 'basic') {
-    if (htpasswd === undefined) throw new Error('--auth basic needs --htpasswd FILE');
+    if (htpasswd === undefined) throw new UsageError(`--auth basic needs --htpasswd FILE (auth.htpasswd in a config file); the mode came from ${label('auth')}`);
     return { mode: 'basic', htpasswdFile: htpasswd, accessFile };
   }
-  if (mode !== 'token') throw new Error(`invalid --auth "${mode}": expected none, basic or token`);
   if (keysFile !== undefined) {
     if (realm === undefined || service === undefined || issuer === undefined) {
-      throw new Error('--token-keys (an external token service) needs --token-realm, --token-service and --token-issuer');
+      throw new UsageError('--token-keys (an external token service) needs --token-realm, --token-service and --token-issuer (auth.token.* in a config file)');
     }
+    if (signingKeyFile !== undefined) throw new UsageError('--token-signing-key is for the built-in token service; an external one (--token-keys) signs its own tokens');
     return { mode: 'external-token', keysFile, realm, service, issuer, accessFile };
   }
   if (htpasswd === undefined) {
-    throw new Error('--auth token needs --htpasswd FILE (the built-in token service) or --token-keys FILE (an external one)');
+    throw new UsageError('--auth token needs --htpasswd FILE (the built-in token service) or --token-keys FILE (an external one)');
   }
-  if (realm !== undefined) throw new Error('--token-realm is for an external token service (with --token-keys); the built-in one is at <public URL>/token');
-  return { mode: 'token', htpasswdFile: htpasswd, accessFile, service: service ?? 'berth', issuer: issuer ?? 'berth' };
+  if (realm !== undefined) throw new UsageError('--token-realm is for an external token service (with --token-keys); the built-in one is at <public URL>/token');
+  return { mode: 'token', htpasswdFile: htpasswd, accessFile, service: service ?? 'berth', issuer: issuer ?? 'berth', signingKeyFile };
 }
 
-function publicUrl(value: string | undefined): string | undefined {
+function publicUrl(value: string | undefined, label: string): string | undefined {
   if (value === undefined) return undefined;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`invalid --public-url "${value}": expected an absolute http:// or https:// URL`);
+    throw new UsageError(`invalid ${label} "${value}": expected an absolute http:// or https:// URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`invalid --public-url "${value}": use http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`invalid ${label} "${value}": use http:// or https://`);
   return value.replace(/\/+$/, '');
 }
 
 /** A postgres:// URL, or undefined for SQLite; an empty value counts as unset. */
-function databaseUrl(value: string | undefined): string | undefined {
+function databaseUrl(value: string | undefined, label: string): string | undefined {
   if (value === undefined || value === '') return undefined;
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase();
   // Only the scheme is echoed back: the rest of the URL may hold a password.
   if (scheme !== 'postgres' && scheme !== 'postgresql') {
-    throw new Error(`unsupported database URL scheme "${scheme ?? ''}": use postgres://..., or leave it out for SQLite in the data directory`);
+    throw new UsageError(`unsupported database URL scheme "${scheme ?? ''}" in ${label}: use postgres://..., or leave it out for SQLite in the data directory`);
   }
   return value;
-}
-
-function hours(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`invalid upload TTL "${text}": expected a positive number of hours`);
-  return value;
-}
-
-function optionalPath(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : resolve(value);
-}
-
-function list(value: string | undefined): string[] | undefined {
-  const items = value?.split(',').map((item) => item.trim()).filter((item) => item !== '');
-  return items && items.length > 0 ? items : undefined;
 }

@@ -7,6 +7,8 @@ import type { ConnectionBounds } from './connection-bounds.js';
 export interface Http2Sessions {
   /** Sends GOAWAY on every session: streams in flight finish, no new ones start, then the connection closes. */
   closeAll(): void;
+  /** Ends every session at once, streams in flight included (the shutdown timeout ran out). */
+  destroyAll(): void;
 }
 
 /**
@@ -97,6 +99,10 @@ export function boundSessions(server: Http2SecureServer, bounds: ConnectionBound
     closeAll() {
       closing = true;
       for (const session of openStreams.keys()) if (!session.closed) session.close();
+    },
+    destroyAll() {
+      closing = true;
+      for (const session of openStreams.keys()) if (!session.destroyed) session.destroy();
     },
   };
 }

@@ -20,6 +20,8 @@ export interface Listener {
   readonly scheme: 'http' | 'https';
   /** Stops accepting, lets in-flight requests and streams finish without keeping connections alive, and resolves once all are closed. */
   close(): Promise<void>;
+  /** Closes every connection still open, requests in flight included (after `close()`, when draining took too long). */
+  closeAllConnections(): void;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function createListener(options: ListenerOptions, logger: Logger): 
     const server = createHttpServer(serverOptions(options));
     boundConnections(server, options, logger);
     const drain = drainOnClose(server, undefined);
-    return { server, scheme: 'http', close: () => closeServer(server, drain) };
+    return { server, scheme: 'http', close: () => closeServer(server, drain), closeAllConnections: () => server.closeAllConnections() };
   }
 
   const certificate = await readServerCertificate(files);
@@ -67,6 +69,10 @@ export async function createListener(options: ListenerOptions, logger: Logger): 
     async close() {
       stopReloading();
       await closeServer(server, drain);
+    },
+    closeAllConnections() {
+      server.closeAllConnections();
+      sessions?.destroyAll();
     },
   };
 }

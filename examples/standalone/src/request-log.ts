@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { isRegistryError, type Principal } from '@berth/core';
+import { isRegistryError, principalName, type Principal } from '@berth/core';
+import { principalFromState } from '@berth/koa';
 
 /** The status logged for a request whose client went away before it was answered (nginx's "client closed request"). */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -10,13 +12,23 @@ const CLIENT_CLOSED_REQUEST = 499;
 export const STORAGE_FULL_LOG_MESSAGE = 'registry storage is full';
 
 /**
- * One structured line per request, written when the response has been sent (or the client went away),
- * with `received`, the body bytes that arrived. A client that closed the connection before it was
- * answered is logged here once, at info, with status 499 and what it had sent: that is not a fault.
+ * One structured line per request, written when the response has been sent (or the client went away):
+ * method, url, status, bytes sent and `received` (body bytes that arrived), ms, the client's address
+ * (`X-Forwarded-For` when the proxy is trusted), user agent, who (`user`: a name or `anonymous`), the
+ * request id (also the `X-Request-Id` header) and the manifest negotiation's outcome when there was one.
+ * A client that closed the connection before it was answered is logged here once, at info, with status
+ * 499 and what it had sent: that is not a fault.
  */
 export function requestLog(logger: Logger): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
+    // The registry's routes may set their own id later; the line takes whichever is there at the end.
+    if (typeof ctx.state['requestId'] !== 'string') {
+      ctx.state['requestId'] = randomBytes(8).toString('hex');
+      ctx.set('X-Request-Id', ctx.state['requestId'] as string);
+    }
+    // Read now: once the client has gone, the socket no longer knows its address.
+    const remote = ctx.ip;
     // Counted from here, before any body byte is parsed: the middleware runs when the headers are in.
     const received = countBodyBytes(ctx.req);
     const finished = new Promise<void>((done) => ctx.res.once('close', done));
@@ -37,8 +49,12 @@ export function requestLog(logger: Logger): Middleware {
           ...(clientLeft && declared !== '' && { expected: Number(declared) }),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           aborted,
+          remote,
+          userAgent: ctx.get('User-Agent') || null,
           // Who, never how: no Authorization header, password or token is logged.
-          user: principalName(ctx.state['principal']),
+          user: principalName((ctx.state['principal'] as Principal | undefined) ?? principalFromState(ctx)),
+          requestId: ctx.state['requestId'],
+          ...(typeof ctx.state['negotiation'] === 'string' && { negotiation: ctx.state['negotiation'] }),
         };
         if (clientLeft) logger.info(line, 'client closed the connection before the response');
         else logger.info(line);
@@ -92,8 +108,4 @@ function countBodyBytes(req: IncomingMessage): () => number {
     return push.call(this, chunk, encoding);
   };
   return () => bytes;
-}
-
-function principalName(principal: Principal | undefined): string | null {
-  return principal?.kind === 'user' ? principal.name : null;
 }

@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo, Server } from 'node:net';
 import Koa from 'koa';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createRegistry } from '@berth/koa';
 import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
@@ -12,6 +12,7 @@ import { createFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
+import { openWhenReachable } from './database-wait.js';
 import { createListener } from './listener.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
@@ -19,68 +20,88 @@ import { startUploadSweep } from './upload-sweep.js';
 export interface RunningServer {
   url: string;
   logger: Logger;
-  /** Stops accepting connections, lets in-flight requests finish, then closes the stores. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections and lets in-flight requests finish for up to the shutdown timeout,
+   * then closes the connections still open; closes the stores. `drained` is false when connections
+   * had to be closed under running requests.
+   */
+  close(): Promise<{ drained: boolean }>;
 }
 
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const logger = pino({ level: config.logLevel });
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything is written.
   const listener = await createListener(config, logger);
-  // Before anything opens a file there: an unusable directory is one clear error, never a hang.
-  await prepareDataDirectory(config.dataDir);
-  const metadata = await openMetadata(config, logger);
-  const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
-  const access = await createServerAccess(config, metadata, logger);
-  const registry = createRegistry({
-    ...(access.authorize && { authorize: access.authorize }),
-    metadata,
-    blobs,
-    schema1Push: config.schema1Push,
-    ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
-    ...(config.platforms !== undefined && { platforms: config.platforms }),
-    ...(!config.metrics && { metrics: false as const }),
-  });
-
-  const stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
-
-  const app = new Koa();
-  // Behind a load balancer: the client's address (sign-in limits) and scheme (the token realm) come from X-Forwarded-*.
-  app.proxy = config.trustProxy;
-  app.on('error', logAppErrors(logger, config.dataDir));
-  app.use(requestLog(logger));
-  // Before sign-in and the token routes: a load balancer's probes carry no credentials.
-  app.use(registry.health());
-  if (config.metrics && config.metricsPort === undefined) app.use(registry.metricsMiddleware());
-  if (access.tokenRoutes) app.use(access.tokenRoutes);
-  app.use(registry.routes()).use(registry.allowedMethods());
-
+  // The ports are bound next, so a port in use is reported before anything is written: before the data
+  // directory is created and before a database is touched (or migrated). Until the registry is ready,
+  // a request that arrives gets 503.
+  let handleRequest: RequestListener = answerNotReady;
   const { server } = listener;
-  server.on('request', app.callback());
-  const metricsServer = config.metrics && config.metricsPort !== undefined ? createServer(new Koa().use(registry.metricsMiddleware()).callback()) : undefined;
+  server.on('request', (request, response) => handleRequest(request, response));
+  let handleMetrics: RequestListener = answerNotReady;
+  const metricsServer = config.metrics && config.metricsPort !== undefined ? createServer((request, response) => handleMetrics(request, response)) : undefined;
   try {
     await listen(server, config.port, config.host);
-    if (metricsServer) {
-      await listen(metricsServer, config.metricsPort!, config.host).catch((error: unknown) => {
-        server.close();
-        throw listenError(error, config.host, config.metricsPort!, '--metrics-port (BERTH_METRICS_PORT)');
-      });
-    }
   } catch (error) {
-    await stopSweep();
-    await metadata.close();
-    await listener.close();
     throw listenError(error, config.host, config.port);
   }
+  if (metricsServer) {
+    await listen(metricsServer, config.metricsPort!, config.host).catch(async (error: unknown) => {
+      await listener.close();
+      throw listenError(error, config.host, config.metricsPort!, '--metrics-port (BERTH_METRICS_PORT)');
+    });
+  }
+
+  let metadata: MetadataStore | undefined;
+  let stopSweep: (() => Promise<void>) | undefined;
+  let app: Koa;
+  try {
+    // Before anything opens a file there: an unusable directory is one clear error, never a hang.
+    await prepareDataDirectory(config.dataDir);
+    metadata = await openMetadata(config, logger);
+    const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+    const access = await createServerAccess(config, metadata, logger);
+    const registry = createRegistry({
+      ...(access.authorize && { authorize: access.authorize }),
+      metadata,
+      blobs,
+      schema1Push: config.schema1Push,
+      ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
+      ...(config.platforms !== undefined && { platforms: config.platforms }),
+      ...(!config.metrics && { metrics: false as const }),
+    });
+    stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
+
+    app = new Koa();
+    // Behind a load balancer: the client's address (sign-in limits) and scheme (the token realm) come from X-Forwarded-*.
+    app.proxy = config.trustProxy;
+    app.on('error', logAppErrors(logger, config.dataDir));
+    app.use(requestLog(logger));
+    // Before sign-in and the token routes: a load balancer's probes carry no credentials.
+    app.use(registry.health());
+    if (config.metrics && config.metricsPort === undefined) app.use(registry.metricsMiddleware());
+    if (access.tokenRoutes) app.use(access.tokenRoutes);
+    app.use(registry.routes()).use(registry.allowedMethods());
+    if (metricsServer) handleMetrics = new Koa().use(registry.metricsMiddleware()).callback();
+  } catch (error) {
+    await listener.close();
+    if (metricsServer) await new Promise<void>((done) => metricsServer.close(() => done()));
+    await stopSweep?.();
+    await metadata?.close();
+    throw error;
+  }
+  handleRequest = app.callback();
+
   const { port } = server.address() as AddressInfo;
   if (config.auth.mode === 'none' && !isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
   }
-  const url = `${listener.scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const hostInUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `${listener.scheme}://${hostInUrl}:${port}`;
   if (metricsServer) {
     const { port: metricsPort } = metricsServer.address() as AddressInfo;
-    logger.info({ metrics: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${metricsPort}/metrics` }, 'metrics on their own port');
+    logger.info({ metrics: `http://${hostInUrl}:${metricsPort}/metrics` }, 'metrics on their own port');
   }
+  const stores = { metadata, stopSweep };
 
   return {
     url,
@@ -89,14 +110,36 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       const closed = listener.close();
       const metricsClosed = metricsServer && new Promise<void>((done) => metricsServer.close(() => done()));
       metricsServer?.closeAllConnections();
-      const swept = stopSweep();
-      await closed;
+      const swept = stores.stopSweep();
+      let drained = true;
+      // 0: no bound, wait for every request.
+      const timer =
+        config.shutdownTimeoutMs > 0
+          ? setTimeout(() => {
+              drained = false;
+              logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout reached: closing the connections still open');
+              listener.closeAllConnections();
+            }, config.shutdownTimeoutMs)
+          : undefined;
+      try {
+        await closed;
+      } finally {
+        clearTimeout(timer);
+      }
       await metricsClosed;
       await swept;
-      await metadata.close();
+      await stores.metadata.close();
+      return { drained };
     },
   };
 }
+
+/** Before the stores are open: the spec's error body, 503, and the connection closed. */
+const answerNotReady: RequestListener = (_request, response) => {
+  const body = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'the registry is starting', detail: null }] });
+  response.writeHead(503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', 'Retry-After': '1' });
+  response.end(body);
+};
 
 /** PostgreSQL when a database URL is given (instances sharing it must share the data directory too), else SQLite in the data directory. */
 async function openMetadata(config: ServerConfig, logger: Logger): Promise<MetadataStore> {
@@ -109,10 +152,24 @@ async function openMetadata(config: ServerConfig, logger: Logger): Promise<Metad
   // Host and database only: the URL may carry a password.
   logger.info({ metadata: 'postgres', host: url.host, database: url.pathname.slice(1) }, 'metadata store');
   const log = logger.child({ component: 'postgres' });
-  return openPostgresMetadataStore({
-    connection: config.databaseUrl,
-    log: { warn: (message) => log.warn(String(message)), error: (message) => log.error(String(message)), debug: () => undefined },
-  });
+  const where = `${url.host}${url.pathname}`;
+  // While start-up waits for the database, the pool's own connection errors are what the wait's warnings say already.
+  let opening = true;
+  const firstLine = (message: unknown) => String(message).split('\n')[0];
+  const store = await openWhenReachable(
+    () =>
+      openPostgresMetadataStore({
+        connection: config.databaseUrl!,
+        log: {
+          warn: (message) => (opening ? log.debug(firstLine(message)) : log.warn(firstLine(message))),
+          error: (message) => log.error(firstLine(message)),
+          debug: () => undefined,
+        },
+      }),
+    { waitMs: config.databaseWaitMs, logger, where },
+  );
+  opening = false;
+  return store;
 }
 
 function isLoopback(host: string): boolean {
