@@ -106,7 +106,7 @@ describe('help, version and mistakes on the command line', () => {
     expectUsageError(await berth(['--log-level', 'verbose']), /invalid --log-level "verbose": expected one of fatal, error, warn, info, debug, trace, silent/);
     expectUsageError(await berth(['--upload-ttl', 'soon']), /invalid --upload-ttl "soon": expected a duration .* bare number is hours/);
     expectUsageError(await berth([], { env: { BERTH_TRUST_PROXY: 'yes' } }), /BERTH_TRUST_PROXY \(--trust-proxy\) "yes": expected true, false, 1 or 0/);
-    expectUsageError(await berth(['--tls-cert', 'cert.pem']), /--tls-cert: not available in this version of berth/);
+    expectUsageError(await berth(['--http2']), /--http2 needs TLS/);
     expectUsageError(await berth(['frobnicate']), /unknown command "frobnicate"/);
     expectUsageError(await berth(['keygen']), /keygen needs the kind of key/);
     expectUsageError(await berth(['user', 'add', '--htpasswd', 'x']), /user add needs a user NAME/);

@@ -135,8 +135,8 @@ describe('a setting that cannot work', () => {
     const data = scratch.child('data');
     expectOneLineRefusal(await run(['--data', data, '--metrics-port', String(heldPort)]), new RegExp(`127.0.0.1:${heldPort}`), /in use/, /--metrics-port/);
     expectOneLineRefusal(await run(['--data', data, '--metrics-port', '70000']), /--metrics-port "70000"/);
-    expectOneLineRefusal(await run(['--data', data], { BERTH_METRICS_PORT: 'nine' }), /--metrics-port "nine"/);
-    expectOneLineRefusal(await run(['--data', data, '--metrics-port', '9400', '--no-metrics']), /--metrics-port and --no-metrics/);
+    expectOneLineRefusal(await run(['--data', data], { BERTH_METRICS_PORT: 'nine' }), /BERTH_METRICS_PORT \(--metrics-port\) "nine"/);
+    expectOneLineRefusal(await run(['--data', data, '--metrics-port', '9400', '--no-metrics']), /--metrics-port and metrics off \(--metrics\) contradict/);
   });
 
   it('connection bounds that are not numbers of seconds or connections', async () => {

@@ -119,7 +119,7 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
 
 function metricsConfig(on: boolean, port: number | undefined, mainPort: number, label: (name: string) => string): Pick<ServerConfig, 'metrics' | 'metricsPort'> {
   if (port === undefined) return { metrics: on, metricsPort: undefined };
-  if (!on) throw new UsageError(`${label('metricsPort')} and ${label('metrics')} contradict each other: choose one`);
+  if (!on) throw new UsageError(`${label('metricsPort')} and metrics off (${label('metrics')}) contradict each other: choose one`);
   if (port === mainPort) throw new UsageError(`${label('metricsPort')} ${port} is the main port: leave it out to serve /metrics there`);
   return { metrics: true, metricsPort: port };
 }

@@ -83,7 +83,7 @@ describe('the config document', () => {
   it('names every problem by its path', () => {
     expect(problems({ listen: { port: -1, tls: { cert: 'c.pem' } }, storage: 'here', log: { level: 'loud' }, colour: 1, gc: { interval: '1h' }, webhooks: [] })).toEqual([
       'listen.port: expected an integer 0-65535',
-      'listen.tls.cert: not available in this version of berth (comes with TLS, issue 10 part 3)',
+      'listen.tls.cert: file not found (/etc/berth/c.pem)',
       'storage: expected a mapping of keys',
       'log.level: expected one of fatal, error, warn, info, debug, trace, silent',
       'gc: not available in this version of berth (comes with the lifecycle work: garbage collection)',
