@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { digestOf, type ConvertedManifest, type ManifestWrite, type MetadataStore, type StoredManifest } from '@berth/core';
 import { rejectsWithRegistryError } from './assertions.js';
 import { blobDigest, chunk, collectPages, hex, IMAGE_INDEX, manifestWrite, SCHEMA1_SIGNED } from './fixtures.js';
+import { outboxContract } from './outbox-contract.js';
 import { required, type TestApi } from './test-api.js';
 
 /**
@@ -454,6 +455,14 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         assert.ok(values.includes(results[0]!));
         assert.equal(await store.getOrSetSetting('race', 'late'), results[0]);
       });
+    });
+
+    outboxContract(test, {
+      store: () => store,
+      sibling: () => (skipped.has('sharing') ? undefined : sibling()),
+      reopen: skipped.has('persistence')
+        ? undefined
+        : async () => (store = await required(subject.reopen, 'reopen()', 'persistence')()),
     });
 
     group('persistence', () => {
