@@ -7,3 +7,4 @@ export * from './listing-service.js';
 export * from './registry-service.js';
 export * from './conversion-service.js';
 export * from './signing-key.js';
+export * from './events/index.js';

@@ -1,0 +1,52 @@
+import type { EventAction, RegistryEvent } from '@berth/core';
+
+export type RegistryEventListener = (event: RegistryEvent) => void | Promise<void>;
+
+/** What a listener's failure is reported to; it never reaches the request that caused the event. */
+export type ListenerErrorHandler = (error: unknown, event: RegistryEvent) => void;
+
+/**
+ * In-process listeners of registry events. Changes are emitted after they committed; a listener that
+ * throws or rejects is reported to the error handler and never breaks the request.
+ */
+export class EventHub {
+  readonly #listeners = new Map<EventAction, Set<RegistryEventListener>>();
+
+  constructor(private readonly onListenerError: ListenerErrorHandler = () => undefined) {}
+
+  on(action: EventAction, listener: RegistryEventListener): this {
+    const listeners = this.#listeners.get(action) ?? new Set();
+    listeners.add(listener);
+    this.#listeners.set(action, listeners);
+    return this;
+  }
+
+  off(action: EventAction, listener: RegistryEventListener): this {
+    this.#listeners.get(action)?.delete(listener);
+    return this;
+  }
+
+  /** True when someone listens to `action` (pull events are only built then, or for webhooks). */
+  listens(action: EventAction): boolean {
+    return (this.#listeners.get(action)?.size ?? 0) > 0;
+  }
+
+  emit(event: RegistryEvent): void {
+    for (const listener of this.#listeners.get(event.action) ?? []) {
+      try {
+        const result = listener(event);
+        if (result instanceof Promise) result.catch((error: unknown) => this.#report(error, event));
+      } catch (error) {
+        this.#report(error, event);
+      }
+    }
+  }
+
+  #report(error: unknown, event: RegistryEvent): void {
+    try {
+      this.onListenerError(error, event);
+    } catch {
+      // A failing error handler must not break the request either.
+    }
+  }
+}
