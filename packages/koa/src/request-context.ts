@@ -26,6 +26,6 @@ export function requestContext(ctx: Context, principal?: Principal): RequestCont
     host: ctx.host,
     method: ctx.method,
     userAgent: ctx.get('User-Agent'),
-    origin: ctx.origin,
+    origin: `${ctx.protocol}://${ctx.host}`,
   };
 }
