@@ -15,7 +15,6 @@ export interface RegistryEvent {
     url?: string;
     tag?: string;
     fromRepository?: string;
-    [field: string]: unknown;
   };
   request: { id: string; addr?: string; host?: string; method: string; useragent: string };
   actor: { name?: string };
