@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { WebhookEndpoint } from '@berth/registry';
 import { resolve } from 'node:path';
 
 export interface ServerConfig {
@@ -38,6 +39,10 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   /** Connections served at once; further ones are closed as soon as they are accepted. 0: no bound. */
   maxConnections: number;
+  /** Webhook receivers (the config file's `webhooks` entries); `--webhook URL` gives one with the defaults. */
+  webhooks: WebhookEndpoint[];
+  /** Send pull events to the webhooks too (best-effort, from memory). */
+  pullEvents: boolean;
 }
 
 /** The defaults of the connection bounds, in seconds (and connections). */
@@ -85,6 +90,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       'idle-timeout': { type: 'string' },
       'keep-alive-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      webhook: { type: 'string', multiple: true },
+      'pull-events': { type: 'boolean' },
     },
     strict: true,
   });
@@ -111,6 +118,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     idleTimeoutMs: seconds('--idle-timeout', setting('idle-timeout', 'BERTH_IDLE_TIMEOUT'), CONNECTION_DEFAULTS.idleTimeout, { zero: true }),
     keepAliveTimeoutMs: seconds('--keep-alive-timeout', setting('keep-alive-timeout', 'BERTH_KEEP_ALIVE_TIMEOUT'), CONNECTION_DEFAULTS.keepAliveTimeout, { zero: true }),
     maxConnections: count('--max-connections', setting('max-connections', 'BERTH_MAX_CONNECTIONS'), CONNECTION_DEFAULTS.maxConnections),
+    webhooks: webhookUrls(values.webhook ?? list(env['BERTH_WEBHOOK']) ?? []).map((url) => ({ url })),
+    pullEvents: values['pull-events'] ?? env['BERTH_PULL_EVENTS'] === 'true',
   };
 }
 
@@ -192,6 +201,22 @@ function databaseUrl(value: string | undefined): string | undefined {
     throw new Error(`unsupported database URL scheme "${scheme ?? ''}": use postgres://..., or leave it out for SQLite in the data directory`);
   }
   return value;
+}
+
+/** Absolute http(s) URLs; an invalid one is named without its query, which may hold a token. */
+function webhookUrls(urls: string[]): string[] {
+  for (const text of urls) {
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new Error(`invalid --webhook "${text.split('?')[0]}": expected an absolute http:// or https:// URL`);
+    }
+  }
+  return urls;
 }
 
 function hours(text: string): number {

@@ -1,6 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
@@ -30,6 +31,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const metadata = await openMetadata(config, logger);
   const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
   const access = await createServerAccess(config, metadata, logger);
+  // Like distribution: this machine's name and the port it serves (known once listening, for --port 0).
+  const eventSource = { addr: `${hostname()}:${config.port}` };
   const registry = createRegistry({
     ...(access.authorize && { authorize: access.authorize }),
     metadata,
@@ -37,6 +40,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     schema1Push: config.schema1Push,
     ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
     ...(config.platforms !== undefined && { platforms: config.platforms }),
+    webhooks: config.webhooks,
+    pullEvents: config.pullEvents,
+    eventSource,
+    webhookLog: logger.child({ component: 'webhooks' }),
   });
 
   const stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
@@ -56,10 +63,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await listen(server, config.port, config.host);
   } catch (error) {
     await stopSweep();
+    await registry.close();
     await metadata.close();
     throw listenError(error, config.host, config.port);
   }
   const { port } = server.address() as AddressInfo;
+  eventSource.addr = `${hostname()}:${port}`;
   if (config.auth.mode === 'none' && !isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
   }
@@ -74,6 +83,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       drain();
       await closed;
       await swept;
+      // Undelivered events stay in the outbox for the next start.
+      await registry.close();
       await metadata.close();
     },
   };

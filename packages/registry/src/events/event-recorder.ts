@@ -41,7 +41,8 @@ export interface EventRecorderOptions {
  */
 export class EventRecorder {
   readonly hub: EventHub;
-  readonly source: EventSource;
+  readonly #source: EventSource | undefined;
+  readonly #instanceID = randomUUID();
   readonly #endpoints: readonly ResolvedWebhookEndpoint[];
   readonly #pullEvents: boolean;
   #sink: EventSink | undefined;
@@ -50,7 +51,15 @@ export class EventRecorder {
     this.hub = options.hub;
     this.#endpoints = options.endpoints;
     this.#pullEvents = options.pullEvents;
-    this.source = { addr: options.source?.addr ?? hostname(), instanceID: options.source?.instanceID ?? randomUUID() };
+    this.#source = options.source;
+  }
+
+  /**
+   * How events name this instance. Read at every event, so a host that learns its port only once
+   * listening may fill in `addr` on the object it passed.
+   */
+  get source(): EventSource {
+    return { addr: this.#source?.addr ?? hostname(), instanceID: this.#source?.instanceID ?? this.#instanceID };
   }
 
   attach(sink: EventSink | undefined): void {
