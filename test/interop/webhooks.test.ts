@@ -5,12 +5,12 @@
 // which fields a receiver written for it expects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase } from '../../packages/storage-postgres/src/testing.js';
-import { runEveryStep, writeClientImage } from '../support/client-image.js';
+import { runCommand, runEveryStep, systemPath, writeClientImage } from '../support/client-image.js';
 import { startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
 import { startFaultServer, type FaultServer } from '../support/faults-server.js';
 import { generateImage, MediaType, writeImageLayout, type GeneratedImage } from '../support/oci-image.js';
 import { createScratch, type Scratch } from '../support/scratch.js';
-import { startReferenceRegistry } from '../support/servers.js';
+import { BERTH_MAIN, startReferenceRegistry } from '../support/servers.js';
 import { createSkopeo, dockerRef, type Skopeo } from '../support/skopeo.js';
 import { brief, WebhookReceiver, type RegistryEvent } from '../support/webhook-receiver.js';
 
@@ -92,6 +92,13 @@ function expectDistributionFields(event: RegistryEvent): void {
 }
 
 describe('webhooks from the standalone server', () => {
+  it('refuses a webhook URL that is not http(s) in one line, leaving out its query', async () => {
+    const args = [BERTH_MAIN, '--port', '0', '--data', scratch.child('refused'), '--webhook', 'ftp://hooks.example/x?token=query-secret'];
+    const result = await runCommand(process.execPath, args, { env: { PATH: systemPath() } });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual(['berth: invalid --webhook "ftp://hooks.example/x": expected an absolute http:// or https:// URL']);
+  });
+
   it("delivers skopeo's and docker's pushes, deletes and a mount, with distribution's fields, in order per repository", async () => {
     const hook = await receiver();
     const server = await berth(['--webhook', hook.url]);
