@@ -68,10 +68,9 @@ export class EventRecorder {
 
   prepare(change: RegistryChange, context: RequestContext = {}): PreparedEvent {
     const event = buildEvent(change, context, this.source, { id: randomUUID(), timestamp: new Date() });
-    const payload = JSON.stringify(event);
-    const outbox = this.#endpoints
-      .filter((endpoint) => !isIgnored(event, endpoint.ignore))
-      .map((endpoint) => ({ endpoint: endpoint.url, repository: change.repository, eventId: event.id, payload }));
+    const endpoints = this.#endpoints.filter((endpoint) => !isIgnored(event, endpoint.ignore));
+    const payload = endpoints.length === 0 ? '' : JSON.stringify(event);
+    const outbox = endpoints.map((endpoint) => ({ endpoint: endpoint.url, repository: change.repository, eventId: event.id, payload }));
     return { event, outbox };
   }
 

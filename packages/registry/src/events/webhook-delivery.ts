@@ -116,6 +116,13 @@ export class WebhookDelivery implements EventSink {
     let failures = 0;
     while (!this.#stopping.signal.aborted) {
       let worked = false;
+      // After a failed request the whole endpoint rests, so a backlog spread over many repositories is not
+      // sent batch after batch to an endpoint that is down.
+      const resting = lane.restingUntil - Date.now();
+      if (resting > 0) {
+        await lane.idle(Math.min(resting, this.#pollInterval), this.#stopping.signal);
+        continue;
+      }
       try {
         worked = (await this.#deliverChanges(lane)) || worked;
         worked = (await this.#deliverPulls(lane)) || worked;
@@ -187,6 +194,7 @@ export class WebhookDelivery implements EventSink {
       if (response.status >= 200 && response.status < 300) {
         if (lane.failing) this.#log?.info({ endpoint: redactedUrl(endpoint.url) }, 'webhook endpoint accepts events again');
         lane.failing = false;
+        lane.consecutiveFailures = 0;
         return true;
       }
       this.#failed(lane, { status: response.status });
@@ -199,6 +207,8 @@ export class WebhookDelivery implements EventSink {
 
   #failed(lane: Lane, why: object): void {
     lane.status.failedAttempts += 1;
+    lane.consecutiveFailures += 1;
+    lane.restingUntil = Date.now() + backoff(lane.endpoint, lane.consecutiveFailures);
     // Once per outage, not once per retry.
     if (!lane.failing) this.#log?.warn({ endpoint: redactedUrl(lane.endpoint.url), ...why }, 'webhook delivery failed; events wait and are retried');
     lane.failing = true;
@@ -220,6 +230,9 @@ class Lane {
   readonly pulls: QueuedPull[] = [];
   pullsDueAt = 0;
   failing = false;
+  consecutiveFailures = 0;
+  /** No request to the endpoint before this time (after a failure). */
+  restingUntil = 0;
   readonly status: Omit<EndpointStatus, 'pendingPulls'>;
   #wake: (() => void) | undefined;
   #woken = false;
