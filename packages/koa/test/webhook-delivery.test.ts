@@ -2,6 +2,7 @@
 // endpoint stays down (never a header value or the URL's query), the age of the oldest waiting event,
 // and delivery once the endpoint is back.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -73,5 +74,27 @@ describe('WebhookDelivery', () => {
     const everything = JSON.stringify(logged);
     expect(everything).not.toContain('header-secret');
     expect(everything).not.toContain('query-secret');
+  });
+
+  it('counts a request the endpoint never answers as failed after the timeout, and keeps the event', async () => {
+    // Accepts connections and never answers.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}/hook`;
+    try {
+      const endpoint = resolveWebhookEndpoint({ url, timeout: 200, backoff: { initial: 10, max: 20 } });
+      await store.linkBlob('app', `sha256:${'b'.repeat(64)}`, 1, [{ endpoint: url, repository: 'app', eventId: 'event-2', payload: '{"id":"event-2"}' }]);
+      const delivery = new WebhookDelivery({ outbox: store.outbox!, endpoints: [endpoint], log, pollInterval: 10 });
+      delivery.start();
+      await expect.poll(() => logged.find((line) => line.message === 'webhook delivery failed; events wait and are retried'), { timeout: 10_000 }).toMatchObject({
+        fields: { endpoint: url, error: 'timeout' },
+      });
+      await delivery.close();
+      expect(await store.outbox!.countPending(url)).toBe(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });

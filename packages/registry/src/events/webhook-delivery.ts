@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENTS_MEDIA_TYPE, isIgnored, type ClaimedOutboxEntry, type EventOutbox, type RegistryEvent } from '@berth/core';
 import type { EventSink } from './event-recorder.js';
 import { redactedUrl, type ResolvedWebhookEndpoint } from './webhook-endpoint.js';
@@ -182,12 +181,17 @@ export class WebhookDelivery implements EventSink {
   async #send(lane: Lane, payloads: string[]): Promise<boolean> {
     const { endpoint } = lane;
     const body = `{"events":[${payloads.join(',')}]}`;
+    // Ends the request at the timeout or when the worker stops, whichever comes first.
+    const request = new AbortController();
+    const stop = () => request.abort();
+    const timer = setTimeout(() => request.abort(new DOMException('webhook request timed out', 'TimeoutError')), endpoint.timeout);
+    this.#stopping.signal.addEventListener('abort', stop, { once: true });
     try {
       const response = await fetch(endpoint.url, {
         method: 'POST',
         headers: { ...endpoint.headers, 'Content-Type': EVENTS_MEDIA_TYPE },
         body,
-        signal: AbortSignal.any([AbortSignal.timeout(endpoint.timeout), this.#stopping.signal]),
+        signal: request.signal,
       });
       // Read the answer to the end so the connection can be reused.
       await response.arrayBuffer().catch(() => undefined);
@@ -201,6 +205,9 @@ export class WebhookDelivery implements EventSink {
     } catch (error) {
       if (this.#stopping.signal.aborted) return false;
       this.#failed(lane, { error: describeFailure(error) });
+    } finally {
+      clearTimeout(timer);
+      this.#stopping.signal.removeEventListener('abort', stop);
     }
     return false;
   }
@@ -246,15 +253,23 @@ class Lane {
     this.#wake?.();
   }
 
-  /** Waits `ms`, or less when woken or stopped. */
+  /** Waits `ms`, or less when woken or stopped; leaves no timer or listener behind. */
   async idle(ms: number, stopping: AbortSignal): Promise<void> {
     if (this.#woken || stopping.aborted) {
       this.#woken = false;
       return;
     }
-    const woken = new Promise<void>((resolve) => (this.#wake = resolve));
-    await Promise.race([woken, sleep(ms, undefined, { signal: stopping }).catch(() => undefined)]);
-    this.#wake = undefined;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stopping.removeEventListener('abort', done);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stopping.addEventListener('abort', done, { once: true });
+      this.#wake = done;
+    });
     this.#woken = false;
   }
 }
