@@ -22,6 +22,8 @@ export interface WebhookDeliveryOptions {
   pollInterval?: number;
   /** Waiting entries older than this are reported as a warning (default 5 minutes). */
   warnAfter?: number;
+  /** How long after a change the worker looks for it, gathering changes made meanwhile (default 25 ms). */
+  linger?: number;
 }
 
 interface QueuedPull {
@@ -53,6 +55,8 @@ export class WebhookDelivery implements EventSink {
   readonly #batchSize: number;
   readonly #pollInterval: number;
   readonly #warnAfter: number;
+  readonly #linger: number;
+  #lingering: NodeJS.Timeout | undefined;
   readonly #lanes: Lane[];
   readonly #stopping = new AbortController();
   #running: Array<Promise<void>> = [];
@@ -64,6 +68,7 @@ export class WebhookDelivery implements EventSink {
     this.#batchSize = options.batchSize ?? 50;
     this.#pollInterval = options.pollInterval ?? 1000;
     this.#warnAfter = options.warnAfter ?? 5 * 60_000;
+    this.#linger = options.linger ?? 25;
     this.#lanes = options.endpoints.map((endpoint) => new Lane(endpoint));
   }
 
@@ -75,12 +80,20 @@ export class WebhookDelivery implements EventSink {
   /** Stops the loops; a request in flight is abandoned (its entries stay leased until the lease ends). Idempotent. */
   async close(): Promise<void> {
     this.#stopping.abort();
+    clearTimeout(this.#lingering);
+    this.#lingering = undefined;
     for (const lane of this.#lanes) lane.wake();
     await Promise.all(this.#running);
   }
 
   committed(): void {
-    for (const lane of this.#lanes) lane.wake();
+    // A short wait gathers the events of a busy moment into one claim and one request, instead of one
+    // outbox round trip per change competing with the pushes for the database.
+    if (this.#lingering !== undefined || this.#stopping.signal.aborted) return;
+    this.#lingering = setTimeout(() => {
+      this.#lingering = undefined;
+      for (const lane of this.#lanes) lane.wake();
+    }, this.#linger);
   }
 
   pulled(event: RegistryEvent): void {
