@@ -40,8 +40,8 @@ export interface RegistryEvents {
    * Calls `listener` for each event of the action: push, delete and mount once the change committed,
    * pull when a manifest or a whole blob was served. A listener that throws or rejects never fails the request.
    */
-  on(action: EventAction, listener: RegistryEventListener): RegistryEvents;
-  off(action: EventAction, listener: RegistryEventListener): RegistryEvents;
+  on<A extends EventAction>(action: A, listener: RegistryEventListener<A>): RegistryEvents;
+  off<A extends EventAction>(action: A, listener: RegistryEventListener<A>): RegistryEvents;
   /** Age in milliseconds of the oldest change event not yet delivered to a webhook; undefined when none waits. */
   oldestPendingAge(): Promise<number | undefined>;
   /** Per webhook endpoint: delivered, failed attempts, pull events dropped and waiting. */

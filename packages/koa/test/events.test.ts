@@ -25,6 +25,9 @@ describe.each(Object.entries(metadataFactories))('events on %s', (_name, factory
   it("tells in-process listeners of every change after it committed, with distribution's fields", async () => {
     t = await openRegistry(factory);
     const seen = recordEvents(t);
+    // Typed per action: this listener's events are mounts.
+    const mountActions: Array<'mount'> = [];
+    t.registry.events.on('mount', (event) => void mountActions.push(event.action));
     const image = await pushImage(t.http, 'team/app', 'v1');
     const layerSize = 64;
     await t.http
@@ -63,6 +66,7 @@ describe.each(Object.entries(metadataFactories))('events on %s', (_name, factory
     expect(manifest.actor).toEqual({});
     expect(tagDelete.target).toEqual({ repository: 'team/app', tag: 'v1' });
     expect(manifestDelete.target).toEqual({ repository: 'team/app', digest: image.digest });
+    expect(mountActions).toEqual(['mount']);
     expect(new Set(seen.map((event) => event.id)).size).toBe(seen.length);
     expect(new Set(seen.map((event) => event.request.id)).size).toBe(seen.length);
     for (const event of seen) {

@@ -1,6 +1,7 @@
 import type { EventAction, RegistryEvent } from '@berth/core';
 
-export type RegistryEventListener = (event: RegistryEvent) => void | Promise<void>;
+/** A listener of one action's events: `on('push', (event) => …)` gets events whose `action` is `'push'`. */
+export type RegistryEventListener<A extends EventAction = EventAction> = (event: RegistryEvent & { action: A }) => void | Promise<void>;
 
 /** What a listener's failure is reported to; it never reaches the request that caused the event. */
 export type ListenerErrorHandler = (error: unknown, event: RegistryEvent) => void;
@@ -14,15 +15,15 @@ export class EventHub {
 
   constructor(private readonly onListenerError: ListenerErrorHandler = () => undefined) {}
 
-  on(action: EventAction, listener: RegistryEventListener): this {
+  on<A extends EventAction>(action: A, listener: RegistryEventListener<A>): this {
     const listeners = this.#listeners.get(action) ?? new Set();
-    listeners.add(listener);
+    listeners.add(listener as RegistryEventListener);
     this.#listeners.set(action, listeners);
     return this;
   }
 
-  off(action: EventAction, listener: RegistryEventListener): this {
-    this.#listeners.get(action)?.delete(listener);
+  off<A extends EventAction>(action: A, listener: RegistryEventListener<A>): this {
+    this.#listeners.get(action)?.delete(listener as RegistryEventListener);
     return this;
   }
 
