@@ -117,6 +117,8 @@ export async function startBerth(options: StartBerthOptions = {}): Promise<Runni
 export interface StartReferenceOptions {
   /** The config's `auth` section (htpasswd or token; see reference-auth.ts). Without it, no auth. */
   auth?: Record<string, unknown>;
+  /** The config's `notifications` section (webhook endpoints). */
+  notifications?: Record<string, unknown>;
 }
 
 /**
@@ -129,7 +131,7 @@ export async function startReferenceRegistry(options: StartReferenceOptions = {}
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const configPath = join(workDir, 'config.yml');
-  await writeFile(configPath, referenceConfig(join(workDir, 'storage'), host, options.auth));
+  await writeFile(configPath, referenceConfig(join(workDir, 'storage'), host, options.auth, options.notifications));
 
   const child = spawn(REFERENCE_REGISTRY_BIN, ['serve', configPath], {
     cwd: workDir,
@@ -152,7 +154,7 @@ export async function startReferenceRegistry(options: StartReferenceOptions = {}
   }
 }
 
-function referenceConfig(rootDirectory: string, addr: string, auth?: Record<string, unknown>): string {
+function referenceConfig(rootDirectory: string, addr: string, auth?: Record<string, unknown>, notifications?: Record<string, unknown>): string {
   // JSON is valid YAML, and it spares us quoting rules.
   return `${JSON.stringify(
     {
@@ -167,6 +169,7 @@ function referenceConfig(rootDirectory: string, addr: string, auth?: Record<stri
       http: { addr, secret: 'interop-tests-only' },
       compatibility: { schema1: { enabled: true } },
       ...(auth !== undefined && { auth }),
+      ...(notifications !== undefined && { notifications }),
     },
     null,
     2,

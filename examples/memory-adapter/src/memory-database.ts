@@ -25,6 +25,19 @@ export interface ConvertedRow {
   content: Uint8Array;
 }
 
+export interface OutboxRow {
+  sequence: number;
+  endpoint: string;
+  repository: string;
+  eventId: string;
+  payload: string;
+  createdAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+  leaseOwner?: string;
+  leaseExpiresAt?: number;
+}
+
 export class MemoryDatabase {
   /** Keyed by rowKey(repository, digest). */
   readonly manifests = new Map<string, ManifestRow>();
@@ -36,6 +49,9 @@ export class MemoryDatabase {
   /** Keyed by rowKey(repository, digest of the conversion). */
   readonly convertedManifests = new Map<string, ConvertedRow>();
   readonly settings = new Map<string, string>();
+  /** Keyed by sequence; a Map keeps insertion order, which is sequence order. */
+  readonly eventOutbox = new Map<number, OutboxRow>();
+  nextOutboxSequence = 1;
 }
 
 // Repository names and tags never contain a newline, so it separates the two parts unambiguously.

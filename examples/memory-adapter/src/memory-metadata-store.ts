@@ -1,13 +1,16 @@
 import {
   RegistryError,
   type ConvertedManifest,
+  type EventOutbox,
   type ManifestWrite,
   type MetadataStore,
+  type OutboxEntry,
   type PageOptions,
   type StoredManifest,
   type UploadSession,
 } from '@berth/core';
 import { MemoryDatabase, rowKey, splitRowKey, type ManifestRow } from './memory-database.js';
+import { MemoryEventOutbox, appendOutboxEntries } from './memory-event-outbox.js';
 
 /** Keys sort by their UTF-8 bytes, the lexical order the distribution spec asks listings for. */
 function byteOrder(a: string, b: string): number {
@@ -36,9 +39,11 @@ const copy = (bytes: Uint8Array) => new Uint8Array(bytes);
 export class MemoryMetadataStore implements MetadataStore {
   readonly #db: MemoryDatabase;
   #closed = false;
+  readonly outbox: EventOutbox;
 
   constructor(db: MemoryDatabase = new MemoryDatabase()) {
     this.#db = db;
+    this.outbox = new MemoryEventOutbox(() => this.#open());
   }
 
   /** The database it works on, to open another store over the same data. */
@@ -59,8 +64,10 @@ export class MemoryMetadataStore implements MetadataStore {
     return [...db.manifests.keys()].some(inRepository) || [...db.blobLinks.keys()].some(inRepository);
   }
 
-  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
-    this.#open().blobLinks.set(rowKey(repository, digest), size);
+  async linkBlob(repository: string, digest: string, size: number, events?: readonly OutboxEntry[]): Promise<void> {
+    const db = this.#open();
+    db.blobLinks.set(rowKey(repository, digest), size);
+    appendOutboxEntries(db, events);
   }
 
   async blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined> {
@@ -68,8 +75,11 @@ export class MemoryMetadataStore implements MetadataStore {
     return size === undefined ? undefined : { digest, size };
   }
 
-  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    return this.#open().blobLinks.delete(rowKey(repository, digest));
+  async unlinkBlob(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean> {
+    const db = this.#open();
+    if (!db.blobLinks.delete(rowKey(repository, digest))) return false;
+    appendOutboxEntries(db, events);
+    return true;
   }
 
   async repositoriesLinkingBlob(digest: string, options: PageOptions): Promise<string[]> {
@@ -84,7 +94,7 @@ export class MemoryMetadataStore implements MetadataStore {
     return [...this.#open().blobLinks.keys()].some((key) => splitRowKey(key)[1] === digest);
   }
 
-  async putManifest({ manifest, blobReferences, manifestReferences, tag }: ManifestWrite): Promise<void> {
+  async putManifest({ manifest, blobReferences, manifestReferences, tag, events }: ManifestWrite): Promise<void> {
     const db = this.#open();
     const key = rowKey(manifest.repository, manifest.digest);
     // The same digest is the same bytes: a second push keeps the first row and its createdAt.
@@ -97,6 +107,7 @@ export class MemoryMetadataStore implements MetadataStore {
       db.manifests.set(key, row);
     }
     if (tag !== undefined) db.tags.set(rowKey(manifest.repository, tag), manifest.digest);
+    appendOutboxEntries(db, events);
   }
 
   async getManifest(repository: string, digest: string): Promise<StoredManifest | undefined> {
@@ -104,7 +115,7 @@ export class MemoryMetadataStore implements MetadataStore {
     return row === undefined ? undefined : storedManifest(row);
   }
 
-  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+  async deleteManifest(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean> {
     const db = this.#open();
     if (!db.manifests.delete(rowKey(repository, digest))) return false;
     // What hangs on the manifest goes with it: tags pointing at it and conversions made from it.
@@ -114,6 +125,7 @@ export class MemoryMetadataStore implements MetadataStore {
     for (const [key, converted] of db.convertedManifests) {
       if (converted.repository === repository && converted.sourceDigest === digest) db.convertedManifests.delete(key);
     }
+    appendOutboxEntries(db, events);
     return true;
   }
 
@@ -121,8 +133,11 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.#open().tags.get(rowKey(repository, tag));
   }
 
-  async deleteTag(repository: string, tag: string): Promise<boolean> {
-    return this.#open().tags.delete(rowKey(repository, tag));
+  async deleteTag(repository: string, tag: string, events?: readonly OutboxEntry[]): Promise<boolean> {
+    const db = this.#open();
+    if (!db.tags.delete(rowKey(repository, tag))) return false;
+    appendOutboxEntries(db, events);
+    return true;
   }
 
   async listTags(repository: string, options: PageOptions): Promise<string[]> {

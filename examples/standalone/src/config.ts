@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
+import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
+import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
 export interface ServerConfig {
@@ -56,6 +58,10 @@ export interface ServerConfig {
   tlsKeyFile: string | undefined;
   /** Offer HTTP/2 (ALPN `h2`) next to HTTP/1.1; needs TLS. */
   http2: boolean;
+  /** Webhook receivers (the config file's `webhooks` entries); `--webhook URL` gives one with the defaults. */
+  webhooks: WebhookEndpoint[];
+  /** Send pull events to the webhooks too (best-effort, from memory); endpoints that did not ask for them ignore them. */
+  pullEvents: boolean;
 }
 
 export type AuthConfig =
@@ -114,7 +120,21 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     shutdownTimeoutMs: number('shutdownTimeout'),
     ...metricsConfig(value('metrics') as boolean, value('metricsPort') as number | undefined, number('port'), label),
     ...tlsConfig(text('tlsCert'), text('tlsKey'), value('http2') as boolean, label),
+    ...eventsConfig(webhookSettings(value('webhooks') as readonly string[] | undefined), value('pullEvents') as boolean),
   };
+}
+
+/**
+ * `--pull-events` sends pulls to every endpoint; in the file an entry asks for them with `pullEvents: true`,
+ * and the other entries then ignore them.
+ */
+function eventsConfig(settings: ReturnType<typeof webhookSettings>, allPulls: boolean): Pick<ServerConfig, 'webhooks' | 'pullEvents'> {
+  const pullEvents = allPulls || settings.some((setting) => setting.pullEvents === true);
+  const webhooks = settings.map(({ pullEvents: wantsPulls, ...endpoint }): WebhookEndpoint => {
+    if (!pullEvents || allPulls || wantsPulls === true) return endpoint;
+    return { ...endpoint, ignore: { ...endpoint.ignore, actions: [...(endpoint.ignore?.actions ?? []), 'pull'] } };
+  });
+  return { webhooks, pullEvents };
 }
 
 function metricsConfig(on: boolean, port: number | undefined, mainPort: number, label: (name: string) => string): Pick<ServerConfig, 'metrics' | 'metricsPort'> {

@@ -1,10 +1,11 @@
 import { createServer, type RequestListener } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { AddressInfo, Server } from 'node:net';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import { createRegistry } from '@berth/koa';
+import { createRegistry, type Registry } from '@berth/koa';
 import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
@@ -53,14 +54,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 
   let metadata: MetadataStore | undefined;
   let stopSweep: (() => Promise<void>) | undefined;
+  let registry: Registry | undefined;
   let app: Koa;
+  const { port } = server.address() as AddressInfo;
   try {
     // Before anything opens a file there: an unusable directory is one clear error, never a hang.
     await prepareDataDirectory(config.dataDir);
     metadata = await openMetadata(config, logger);
     const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
     const access = await createServerAccess(config, metadata, logger);
-    const registry = createRegistry({
+    registry = createRegistry({
       ...(access.authorize && { authorize: access.authorize }),
       metadata,
       blobs,
@@ -68,6 +71,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       ...(config.schema1KeyFile !== undefined && { schema1SigningKey: await readFile(config.schema1KeyFile, 'utf8') }),
       ...(config.platforms !== undefined && { platforms: config.platforms }),
       ...(!config.metrics && { metrics: false as const }),
+      webhooks: config.webhooks,
+      pullEvents: config.pullEvents,
+      // Like distribution: this machine's name and the port it serves.
+      eventSource: { addr: `${hostname()}:${port}` },
+      webhookLog: logger.child({ component: 'webhooks' }),
     });
     stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
 
@@ -86,12 +94,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await listener.close();
     if (metricsServer) await new Promise<void>((done) => metricsServer.close(() => done()));
     await stopSweep?.();
+    await registry?.close();
     await metadata?.close();
     throw error;
   }
   handleRequest = app.callback();
 
-  const { port } = server.address() as AddressInfo;
   if (config.auth.mode === 'none' && !isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond this machine without sign-in: anyone who reaches the port may push and delete (see --auth)');
   }
@@ -101,7 +109,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const { port: metricsPort } = metricsServer.address() as AddressInfo;
     logger.info({ metrics: `http://${hostInUrl}:${metricsPort}/metrics` }, 'metrics on their own port');
   }
-  const stores = { metadata, stopSweep };
+  const stores = { metadata, stopSweep, registry };
 
   return {
     url,
@@ -128,6 +136,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       }
       await metricsClosed;
       await swept;
+      // Undelivered events stay in the outbox for the next start.
+      await stores.registry.close();
       await stores.metadata.close();
       return { drained };
     },

@@ -23,3 +23,5 @@ export * from './schema1/sign.js';
 export * from './schema1/libtrust-key.js';
 export * from './schema1/empty-layer.js';
 export * from './access/index.js';
+export * from './events/index.js';
+export type * from './stores/event-outbox.js';

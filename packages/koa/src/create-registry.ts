@@ -2,7 +2,17 @@ import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import { combineObservers, createRegistryService, type RegistryService, type RegistryServiceOptions } from '@berth/registry';
+import {
+  combineObservers,
+  createRegistryService,
+  WebhookDelivery,
+  type DeliveryLog,
+  type EndpointStatus,
+  type RegistryEventListener,
+  type RegistryService,
+  type RegistryServiceOptions,
+} from '@berth/registry';
+import type { EventAction } from '@berth/core';
 import { accessGate, type Authorize } from './access-control.js';
 import { registryErrors } from './errors.js';
 import { registerBaseRoutes, unknownEndpoint } from './routes/base.js';
@@ -31,6 +41,22 @@ export interface CreateRegistryOptions extends RegistryServiceOptions {
    * or `false` for none. They are in `registry.metrics`; `registry.metricsMiddleware()` serves them.
    */
   metrics?: MetricsOptions | false;
+  /** Where the webhook worker reports failing endpoints and events left waiting (a pino logger fits). */
+  webhookLog?: DeliveryLog;
+}
+
+/** The registry's events for the embedding app, and the state of webhook delivery. */
+export interface RegistryEvents {
+  /**
+   * Calls `listener` for each event of the action: push, delete and mount once the change committed,
+   * pull when a manifest or a whole blob was served. A listener that throws or rejects never fails the request.
+   */
+  on<A extends EventAction>(action: A, listener: RegistryEventListener<A>): RegistryEvents;
+  off<A extends EventAction>(action: A, listener: RegistryEventListener<A>): RegistryEvents;
+  /** Age in milliseconds of the oldest change event not yet delivered to a webhook; undefined when none waits. */
+  oldestPendingAge(): Promise<number | undefined>;
+  /** Per webhook endpoint: delivered, failed attempts, pull events dropped and waiting. */
+  webhookStatus(): EndpointStatus[];
 }
 
 export interface Registry {
@@ -50,6 +76,9 @@ export interface Registry {
   metricsMiddleware(options?: MetricsEndpointOptions): Middleware;
   /** For a garbage collector to report a finished run (`gc_runs_total`, `gc_freed_bytes_total`). */
   recordGcRun(run: { bytesFreed: number; blobsDeleted?: number }): void;
+  events: RegistryEvents;
+  /** Stops the webhook worker (events not yet delivered stay in the outbox for the next start). Idempotent; the stores stay open. */
+  close(): Promise<void>;
 }
 
 export function createRegistry(options: CreateRegistryOptions): Registry {
@@ -71,9 +100,40 @@ export function createRegistry(options: CreateRegistryOptions): Registry {
     unknownEndpoint,
   ]);
 
+  // One worker per registry instance, only when there is somewhere to deliver to.
+  const { outbox } = options.metadata;
+  const delivery =
+    service.options.webhooks.length > 0 && outbox !== undefined
+      ? new WebhookDelivery({ outbox, endpoints: service.options.webhooks, ...(options.webhookLog && { log: options.webhookLog }) })
+      : undefined;
+  service.events.attach(delivery);
+  delivery?.start();
+  let closed: Promise<void> | undefined;
+
+  const events: RegistryEvents = {
+    on: (action, listener) => {
+      service.events.hub.on(action, listener);
+      return events;
+    },
+    off: (action, listener) => {
+      service.events.hub.off(action, listener);
+      return events;
+    },
+    oldestPendingAge: async () => delivery?.oldestPendingAge(),
+    webhookStatus: () => delivery?.status() ?? [],
+  };
+
   const registry: Registry = {
     service,
     router,
+    events,
+    close: () => {
+      closed ??= (async () => {
+        service.events.attach(undefined);
+        await delivery?.close();
+      })();
+      return closed;
+    },
     routes: () => routes,
     allowedMethods: () => router.allowedMethods() as unknown as Middleware,
     callback: () => {

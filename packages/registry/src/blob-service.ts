@@ -6,9 +6,10 @@ import {
   type BlobInfo,
   type BlobReader,
   type ByteRange,
-  type Principal,
+  type RequestContext,
 } from '@berth/core';
 import { MissingBlobError } from './missing-blob.js';
+import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';
 
 /** A blob's bytes, as the store can give them: positional reads when it supports them, else a stream. */
@@ -16,7 +17,10 @@ export type BlobContent = { reader: BlobReader; stream?: undefined } | { stream:
 
 /** Blob reads, deletes and mounts of one registry: what a repository may see is its blob links. */
 export class BlobService {
-  constructor(private readonly options: ResolvedOptions) {}
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly events: EventRecorder,
+  ) {}
 
   /**
    * The blob as the repository sees it, or BLOB_UNKNOWN. A linked blob missing from the blob store is
@@ -54,14 +58,16 @@ export class BlobService {
   /**
    * Removes the blob from the repository. The bytes stay in the blob store: another repository or an
    * upload finishing right now may hold the same digest, so reclaiming space is garbage collection's job.
-   * `actor` is who asked (the principal the access check found), for the events and audit built on the service.
+   * `context` is the request (who asked, from where) the delete event records.
    */
-  async delete(repository: string, digest: string, actor?: Principal): Promise<void> {
+  async delete(repository: string, digest: string, context?: RequestContext): Promise<void> {
     assertRepositoryName(repository);
     const { value } = parseDigest(digest);
-    if (!(await this.options.metadata.unlinkBlob(repository, value))) {
+    const deletion = this.events.prepare({ action: 'delete', kind: 'blob', repository, digest: value }, context);
+    if (!(await this.options.metadata.unlinkBlob(repository, value, deletion.outbox))) {
       throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: value } });
     }
+    this.events.published(deletion);
   }
 
   /**
@@ -71,7 +77,7 @@ export class BlobService {
    * Undefined when the mount cannot be done (the caller then starts an ordinary upload).
    */
   async mount(repository: string, digest: string, options: MountOptions = {}): Promise<BlobInfo | undefined> {
-    const { from, readable } = options;
+    const { from, readable, context } = options;
     assertRepositoryName(repository);
     if (from !== undefined) assertRepositoryName(from);
     const { value } = parseDigest(digest);
@@ -80,7 +86,12 @@ export class BlobService {
     if (source === undefined || !(await this.options.metadata.blobLink(source, value))) return undefined;
     const stored = await this.options.blobs.stat(value);
     if (!stored) return undefined;
-    await this.options.metadata.linkBlob(repository, stored.digest, stored.size);
+    const mounted = this.events.prepare(
+      { action: 'mount', kind: 'blob', repository, digest: stored.digest, size: stored.size, fromRepository: source },
+      context,
+    );
+    await this.options.metadata.linkBlob(repository, stored.digest, stored.size, mounted.outbox);
+    this.events.published(mounted);
     return stored;
   }
 
@@ -108,8 +119,8 @@ async function readableOrNone(from: string, readable: MountOptions['readable']):
 export interface MountOptions {
   /** The repository named by `from`: only a blob it links is mounted. */
   from?: string;
-  /** Who asked (the principal the access check found), for the events and audit built on the service. */
-  actor?: Principal;
+  /** The request (who asked, from where) the mount event records. */
+  context?: RequestContext;
   /** Which of these repositories the caller may pull (`from`, or candidates for an automatic mount); without it, any. */
   readable?: (repositories: string[]) => Promise<string[]>;
 }

@@ -9,3 +9,4 @@ export * from './conversion-service.js';
 export * from './signing-key.js';
 export * from './observer.js';
 export * from './missing-blob.js';
+export * from './events/index.js';

@@ -13,12 +13,13 @@ import {
   type AcceptedTypes,
   type ManifestReference,
   type ParsedManifest,
-  type Principal,
+  type RequestContext,
   type StoredManifest,
 } from '@berth/core';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
 import type { NegotiationOutcome } from './observer.js';
+import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';
 
 /** A list may name an index which names images; deeper nesting is refused rather than followed. */
@@ -50,7 +51,10 @@ export function isNegotiationRefusal(error: unknown): boolean {
 export class ManifestService {
   private readonly conversions: ConversionService;
 
-  constructor(private readonly options: ResolvedOptions) {
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly events: EventRecorder,
+  ) {
     this.conversions = new ConversionService(options);
   }
 
@@ -58,14 +62,14 @@ export class ManifestService {
    * Stores a pushed manifest exactly as sent, once everything it references is in the repository with
    * the size its descriptor declares, and points the tag at it in the same transaction. A refused
    * manifest leaves nothing behind.
-   * `actor` is who asked (the principal the access check found), for the events and audit built on the service.
+   * `context` is the request (who asked, from where) the push event records.
    */
   async put(
     repository: string,
     reference: string,
     body: ByteStream,
     contentType?: string,
-    actor?: Principal,
+    context?: RequestContext,
   ): Promise<PushedManifest> {
     assertRepositoryName(repository);
     const target = parseManifestReference(reference);
@@ -78,6 +82,11 @@ export class ManifestService {
     }
     const digest = target.kind === 'digest' ? verifyDigest(target.digest, bytes, manifest) : manifest.digest;
     await this.assertReferencesStored(repository, manifest);
+    const tag = target.kind === 'tag' ? target.tag : undefined;
+    const pushed = this.events.prepare(
+      { action: 'push', kind: 'manifest', repository, digest, mediaType: manifest.mediaType, size: bytes.byteLength, ...(tag !== undefined && { tag }) },
+      context,
+    );
     await this.options.metadata.putManifest({
       manifest: {
         repository,
@@ -91,8 +100,10 @@ export class ManifestService {
       },
       blobReferences: manifest.blobReferences,
       manifestReferences: manifest.manifestReferences,
-      ...(target.kind === 'tag' && { tag: target.tag }),
+      ...(tag !== undefined && { tag }),
+      events: pushed.outbox,
     });
+    this.events.published(pushed);
     return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
   }
 
@@ -160,15 +171,22 @@ export class ManifestService {
     }
   }
 
-  /** By digest: the manifest and its tags go. By tag: only the tag goes. `actor`: who asked (see put). */
-  async delete(repository: string, reference: string, actor?: Principal): Promise<void> {
+  /** By digest: the manifest and its tags go. By tag: only the tag goes. `context`: the request (see put). */
+  async delete(repository: string, reference: string, context?: RequestContext): Promise<void> {
     assertRepositoryName(repository);
     const target = parseManifestLookup(reference);
+    const deletion = this.events.prepare(
+      target.kind === 'digest'
+        ? { action: 'delete', kind: 'manifest', repository, digest: target.digest }
+        : { action: 'delete', kind: 'tag', repository, tag: target.tag },
+      context,
+    );
     const deleted =
       target.kind === 'digest'
-        ? await this.options.metadata.deleteManifest(repository, target.digest)
-        : await this.options.metadata.deleteTag(repository, target.tag);
+        ? await this.options.metadata.deleteManifest(repository, target.digest, deletion.outbox)
+        : await this.options.metadata.deleteTag(repository, target.tag, deletion.outbox);
     if (!deleted) throw unknownManifest(target);
+    this.events.published(deletion);
   }
 
   private async resolve(repository: string, target: { kind: 'tag'; tag: string }): Promise<StoredManifest> {

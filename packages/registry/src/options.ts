@@ -1,4 +1,6 @@
-import type { BlobStore, MetadataStore } from '@berth/core';
+import type { BlobStore, EventSource, MetadataStore } from '@berth/core';
+import type { ListenerErrorHandler } from './events/event-hub.js';
+import { resolveWebhookEndpoint, type ResolvedWebhookEndpoint, type WebhookEndpoint } from './events/webhook-endpoint.js';
 import { MAX_MANIFEST_BYTES, parsePlatform, type PlatformPreference } from '@berth/core';
 import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
@@ -30,13 +32,28 @@ export interface RegistryServiceOptions {
   schema1SigningKey?: string;
   /** Told what the registry does (negotiation outcomes, cache hits, store errors), for metrics. */
   observer?: RegistryObserver;
+  /**
+   * Webhook receivers. Changes (push, delete, mount) go to them through the metadata store's outbox,
+   * written in the same transaction as the change, and are delivered at least once, in order per repository.
+   */
+  webhooks?: WebhookEndpoint[];
+  /** Send pull events to the webhooks too (best-effort, from memory; never a write on a GET). Default false. */
+  pullEvents?: boolean;
+  /** How events name this instance (`source`): default the host name and a random id per process. */
+  eventSource?: EventSource;
+  /** Told when an in-process event listener throws; the request goes on regardless. */
+  onEventListenerError?: ListenerErrorHandler;
 }
 
-export interface ResolvedOptions extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer'>> {
+export interface ResolvedOptions
+  extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError'>> {
   platforms: PlatformPreference[];
   schema1SigningKey: string | undefined;
   /** The observer (a no-op without one); the metadata store reports its failures to it. */
   observer: Required<RegistryObserver>;
+  webhooks: ResolvedWebhookEndpoint[];
+  eventSource: EventSource | undefined;
+  onEventListenerError: ListenerErrorHandler | undefined;
 }
 
 export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions {
@@ -47,10 +64,24 @@ export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions
     defaultPageSize: 1000,
     maxPageSize: 10_000,
     schema1Push: true,
+    pullEvents: false,
     ...options,
     platforms: (options.platforms ?? ['linux/amd64']).map(parsePlatform),
     schema1SigningKey: options.schema1SigningKey,
     observer,
     metadata: options.observer === undefined ? options.metadata : observedMetadataStore(options.metadata, observer),
+    webhooks: resolveWebhooks(options),
+    eventSource: options.eventSource,
+    onEventListenerError: options.onEventListenerError,
   };
+}
+
+function resolveWebhooks(options: RegistryServiceOptions): ResolvedWebhookEndpoint[] {
+  const webhooks = (options.webhooks ?? []).map(resolveWebhookEndpoint);
+  const urls = new Set(webhooks.map((endpoint) => endpoint.url));
+  if (urls.size < webhooks.length) throw new Error('each webhook URL may be configured once (the URL names its queue of events)');
+  if (webhooks.length > 0 && options.metadata.outbox === undefined) {
+    throw new Error('webhooks need a metadata store with an event outbox (SQLite, PostgreSQL and the memory example have one)');
+  }
+  return webhooks;
 }

@@ -1,4 +1,6 @@
 import { BlobService } from './blob-service.js';
+import { EventHub } from './events/event-hub.js';
+import { EventRecorder } from './events/event-recorder.js';
 import { ListingService } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
 import type { RegistryObserver } from './observer.js';
@@ -14,15 +16,24 @@ export interface RegistryService {
   readonly listing: ListingService;
   /** Where the service's work is reported (the `observer` option); a collector reports its runs here too. */
   readonly observer: Required<RegistryObserver>;
+  /** Builds the events of changes and pulls; its hub holds the in-process listeners. */
+  readonly events: EventRecorder;
 }
 
 export function createRegistryService(options: RegistryServiceOptions): RegistryService {
   const resolved = resolveOptions(options);
+  const events = new EventRecorder({
+    hub: new EventHub(resolved.onEventListenerError),
+    endpoints: resolved.webhooks,
+    pullEvents: resolved.pullEvents,
+    ...(resolved.eventSource && { source: resolved.eventSource }),
+  });
   return {
     options: resolved,
-    blobs: new BlobService(resolved),
-    uploads: new UploadService(resolved),
-    manifests: new ManifestService(resolved),
+    events,
+    blobs: new BlobService(resolved, events),
+    uploads: new UploadService(resolved, events),
+    manifests: new ManifestService(resolved, events),
     listing: new ListingService(resolved),
     observer: resolved.observer,
   };

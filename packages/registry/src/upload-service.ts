@@ -1,4 +1,5 @@
-import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type Principal, type UploadState } from '@berth/core';
+import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type RequestContext, type UploadState } from '@berth/core';
+import type { EventRecorder } from './events/event-recorder.js';
 import type { ByteStream } from './body.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -16,7 +17,10 @@ export interface ChunkRange {
  * repository owns the session, so a session id cannot be used from another repository.
  */
 export class UploadService {
-  constructor(private readonly options: ResolvedOptions) {}
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly events: EventRecorder,
+  ) {}
 
   async start(repository: string): Promise<UploadState> {
     assertRepositoryName(repository);
@@ -65,7 +69,7 @@ export class UploadService {
     digest: string,
     lastChunk?: ByteStream,
     range?: ChunkRange,
-    actor?: Principal,
+    context?: RequestContext,
   ): Promise<BlobInfo> {
     const { value } = parseDigest(digest);
     if (lastChunk) await this.append(repository, id, lastChunk, range);
@@ -80,18 +84,21 @@ export class UploadService {
       }
       throw error;
     }
-    await this.options.metadata.linkBlob(repository, blob.digest, blob.size);
+    // Every completed upload is a push event, as in distribution, even of a blob the repository had.
+    const pushed = this.events.prepare({ action: 'push', kind: 'blob', repository, digest: blob.digest, size: blob.size }, context);
+    await this.options.metadata.linkBlob(repository, blob.digest, blob.size, pushed.outbox);
+    this.events.published(pushed);
     await this.options.metadata.deleteUploadSession(id);
     this.options.observer.blobUploaded({ repository, digest: blob.digest, size: blob.size });
     return blob;
   }
 
   /** A whole blob in one request (POST with `?digest=`): an upload that starts and completes at once. */
-  async putMonolithic(repository: string, digest: string, body: ByteStream, actor?: Principal): Promise<BlobInfo> {
+  async putMonolithic(repository: string, digest: string, body: ByteStream, context?: RequestContext): Promise<BlobInfo> {
     parseDigest(digest);
     const state = await this.start(repository);
     try {
-      return await this.complete(repository, state.id, digest, body, undefined, actor);
+      return await this.complete(repository, state.id, digest, body, undefined, context);
     } catch (error) {
       await this.cancel(repository, state.id).catch(() => undefined);
       throw error;

@@ -10,4 +10,8 @@ export const postgresDialect: Dialect = {
   isForeignKeyViolation,
   isUnavailable: isConnectionFailure,
   isStorageFull: isDiskFull,
+  // Claims of one endpoint take turns, released at commit: instances never lease the same outbox entry.
+  lockOutboxEndpoint: async (trx, endpoint) => {
+    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`berth.event_outbox:${endpoint}`]);
+  },
 };

@@ -1,3 +1,5 @@
+import type { Knex } from 'knex';
+
 /**
  * What differs between the SQL databases berth runs on. Everything else in this package is
  * plain knex that works on SQLite and PostgreSQL alike; an adapter package passes one of these in.
@@ -24,4 +26,10 @@ export interface Dialect {
    * the filesystem to tell a full disk from another I/O error, hence the promise.
    */
   isStorageFull?(error: unknown): boolean | Promise<boolean>;
+  /**
+   * Makes concurrent outbox claims for one endpoint wait for each other inside their transactions
+   * (PostgreSQL: a transaction-scoped advisory lock), so two instances never lease the same entry or
+   * break a repository's order. Left out where the database serialises write transactions anyway (SQLite).
+   */
+  lockOutboxEndpoint?(trx: Knex.Transaction, endpoint: string): Promise<void>;
 }

@@ -1,14 +1,17 @@
 import {
   RegistryError,
   type ConvertedManifest,
+  type EventOutbox,
   type ManifestWrite,
   type MetadataStore,
+  type OutboxEntry,
   type PageOptions,
   type StoredManifest,
   type UploadSession,
 } from '@berth/core';
 import type { Knex } from 'knex';
 import type { Dialect } from './dialect.js';
+import { KnexEventOutbox, insertOutboxEntries } from './knex-event-outbox.js';
 import { migrateMetadataSchema } from './migrations.js';
 import {
   convertedManifestFromRow,
@@ -47,6 +50,7 @@ export class KnexMetadataStore implements MetadataStore {
   readonly knex: Knex;
   readonly #dialect: Dialect;
   readonly #destroyOnClose: boolean;
+  readonly outbox: EventOutbox;
 
   /** Brings the schema up to date, then returns a store over it. */
   static async open(knex: Knex, options: KnexMetadataStoreOptions): Promise<KnexMetadataStore> {
@@ -59,6 +63,7 @@ export class KnexMetadataStore implements MetadataStore {
     this.knex = knex;
     this.#dialect = options.dialect;
     this.#destroyOnClose = options.destroyOnClose ?? true;
+    this.outbox = new KnexEventOutbox(knex, options.dialect, (operation) => this.#guard(operation));
   }
 
   async listRepositories({ last, limit }: PageOptions): Promise<string[]> {
@@ -90,9 +95,17 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
-  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+  async linkBlob(repository: string, digest: string, size: number, events: readonly OutboxEntry[] = []): Promise<void> {
     return this.#guard(async () => {
-      await this.knex(TABLES.blobLinks).insert({ repository, digest, size }).onConflict(['repository', 'digest']).ignore();
+      const link = (db: Knex) => db(TABLES.blobLinks).insert({ repository, digest, size }).onConflict(['repository', 'digest']).ignore();
+      if (events.length === 0) {
+        await link(this.knex);
+        return;
+      }
+      await this.#transaction(async (trx) => {
+        await link(trx);
+        await insertOutboxEntries(trx, events);
+      });
     });
   }
 
@@ -105,8 +118,8 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
-  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    return this.#guard(async () => (await this.knex(TABLES.blobLinks).where({ repository, digest }).del()) > 0);
+  async unlinkBlob(repository: string, digest: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
+    return this.#guard(() => this.#deleteWithEvents((db) => db(TABLES.blobLinks).where({ repository, digest }).del(), events));
   }
 
   async repositoriesLinkingBlob(digest: string, { last, limit }: PageOptions): Promise<string[]> {
@@ -123,7 +136,7 @@ export class KnexMetadataStore implements MetadataStore {
     return this.#guard(async () => (await this.knex(TABLES.blobLinks).first('digest').where({ digest })) !== undefined);
   }
 
-  async putManifest({ manifest, blobReferences, manifestReferences, tag }: ManifestWrite): Promise<void> {
+  async putManifest({ manifest, blobReferences, manifestReferences, tag, events = [] }: ManifestWrite): Promise<void> {
     return this.#guard(async () => {
       const { repository, digest } = manifest;
       const references = new Map<string, 'blob' | 'manifest'>();
@@ -137,14 +150,14 @@ export class KnexMetadataStore implements MetadataStore {
       }));
 
       try {
-        await this.#writeManifest(manifest, referenceRows, tag, false);
+        await this.#writeManifest(manifest, referenceRows, tag, events, false);
       } catch (error) {
         // The manifest existed when the insert skipped it, then a concurrent deleteManifest removed it
         // before the references or the tag could point at it (nothing of this attempt was committed).
         // Writing again, this time locking the row, re-creates it as if this push had come after the
         // delete, and no delete can come between the row and what points at it.
         if (!this.#dialect.isForeignKeyViolation(error)) throw error;
-        await this.#writeManifest(manifest, referenceRows, tag, true);
+        await this.#writeManifest(manifest, referenceRows, tag, events, true);
       }
     });
   }
@@ -156,11 +169,9 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteManifest(repository: string, digest: string): Promise<boolean> {
-    return this.#guard(async () => {
-      // Tags, references and conversions go with it through ON DELETE CASCADE.
-      return (await this.knex(TABLES.manifests).where({ repository, digest }).del()) > 0;
-    });
+  async deleteManifest(repository: string, digest: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
+    // Tags, references and conversions go with it through ON DELETE CASCADE.
+    return this.#guard(() => this.#deleteWithEvents((db) => db(TABLES.manifests).where({ repository, digest }).del(), events));
   }
 
   async resolveTag(repository: string, tag: string): Promise<string | undefined> {
@@ -172,8 +183,8 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteTag(repository: string, tag: string): Promise<boolean> {
-    return this.#guard(async () => (await this.knex(TABLES.tags).where({ repository, name: tag }).del()) > 0);
+  async deleteTag(repository: string, tag: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
+    return this.#guard(() => this.#deleteWithEvents((db) => db(TABLES.tags).where({ repository, name: tag }).del(), events));
   }
 
   async listTags(repository: string, { last, limit }: PageOptions): Promise<string[]> {
@@ -285,6 +296,7 @@ export class KnexMetadataStore implements MetadataStore {
     manifest: ManifestWrite['manifest'],
     referenceRows: ReferenceRow[],
     tag: string | undefined,
+    events: readonly OutboxEntry[],
     lockExisting: boolean,
   ): Promise<void> {
     const { repository, digest } = manifest;
@@ -304,6 +316,17 @@ export class KnexMetadataStore implements MetadataStore {
           .onConflict(['repository', 'name'])
           .merge(['digest']);
       }
+      await insertOutboxEntries(trx, events);
+    });
+  }
+
+  /** Runs a delete and, when it removed a row, writes its events in the same transaction. */
+  async #deleteWithEvents(remove: (db: Knex) => Promise<number>, events: readonly OutboxEntry[]): Promise<boolean> {
+    if (events.length === 0) return (await remove(this.knex)) > 0;
+    return this.#transaction(async (trx) => {
+      const removed = (await remove(trx)) > 0;
+      if (removed) await insertOutboxEntries(trx, events);
+      return removed;
     });
   }
 

@@ -135,6 +135,32 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       });
     },
   },
+  {
+    // Webhook events, written with the change they describe and removed once delivered.
+    name: '0004_event_outbox',
+    up(db, dialect) {
+      return db.schema.createTable(TABLES.eventOutbox, (table) => {
+        // Write order: events of one repository are delivered in it.
+        table.bigIncrements('sequence').primary();
+        table.specificType('endpoint', dialect.keyType).notNullable();
+        table.specificType('repository', dialect.keyType).notNullable();
+        table.text('event_id').notNullable();
+        table.text('payload').notNullable();
+        // Epoch milliseconds, like every time here.
+        table.bigInteger('created_at').notNullable();
+        table.integer('attempts').notNullable().defaultTo(0);
+        table.bigInteger('next_attempt_at').notNullable();
+        table.text('lease_owner').nullable();
+        table.bigInteger('lease_expires_at').nullable();
+        // claim(): an endpoint's entries in order, and the earlier entries of one repository.
+        table.index(['endpoint', 'sequence'], 'event_outbox_endpoint_sequence');
+        table.index(['endpoint', 'repository', 'sequence'], 'event_outbox_endpoint_repository_sequence');
+      });
+    },
+    down(db) {
+      return db.schema.dropTableIfExists(TABLES.eventOutbox);
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

@@ -7,6 +7,7 @@ export const TABLES = {
   uploadSessions: 'upload_sessions',
   convertedManifests: 'converted_manifests',
   settings: 'settings',
+  eventOutbox: 'event_outbox',
 } as const;
 
 /** The table in which knex records the migrations it applied (plus `<name>_lock`). */

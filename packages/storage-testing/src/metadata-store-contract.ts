@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { digestOf, type ConvertedManifest, type ManifestWrite, type MetadataStore, type StoredManifest } from '@berth/core';
 import { rejectsWithRegistryError } from './assertions.js';
 import { blobDigest, chunk, collectPages, hex, IMAGE_INDEX, manifestWrite, SCHEMA1_SIGNED } from './fixtures.js';
+import { outboxContract } from './outbox-contract.js';
 import { required, type TestApi } from './test-api.js';
 
 /**
@@ -472,6 +473,14 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         await store.close();
         await assert.rejects(ping.call(store));
       });
+    });
+
+    outboxContract(test, {
+      store: () => store,
+      sibling: () => (skipped.has('sharing') ? undefined : sibling()),
+      reopen: skipped.has('persistence')
+        ? undefined
+        : async () => (store = await required(subject.reopen, 'reopen()', 'persistence')()),
     });
 
     group('persistence', () => {

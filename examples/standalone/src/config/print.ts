@@ -2,6 +2,7 @@ import { Document, isMap, isScalar } from 'yaml';
 import { formatDuration } from './duration.js';
 import type { ResolvedSettings, Source } from './resolve.js';
 import { SETTINGS, type Setting, type SettingValue } from './settings.js';
+import { maskedWebhook, webhookSettings } from './webhook-setting.js';
 
 /**
  * The effective configuration as a config file (YAML) that would give the same settings, each value
@@ -25,6 +26,7 @@ export function printSettings(resolved: ResolvedSettings): string {
 
 function printable(setting: Setting, value: SettingValue): unknown {
   if (setting.kind.type === 'duration') return formatDuration(value as number);
+  if (setting.kind.type === 'webhooks') return webhookSettings(value as readonly string[]).map(maskedWebhook);
   if (setting.secret === 'url-password' && typeof value === 'string') return maskUrlPassword(value);
   return Array.isArray(value) ? [...value] : value;
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import type { Setting, SettingValue } from './settings.js';
+import { parseWebhooks } from './webhook-setting.js';
 
 export type Parsed = { ok: true; value: SettingValue } | { ok: false; problem: string };
 
@@ -55,6 +56,8 @@ export function parseSettingValue(setting: Setting, raw: unknown, baseDir: strin
       const list = (items as string[]).map((item) => item.trim()).filter((item) => item !== '');
       return list.length === 0 ? expected('at least one item') : { ok: true, value: list };
     }
+    case 'webhooks':
+      return parseWebhooks(raw);
     case 'section':
       return raw === undefined ? expected('a value') : { ok: true, value: JSON.stringify(raw) };
   }

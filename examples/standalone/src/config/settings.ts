@@ -38,7 +38,12 @@ export type SettingKind =
   /** Comma-separated (flags may also repeat; the file takes a list). */
   | { readonly type: 'list' }
   /** A structured value only the config file can hold. */
-  | { readonly type: 'section' };
+  | { readonly type: 'section' }
+  /**
+   * Webhook endpoints: URLs from flags (repeatable) and the environment (comma-separated); in the file a
+   * list of URLs or of entries with headers, timeout, retries, filters. Held as one JSON text per endpoint.
+   */
+  | { readonly type: 'webhooks' };
 
 export type SettingValue = string | number | boolean | readonly string[];
 
@@ -94,8 +99,11 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'metrics', flag: 'metrics', file: 'metrics.enabled', kind: { type: 'boolean' }, default: true, help: 'serve Prometheus metrics at /metrics (--no-metrics: none, and nothing counted)' },
   { name: 'metricsPort', flag: 'metrics-port', file: 'metrics.port', kind: { type: 'integer', min: 1, max: 65535, expected: 'a port from 1 to 65535' }, valueName: 'N', help: 'serve /metrics on this port of the same host instead of the main one' },
 
+  // events
+  { name: 'webhooks', flag: 'webhook', file: 'webhooks', kind: { type: 'webhooks' }, valueName: 'URL', help: 'send push, delete and mount events to this URL (repeatable; the config file adds headers, timeout, retries, filters)' },
+  { name: 'pullEvents', flag: 'pull-events', file: '', kind: { type: 'boolean' }, default: false, help: 'send pull events to every webhook too (best-effort; in a config file: pullEvents: true on an entry)' },
+
   // features built later: defined now so that a config file written for them is refused, not ignored
-  { name: 'webhooks', flag: 'webhook', file: 'webhooks', kind: { type: 'list' }, valueName: 'URL', help: 'send events to this URL (repeatable)', notAvailable: 'events and webhooks, issue 10 part 6' },
   { name: 'gc', file: 'gc', kind: { type: 'section' }, help: 'garbage collection (interval, grace, deleteUntagged)', notAvailable: 'the lifecycle work: garbage collection' },
   { name: 'retention', file: 'retention', kind: { type: 'section' }, help: 'retention rules', notAvailable: 'the lifecycle work: retention' },
   { name: 'quotas', file: 'quotas', kind: { type: 'section' }, help: 'storage quotas', notAvailable: 'the lifecycle work: quotas' },

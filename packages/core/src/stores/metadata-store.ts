@@ -1,3 +1,5 @@
+import type { EventOutbox, OutboxEntry } from './event-outbox.js';
+
 /** Keyset pagination: return at most `limit` items that sort strictly after `last`. */
 export interface PageOptions {
   last?: string;
@@ -27,6 +29,8 @@ export interface ManifestWrite {
   manifestReferences: string[];
   /** Tag to point at the manifest in the same transaction. */
   tag?: string;
+  /** Outbox entries (events of this push) written in the same transaction. */
+  events?: readonly OutboxEntry[];
 }
 
 export interface UploadSession {
@@ -55,11 +59,15 @@ export interface MetadataStore {
   listRepositories(page: PageOptions): Promise<string[]>;
   repositoryExists(repository: string): Promise<boolean>;
 
-  /** Lets `repository` see a blob of the blob store (after an upload or a mount). Idempotent. */
-  linkBlob(repository: string, digest: string, size: number): Promise<void>;
+  /**
+   * Lets `repository` see a blob of the blob store (after an upload or a mount). Idempotent. `events`
+   * go to the outbox in the same transaction (every call writes them, as every upload is an event).
+   */
+  linkBlob(repository: string, digest: string, size: number, events?: readonly OutboxEntry[]): Promise<void>;
   /** The blob's size when the repository may see it. */
   blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined>;
-  unlinkBlob(repository: string, digest: string): Promise<boolean>;
+  /** `events` go to the outbox in the same transaction, only when a link was removed. */
+  unlinkBlob(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean>;
   /**
    * Repositories that link the blob, in lexical order, a page at a time: automatic mounts look for one
    * the caller may pull.
@@ -74,11 +82,15 @@ export interface MetadataStore {
    */
   putManifest(write: ManifestWrite): Promise<void>;
   getManifest(repository: string, digest: string): Promise<StoredManifest | undefined>;
-  /** Removes a manifest, every tag pointing at it and the conversions made from it. False when unknown. */
-  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  /**
+   * Removes a manifest, every tag pointing at it and the conversions made from it. False when unknown.
+   * `events` go to the outbox in the same transaction, only when the manifest was removed.
+   */
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean>;
 
   resolveTag(repository: string, tag: string): Promise<string | undefined>;
-  deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** `events` go to the outbox in the same transaction, only when the tag was removed. */
+  deleteTag(repository: string, tag: string, events?: readonly OutboxEntry[]): Promise<boolean>;
   /** Tags in lexical order. */
   listTags(repository: string, page: PageOptions): Promise<string[]>;
 
@@ -103,6 +115,12 @@ export interface MetadataStore {
    * Readiness probes call it; without it they try a cheap read instead.
    */
   ping?(): Promise<void>;
+
+  /**
+   * The durable outbox webhooks are delivered from. A store without one cannot serve webhooks (the
+   * registry refuses to start with them), and ignores the `events` of the write methods.
+   */
+  readonly outbox?: EventOutbox;
 
   close(): Promise<void>;
 }

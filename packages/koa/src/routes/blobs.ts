@@ -3,6 +3,7 @@ import { RegistryError } from '@berth/core';
 import { RecycledBufferSender } from '../blob-sender.js';
 import { parseRangeHeader } from '../http-ranges.js';
 import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
+import { requestContext } from '../request-context.js';
 
 export function registerBlobRoutes(router: Router, { service, access }: RouteDeps): void {
   const sender = new RecycledBufferSender();
@@ -23,7 +24,7 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
 
   router.get('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await access.required(ctx, { kind: 'pull', repository });
+    const granted = await access.required(ctx, { kind: 'pull', repository });
     const digest = param(ctx, 'digest');
     const info = await service.blobs.stat(repository, digest);
     const request = parseRangeHeader(ctx.get('Range'), info.size);
@@ -40,6 +41,8 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
     ctx.status = range ? 206 : 200;
     if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
     ctx.length = range ? range.end - range.start + 1 : info.size;
+    // Only a whole blob counts as pulled: a range is one piece of a download.
+    if (!range) service.events.pulled({ action: 'pull', kind: 'blob', repository, digest: info.digest, size: info.size }, requestContext(ctx, granted.principal));
     if (content.reader) await sender.send(ctx, content.reader);
     else ctx.body = content.stream;
   });
@@ -47,7 +50,7 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
   router.delete('/v2/*name/blobs/:digest', async (ctx) => {
     const repository = repositoryParam(ctx);
     const granted = await access.required(ctx, { kind: 'delete', repository });
-    await service.blobs.delete(repository, param(ctx, 'digest'), granted.principal);
+    await service.blobs.delete(repository, param(ctx, 'digest'), requestContext(ctx, granted.principal));
     ctx.status = 202;
     emptyBody(ctx);
   });

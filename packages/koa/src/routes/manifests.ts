@@ -2,16 +2,18 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { isNegotiationRefusal, type ServedManifest } from '@berth/registry';
 import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
+import { requestContext } from '../request-context.js';
 import { requestBody } from './uploads.js';
 
 export function registerManifestRoutes(router: Router, { service, access }: RouteDeps): void {
   // GET also answers HEAD: the headers (length, digest, type) must be those of the body GET would send.
   router.get('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
-    await access.required(ctx, { kind: 'pull', repository });
+    const granted = await access.required(ctx, { kind: 'pull', repository });
+    const reference = param(ctx, 'reference');
     let served: ServedManifest;
     try {
-      served = await service.manifests.get(repository, param(ctx, 'reference'), acceptHeaders(ctx));
+      served = await service.manifests.get(repository, reference, acceptHeaders(ctx));
     } catch (error) {
       if (isNegotiationRefusal(error)) ctx.state['negotiation'] = 'refused';
       throw error;
@@ -27,13 +29,20 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
     ctx.status = 200;
     ctx.type = served.mediaType;
     ctx.body = Buffer.from(served.body.buffer, served.body.byteOffset, served.body.byteLength);
+    if (ctx.method === 'GET') {
+      const tag = reference.includes(':') ? undefined : reference;
+      service.events.pulled(
+        { action: 'pull', kind: 'manifest', repository, digest: served.digest, mediaType: served.mediaType, size: served.body.byteLength, ...(tag !== undefined && { tag }) },
+        requestContext(ctx, granted.principal),
+      );
+    }
   });
 
   router.put('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
     const granted = await access.required(ctx, { kind: 'push', repository });
     const contentType = ctx.get('Content-Type') || undefined;
-    const pushed = await service.manifests.put(repository, param(ctx, 'reference'), requestBody(ctx), contentType, granted.principal);
+    const pushed = await service.manifests.put(repository, param(ctx, 'reference'), requestBody(ctx), contentType, requestContext(ctx, granted.principal));
     ctx.status = 201;
     ctx.set({
       Location: `/v2/${repository}/manifests/${pushed.digest}`,
@@ -46,7 +55,7 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
   router.delete('/v2/*name/manifests/:reference', async (ctx) => {
     const repository = repositoryParam(ctx);
     const granted = await access.required(ctx, { kind: 'delete', repository });
-    await service.manifests.delete(repository, param(ctx, 'reference'), granted.principal);
+    await service.manifests.delete(repository, param(ctx, 'reference'), requestContext(ctx, granted.principal));
     ctx.status = 202;
     emptyBody(ctx);
   });

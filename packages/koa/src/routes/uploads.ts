@@ -5,6 +5,7 @@ import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
 import type { AccessGate, RequestAccess } from '../access-control.js';
 import { parseContentRange } from '../http-ranges.js';
 import { emptyBody, param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
+import { requestContext } from '../request-context.js';
 
 export function registerUploadRoutes(router: Router, { service, access }: RouteDeps): void {
   // Start an upload, upload a whole blob in one request (`?digest=`), or mount one (`?mount=&from=`).
@@ -22,11 +23,11 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
       const mounted = await service.blobs.mount(repository, mount, {
         ...(from !== undefined && { from }),
         readable,
-        actor: granted.principal,
+        context: requestContext(ctx, granted.principal),
       });
       if (mounted) return created(ctx, repository, mounted);
     } else if (digest !== undefined) {
-      const blob = await service.uploads.putMonolithic(repository, digest, requestBody(ctx), granted.principal);
+      const blob = await service.uploads.putMonolithic(repository, digest, requestBody(ctx), requestContext(ctx, granted.principal));
       return created(ctx, repository, blob);
     }
     const state = await service.uploads.start(repository);
@@ -67,7 +68,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
     if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const range = parseContentRange(ctx.get('Content-Range'));
     const lastChunk = hasBody(ctx) ? requestBody(ctx) : undefined;
-    const blob = await service.uploads.complete(repository, param(ctx, 'uuid'), digest, lastChunk, range, granted.principal);
+    const blob = await service.uploads.complete(repository, param(ctx, 'uuid'), digest, lastChunk, range, requestContext(ctx, granted.principal));
     created(ctx, repository, blob);
   });
 

@@ -42,6 +42,12 @@ export async function openRegistry(
   const blobs = await createFsBlobStore({ root: join(dir, 'blobs') });
   const registry = createRegistry({ metadata, blobs, ...options });
   const app = new Koa();
+  // The host's own sign-in leaves the user on ctx.state.user (koa-passport style).
+  app.use(async (ctx, next) => {
+    const user = ctx.get('X-Test-User');
+    if (user !== '') ctx.state['user'] = user;
+    await next();
+  });
   app.use(registry.routes()).use(registry.allowedMethods());
   return {
     registry,
@@ -50,6 +56,7 @@ export async function openRegistry(
     dir,
     http: request(app.callback()),
     async close() {
+      await registry.close();
       await metadata.close();
       await rm(dir, { recursive: true, force: true });
     },

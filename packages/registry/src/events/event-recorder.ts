@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  buildEvent,
+  isIgnored,
+  type EventSource,
+  type OutboxEntry,
+  type PullChange,
+  type RegistryChange,
+  type RegistryEvent,
+  type RequestContext,
+} from '@berth/core';
+import type { EventHub } from './event-hub.js';
+import type { ResolvedWebhookEndpoint } from './webhook-endpoint.js';
+
+/** An event built before its change is written, with the outbox entries that go into the same transaction. */
+export interface PreparedEvent {
+  event: RegistryEvent;
+  outbox: OutboxEntry[];
+}
+
+/** Who is told once a change has committed, or a pull happened: the webhook worker. */
+export interface EventSink {
+  /** New outbox entries are there: deliver soon rather than at the next poll. */
+  committed(): void;
+  /** A pull event, best-effort: held in memory for the endpoints, never written. */
+  pulled(event: RegistryEvent): void;
+}
+
+export interface EventRecorderOptions {
+  hub: EventHub;
+  endpoints: readonly ResolvedWebhookEndpoint[];
+  /** Whether pull events go to webhooks (in-process listeners get them whenever they listen). */
+  pullEvents: boolean;
+  source?: EventSource;
+}
+
+/**
+ * Turns the registry's changes into events: prepared before the write (so the outbox entries join its
+ * transaction), published after it committed.
+ */
+export class EventRecorder {
+  readonly hub: EventHub;
+  readonly #source: EventSource | undefined;
+  readonly #instanceID = randomUUID();
+  readonly #endpoints: readonly ResolvedWebhookEndpoint[];
+  readonly #pullEvents: boolean;
+  #sink: EventSink | undefined;
+
+  constructor(options: EventRecorderOptions) {
+    this.hub = options.hub;
+    this.#endpoints = options.endpoints;
+    this.#pullEvents = options.pullEvents;
+    this.#source = options.source;
+  }
+
+  /**
+   * How events name this instance. Read at every event, so a host that learns its port only once
+   * listening may fill in `addr` on the object it passed.
+   */
+  get source(): EventSource {
+    return { addr: this.#source?.addr ?? hostname(), instanceID: this.#source?.instanceID ?? this.#instanceID };
+  }
+
+  attach(sink: EventSink | undefined): void {
+    this.#sink = sink;
+  }
+
+  prepare(change: RegistryChange, context: RequestContext = {}): PreparedEvent {
+    const event = buildEvent(change, context, this.source, { id: randomUUID(), timestamp: new Date() });
+    const endpoints = this.#endpoints.filter((endpoint) => !isIgnored(event, endpoint.ignore));
+    const payload = endpoints.length === 0 ? '' : JSON.stringify(event);
+    const outbox = endpoints.map((endpoint) => ({ endpoint: endpoint.url, repository: change.repository, eventId: event.id, payload }));
+    return { event, outbox };
+  }
+
+  /** The change committed: in-process listeners hear of it, the worker delivers it. */
+  published(prepared: PreparedEvent): void {
+    this.hub.emit(prepared.event);
+    if (prepared.outbox.length > 0) this.#sink?.committed();
+  }
+
+  /** A manifest or blob was served. Built only when someone wants pull events; never written anywhere. */
+  pulled(change: PullChange, context: RequestContext = {}): void {
+    const toWebhooks = this.#pullEvents && this.#sink !== undefined;
+    if (!toWebhooks && !this.hub.listens('pull')) return;
+    const event = buildEvent(change, context, this.source, { id: randomUUID(), timestamp: new Date() });
+    this.hub.emit(event);
+    if (toWebhooks) this.#sink?.pulled(event);
+  }
+}
