@@ -225,7 +225,7 @@ describe('start-up checks of the certificate files', () => {
 
   it('names a missing file', async () => {
     const missing = join(scratch.path, 'missing.crt');
-    expect(await refusal(['--tls-cert', missing, '--tls-key', pair.keyPath])).toBe(`berth: --tls-cert ${missing}: file not found`);
+    expect(await refusal(['--tls-cert', missing, '--tls-key', pair.keyPath])).toBe(`berth: --tls-cert: file not found (${missing})`);
   });
 
   it('names a key that is not the certificate\'s', async () => {

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { isRegistryError, principalName, type Principal } from '@berth/core';
-import { principalFromState } from '@berth/koa';
+import { MissingBlobError, assignRequestId, principalFromState } from '@berth/koa';
 
 /** The status logged for a request whose client went away before it was answered (nginx's "client closed request"). */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -22,11 +21,8 @@ export const STORAGE_FULL_LOG_MESSAGE = 'registry storage is full';
 export function requestLog(logger: Logger): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
-    // The registry's routes may set their own id later; the line takes whichever is there at the end.
-    if (typeof ctx.state['requestId'] !== 'string') {
-      ctx.state['requestId'] = randomBytes(8).toString('hex');
-      ctx.set('X-Request-Id', ctx.state['requestId'] as string);
-    }
+    // Every request gets the registry's id rules (a proxy's acceptable X-Request-Id kept), the token and health routes too.
+    await assignRequestId(ctx, async () => undefined);
     // Read now: once the client has gone, the socket no longer knows its address.
     const remote = ctx.ip;
     // Counted from here, before any body byte is parsed: the middleware runs when the headers are in.
@@ -75,6 +71,11 @@ export function logAppErrors(logger: Logger, dataDir: string): (error: unknown, 
     if (isRegistryError(error) && error.status === 507) {
       // The cause says which store and why (ENOSPC, EDQUOT, SQLITE_FULL); the client saw only the message.
       logger.error({ err: error.cause ?? error, status: 507, dataDir, ...request }, STORAGE_FULL_LOG_MESSAGE);
+      return;
+    }
+    if (error instanceof MissingBlobError) {
+      // Not the client's doing: the metadata names a blob the blob store lost (a deleted file, a bad restore).
+      logger.error({ err: error, dataDir, ...request }, 'a blob the metadata links is missing from the blob store; push the image again or restore the blob');
       return;
     }
     logger.error({ err: error, ...request }, 'request failed');

@@ -107,6 +107,7 @@ export function createRegistry(options: CreateRegistryOptions): Registry {
       ? new WebhookDelivery({ outbox, endpoints: service.options.webhooks, ...(options.webhookLog && { log: options.webhookLog }) })
       : undefined;
   service.events.attach(delivery);
+  if (delivery) metrics?.observeWebhooks(delivery);
   delivery?.start();
   let closed: Promise<void> | undefined;
 

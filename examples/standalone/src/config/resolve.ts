@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { UsageError } from '../cli/usage-error.js';
 import { ConfigFileError, loadConfigFile, type FileValues } from './config-file.js';
 import { parseSettingValue } from './setting-value.js';
+import { withoutSecrets } from './webhook-setting.js';
 import { SETTINGS, envNames, type Setting, type SettingValue } from './settings.js';
 
 /** Where a resolved value came from: `--port`, `PORT`, `listen.port` in the file, or the default. */
@@ -53,7 +54,9 @@ export async function resolveSettings(input: ResolveInput): Promise<ResolvedSett
     }
     const parsed = parseSettingValue(setting, Array.isArray(raw) ? raw.join(',') : raw, input.cwd, { checkExists: false });
     if (parsed.ok) return { value: parsed.value, source };
-    problems.push(`invalid ${label} ${JSON.stringify(Array.isArray(raw) ? raw.join(',') : String(raw))}: ${parsed.problem}`);
+    const text = Array.isArray(raw) ? raw.join(',') : String(raw);
+    // A webhook URL's query or password may hold a token: echo it without them.
+    problems.push(`invalid ${label} ${JSON.stringify(setting.kind.type === 'webhooks' ? withoutSecrets(text) : text)}: ${parsed.problem}`);
     return undefined;
   };
 

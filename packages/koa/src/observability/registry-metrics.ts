@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RegistryObserver } from '@berth/registry';
+import { redactedUrl, type EndpointStatus, type RegistryObserver } from '@berth/registry';
+
+/** What the metrics read of webhook delivery when scraped. */
+export interface WebhookDeliveryState {
+  status(): EndpointStatus[];
+  oldestPendingAge(): Promise<number | undefined>;
+}
 
 export interface MetricsOptions {
   /** Put before every metric name. Default `berth_`. */
@@ -33,11 +39,13 @@ export class RegistryMetrics {
   readonly #duration: Histogram<'route' | 'method'>;
   readonly #received: Counter<'route' | 'method'>;
   readonly #sent: Counter<'route' | 'method'>;
+  readonly #prefix: string;
 
   constructor(options: MetricsOptions = {}) {
     const prefix = options.prefix ?? 'berth_';
     const register = options.register ?? new Registry();
     this.register = register;
+    this.#prefix = prefix;
     const registers = [register];
     this.#requests = new Counter({
       name: `${prefix}http_requests_total`,
@@ -130,6 +138,36 @@ export class RegistryMetrics {
         if (blobsDeleted !== undefined) gcBlobs.inc(blobsDeleted);
       },
     };
+  }
+
+  /**
+   * Webhook delivery, read at each scrape: events delivered, failed attempts and pull events dropped per
+   * endpoint (the URL without credentials or query), and how long the oldest undelivered change has waited.
+   */
+  observeWebhooks(delivery: WebhookDeliveryState): void {
+    const registers = [this.register];
+    const perEndpoint = (name: string, help: string, read: (status: EndpointStatus) => number) =>
+      new Counter({
+        name: `${this.#prefix}${name}`,
+        help,
+        labelNames: ['endpoint'],
+        registers,
+        collect() {
+          this.reset();
+          for (const status of delivery.status()) this.inc({ endpoint: redactedUrl(status.url) }, read(status));
+        },
+      });
+    perEndpoint('webhook_events_delivered_total', 'Events a webhook endpoint accepted (2xx), since start.', (status) => status.delivered);
+    perEndpoint('webhook_failed_attempts_total', 'Webhook requests that failed (refused, timed out, not 2xx), since start.', (status) => status.failedAttempts);
+    perEndpoint('webhook_pull_events_dropped_total', 'Best-effort pull events dropped: the in-memory queue was full or their retries ran out.', (status) => status.droppedPulls);
+    new Gauge({
+      name: `${this.#prefix}webhook_oldest_pending_seconds`,
+      help: 'Age of the oldest change event (push, delete, mount) not yet delivered to every webhook endpoint; 0 when none waits.',
+      registers,
+      async collect() {
+        this.set(((await delivery.oldestPendingAge()) ?? 0) / 1000);
+      },
+    });
   }
 
   /**
