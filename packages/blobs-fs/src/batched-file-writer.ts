@@ -1,90 +1,122 @@
 import type { FileHandle } from 'node:fs/promises';
+import { WriteBufferPool, type WriteBufferLease } from './write-buffer-pool.js';
 
-/**
- * Bytes gathered before one positional writev. Far fewer syscalls and thread-pool round trips than a
- * write per 64 KiB socket chunk; 1 MiB measured faster than 4 MiB (less kernel time per byte, and a short
- * last batch for the client to wait for at the end of each request).
- */
-const DEFAULT_BATCH_BYTES = 1024 * 1024;
-/** Stay well under IOV_MAX (1024 on Linux) however small the incoming chunks are. */
-const MAX_BATCH_BUFFERS = 512;
 /**
  * Written bytes after which a datasync starts in the background. The caller still syncs before it
  * publishes the file; this only moves most of the flushing to while the rest is being received, so
  * that final sync has little left to do.
  */
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024;
+/** Full batches one writer may have waiting for the disk before it stops reading. */
+const MAX_QUEUED_BATCHES = 4;
 
 export interface BatchedFileWriterOptions {
-  batchBytes?: number;
+  /** Where the batch buffers come from; shared by a store's writers so that together they stay bounded. */
+  pool?: WriteBufferPool;
   flushEveryBytes?: number;
 }
 
 /**
- * Writes a sequence of chunks to a file from `position` on. Chunks are gathered into batches written
- * with one `writev` each, and the next batch fills while the previous one is on its way to the kernel,
- * so reading the request and writing the file overlap instead of taking turns. At most one batch is in
- * flight and one is filling, which bounds the memory an upload holds to about two batches.
- * The chunks are written as given, never copied; the caller must not modify them afterwards.
+ * Writes a sequence of chunks to a file from `position` on. Each chunk is copied at once into a pooled
+ * batch buffer, written with one positional write when full, and the next batch fills while the previous
+ * one is on its way to the kernel, so reading the request and writing the file overlap instead of taking
+ * turns. At most one batch is in flight and one is filling, which bounds the memory an upload holds to
+ * two buffers of the lease's size. Chunks are not kept: the caller may reuse them once `write` returns.
+ * `end` or `settle` must be called once done, to give the buffers back.
  */
 export class BatchedFileWriter {
   readonly #handle: FileHandle;
-  readonly #batchBytes: number;
+  readonly #buffers: WriteBufferLease;
   readonly #flushEveryBytes: number;
   #position: number;
   #unflushed = 0;
   #flushing: Promise<void> | undefined;
-  #batch: Uint8Array[] = [];
-  #batchSize = 0;
-  #inFlight: Promise<void> | undefined;
+  #filling: Buffer | undefined;
+  #filled = 0;
+  /** Batches handed to the disk and not yet written, oldest first; they are written one after another. */
+  readonly #writes: Promise<void>[] = [];
+  #lastWrite: Promise<void> = Promise.resolve();
   #failure: { error: unknown } | undefined;
 
   constructor(handle: FileHandle, position: number, options: BatchedFileWriterOptions = {}) {
     this.#handle = handle;
     this.#position = position;
-    this.#batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
+    this.#buffers = (options.pool ?? new WriteBufferPool()).lease();
     this.#flushEveryBytes = options.flushEveryBytes ?? DEFAULT_FLUSH_BYTES;
   }
 
-  /** Queues a chunk; waits only when a full batch is ready and the previous one is still being written. */
+  /**
+   * Copies a chunk into the batch, handing full batches to the disk; waits only when this writer has
+   * too many batches waiting for the disk (or the pool is over its budget and this writer has any).
+   */
   async write(chunk: Uint8Array): Promise<void> {
     this.#throwIfFailed();
-    if (chunk.byteLength === 0) return;
-    this.#batch.push(chunk);
-    this.#batchSize += chunk.byteLength;
-    if (this.#batchSize >= this.#batchBytes || this.#batch.length >= MAX_BATCH_BUFFERS) await this.#startBatch();
+    let copied = 0;
+    while (copied < chunk.byteLength) {
+      const buffer = (this.#filling ??= this.#buffers.take());
+      const length = Math.min(buffer.byteLength - this.#filled, chunk.byteLength - copied);
+      buffer.set(length === chunk.byteLength ? chunk : chunk.subarray(copied, copied + length), this.#filled);
+      this.#filled += length;
+      copied += length;
+      if (this.#filled === buffer.byteLength) this.#writeFilled();
+    }
+    // Only once the chunk is copied: a socket buffer held across a wait outlives V8's young generation.
+    while (this.#writes.length >= MAX_QUEUED_BATCHES || (this.#writes.length > 0 && this.#buffers.overBudget())) {
+      await this.#writes[0];
+    }
+    this.#throwIfFailed();
   }
 
   /** Writes what is left and waits for every write and background flush; returns the position after the last byte. */
   async end(): Promise<number> {
-    if (this.#batchSize > 0) await this.#startBatch();
-    await this.#inFlight;
-    await this.#flushing;
-    this.#throwIfFailed();
-    return this.#position;
+    try {
+      if (this.#filled > 0) this.#writeFilled();
+      await this.#lastWrite;
+      await this.#flushing;
+      this.#throwIfFailed();
+      return this.#position;
+    } finally {
+      this.#giveBack();
+    }
   }
 
   /** Waits until nothing is in flight, whatever its outcome (before truncating or closing after a failure). */
   async settle(): Promise<void> {
-    await this.#inFlight;
+    await this.#lastWrite;
     await this.#flushing;
+    this.#giveBack();
   }
 
-  async #startBatch(): Promise<void> {
-    // Backpressure: the request stream is not read further until the disk has taken the previous batch.
-    await this.#inFlight;
-    this.#throwIfFailed();
-    const buffers = this.#batch;
+  #writeFilled(): void {
+    const buffer = this.#filling!;
+    const bytes = this.#filled;
     const position = this.#position;
-    this.#position += this.#batchSize;
-    this.#batch = [];
-    this.#batchSize = 0;
-    const bytes = this.#position - position;
+    this.#filling = undefined;
+    this.#filled = 0;
+    this.#position += bytes;
     // A failure is recorded, never left as an unhandled rejection while the caller is still reading.
-    this.#inFlight = writevFully(this.#handle, buffers, position).then(
-      () => this.#wrote(bytes),
-      (error: unknown) => this.#fail(error),
-    );
+    // The buffer goes back to the pool only once the kernel is done with it, whatever the outcome.
+    const written = this.#lastWrite.then(async () => {
+      try {
+        if (this.#failure) return;
+        await writeFully(this.#handle, buffer, bytes, position);
+        this.#wrote(bytes);
+      } catch (error) {
+        this.#fail(error);
+      } finally {
+        this.#buffers.give(buffer);
+        this.#writes.shift();
+      }
+    });
+    this.#writes.push(written);
+    this.#lastWrite = written;
+  }
+
+  #giveBack(): void {
+    if (this.#filling !== undefined) this.#buffers.give(this.#filling);
+    this.#filling = undefined;
+    this.#filled = 0;
+    this.#buffers.release();
   }
 
   #wrote(bytes: number): void {
@@ -112,26 +144,11 @@ export class BatchedFileWriter {
   }
 }
 
-/** A positional writev may write less than asked; this continues until every byte is written. */
-async function writevFully(handle: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
-  let remaining = buffers;
-  let offset = position;
-  while (remaining.length > 0) {
-    const { bytesWritten } = await handle.writev(remaining, offset);
-    if (bytesWritten === 0) throw new Error(`writev wrote nothing at offset ${offset}`);
-    offset += bytesWritten;
-    remaining = dropWritten(remaining, bytesWritten);
+/** A positional write may write less than asked; this continues until every byte is written. */
+async function writeFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+  for (let written = 0; written < length; ) {
+    const { bytesWritten } = await handle.write(buffer, written, length - written, position + written);
+    if (bytesWritten === 0) throw new Error(`write wrote nothing at offset ${position + written}`);
+    written += bytesWritten;
   }
-}
-
-function dropWritten(buffers: Uint8Array[], bytesWritten: number): Uint8Array[] {
-  let skip = bytesWritten;
-  let index = 0;
-  while (index < buffers.length && skip >= buffers[index]!.byteLength) {
-    skip -= buffers[index]!.byteLength;
-    index++;
-  }
-  const rest = buffers.slice(index);
-  if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
-  return rest;
 }
