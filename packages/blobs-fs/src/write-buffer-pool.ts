@@ -12,12 +12,13 @@ export interface WriteBufferPoolOptions {
 }
 
 /**
- * The buffers upload writers copy request bytes into, reused from one batch and one upload to the next.
- * Copying is what bounds memory under many uploads: an upload holds a few pooled buffers instead of
- * batches of the socket's chunks (100 uploads held up to 200 MiB of them while the disk lagged), and
- * each chunk becomes garbage as soon as it is copied, for the next scavenge to free. A lone upload gets
- * large batches; many at once get smaller ones, so that together they stay within the budget (beyond it,
- * each gets the smallest size, and waits for the disk before taking more).
+ * The batch sizes of upload writers, and the buffers they copy request bytes into once many upload at
+ * once, reused from one batch and one upload to the next. Copying is what bounds memory under many
+ * uploads: an upload holds a few pooled buffers instead of batches of the socket's chunks (100 uploads
+ * held up to 200 MiB of them while the disk lagged), and each chunk becomes garbage as soon as it is
+ * copied, for the next scavenge to free. A lone upload gets large batches and no copy (a copy costs it
+ * about a tenth of its speed); many at once get smaller ones, so that together they stay within the budget
+ * (beyond it, each gets the smallest size, and waits for the disk before taking more).
  */
 export class WriteBufferPool {
   readonly #budget: number;
@@ -36,12 +37,17 @@ export class WriteBufferPool {
     this.#smallest = Math.min(options.smallestBytes ?? DEFAULT_SMALLEST_BYTES, this.#largest);
   }
 
-  /** Reserves two buffers' worth for one writer: the batch being filled and the one being written. */
+  /**
+   * Reserves two batches' worth for one writer: the batch being filled and the one being written. While
+   * the largest size fits in the budget, the writer may gather the caller's chunks as they are (no copy);
+   * beyond it, it copies them into the pool's buffers.
+   */
   lease(): WriteBufferLease {
+    const roomy = this.#reserved + 2 * this.#largest <= this.#budget;
     let size = this.#largest;
     while (size > this.#smallest && this.#reserved + 2 * size > this.#budget) size = Math.max(this.#smallest, size / 2);
     this.#reserved += 2 * size;
-    return new WriteBufferLease(this, size);
+    return new WriteBufferLease(this, size, !roomy);
   }
 
   /** @internal through WriteBufferLease */
@@ -78,11 +84,14 @@ export class WriteBufferPool {
 export class WriteBufferLease {
   readonly #pool: WriteBufferPool;
   readonly size: number;
+  /** True when the writer must copy chunks into pooled buffers; false when it may hold on to them (few writers). */
+  readonly copies: boolean;
   #released = false;
 
-  constructor(pool: WriteBufferPool, size: number) {
+  constructor(pool: WriteBufferPool, size: number, copies: boolean) {
     this.#pool = pool;
     this.size = size;
+    this.copies = copies;
   }
 
   take(): Buffer {

@@ -95,12 +95,14 @@ describe('FsBlobStore streaming writes', () => {
     expect(pool.lease().size).toBe(10);
   });
 
-  it('BatchedFileWriter copies each chunk, so the caller may reuse it as soon as write returns', async () => {
+  it('BatchedFileWriter in a crowded pool copies each chunk, so the caller may reuse it as soon as write returns', async () => {
     const path = join(await tmpRoot(), 'data');
     const handle = await open(path, 'w+');
     try {
       const body = randomBytes(10_000);
-      const writer = new BatchedFileWriter(handle, 0, { pool: new WriteBufferPool({ largestBytes: 1024 }) });
+      // No budget: every writer is one too many, and copies into 1 KiB buffers.
+      const pool = new WriteBufferPool({ budgetBytes: 0, largestBytes: 4096, smallestBytes: 1024 });
+      const writer = new BatchedFileWriter(handle, 0, { pool });
       // One scratch buffer refilled for every piece, as a socket reader reusing its buffer would.
       const scratch = Buffer.alloc(700);
       for (let offset = 0; offset < body.length; offset += scratch.length) {
@@ -115,12 +117,12 @@ describe('FsBlobStore streaming writes', () => {
     }
   });
 
-  it('WriteBufferPool gives a lone writer the largest buffers and many writers at once the smallest', () => {
+  it('WriteBufferPool gives a lone writer the largest batches without copies and many writers at once the smallest, copied', () => {
     const pool = new WriteBufferPool({ budgetBytes: 8 * MiB, largestBytes: MiB, smallestBytes: 64 * 1024 });
     const first = Array.from({ length: 4 }, () => pool.lease());
-    expect(first.map((lease) => lease.size)).toEqual([MiB, MiB, MiB, MiB]);
+    expect(first.map((lease) => [lease.size, lease.copies])).toEqual(Array(4).fill([MiB, false]));
     const crowd = Array.from({ length: 100 }, () => pool.lease());
-    expect(new Set(crowd.map((lease) => lease.size))).toEqual(new Set([64 * 1024]));
+    expect(new Set(crowd.map((lease) => `${lease.size} ${lease.copies}`))).toEqual(new Set([`${64 * 1024} true`]));
     for (const lease of [...first, ...crowd]) lease.release();
     expect(pool.lease().size).toBe(MiB);
   });
@@ -152,7 +154,7 @@ describe('FsBlobStore streaming writes', () => {
 describe('FsBlobStore concurrent uploads', () => {
   it('stores many uploads streamed at once, byte for byte, whichever buffer size each was given', async () => {
     const store = await createFsBlobStore({ root: await tmpRoot() });
-    // More uploads than the default budget has large buffers for: some get 1 MiB batches, the rest 64 KiB.
+    // More uploads than the default budget has large batches for: some gather 1 MiB batches, the rest copy into 64 KiB.
     const contents = Array.from({ length: 24 }, (_, index) => randomBytes(2 * MiB + index * 4099));
     const uploads = await Promise.all(contents.map(() => store.beginUpload()));
     async function* trickle(content: Buffer): AsyncGenerator<Uint8Array> {
