@@ -19,6 +19,7 @@ import { ensureDirectoryDurably, fsyncDirectory, isErrnoException, openIfExists 
 import { FileRangeReader } from './file-range-reader.js';
 import { hashFile } from './hash-file.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { WriteBufferPool } from './write-buffer-pool.js';
 import { failFullAsInsufficientStorage as whenFull } from './storage-full.js';
 import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './layout.js';
 
@@ -67,6 +68,8 @@ export class FsBlobStore implements BlobStore {
   readonly #locks = new KeyedMutex();
   readonly #runningHashes = new Map<string, RunningHash>();
   readonly #flushes = new Map<string, BackgroundFlush>();
+  /** Shared by all uploads, so that many at once hold a bounded amount of memory between them. */
+  readonly #writeBuffers = new WriteBufferPool();
 
   private constructor(layout: FsLayout) {
     this.#layout = layout;
@@ -192,8 +195,8 @@ export class FsBlobStore implements BlobStore {
               ? createDigestHash('sha256')
               : undefined;
 
-        // Hashed as it arrives, written in batches while the next bytes are read.
-        const writer = new BatchedFileWriter(handle, size);
+        // Hashed as it arrives, copied into pooled batches written while the next bytes are read.
+        const writer = new BatchedFileWriter(handle, size, { pool: this.#writeBuffers });
         let position: number;
         try {
           for await (const chunk of body) {

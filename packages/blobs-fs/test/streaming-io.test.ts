@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { digestOf } from '@berth/core';
 import { createFsBlobStore } from '../src/index.js';
 import { BatchedFileWriter } from '../src/batched-file-writer.js';
+import { WriteBufferPool } from '../src/write-buffer-pool.js';
 import { chunks, readAll, registryErrorOf, tmpRoot } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -66,7 +67,8 @@ describe('FsBlobStore streaming writes', () => {
     const handle = await open(path, 'w+');
     try {
       await handle.write(Buffer.from('head:'), 0, 5, 0);
-      const writer = new BatchedFileWriter(handle, 5, { batchBytes: 1000, flushEveryBytes: 2000 });
+      const pool = new WriteBufferPool({ largestBytes: 1000 });
+      const writer = new BatchedFileWriter(handle, 5, { pool, flushEveryBytes: 2000 });
       const body = randomBytes(50_000);
       for (const part of pieces(body, [1, 999, 1500, 300])) await writer.write(part);
       expect(await writer.end()).toBe(5 + body.length);
@@ -79,7 +81,8 @@ describe('FsBlobStore streaming writes', () => {
   it('BatchedFileWriter reports a failed write to the caller', async () => {
     const path = join(await tmpRoot(), 'data');
     const handle = await open(path, 'w');
-    const writer = new BatchedFileWriter(handle, 0, { batchBytes: 10 });
+    const pool = new WriteBufferPool({ largestBytes: 10, budgetBytes: 100 });
+    const writer = new BatchedFileWriter(handle, 0, { pool });
     await handle.close(); // every write now fails with EBADF
     await writer.write(randomBytes(10));
     await expect(
@@ -88,6 +91,85 @@ describe('FsBlobStore streaming writes', () => {
         await writer.end();
       })(),
     ).rejects.toThrow();
+    // The failed writer gave its buffers and its reservation back: a new writer gets the full size again.
+    expect(pool.lease().size).toBe(10);
+  });
+
+  it('BatchedFileWriter in a crowded pool copies each chunk, so the caller may reuse it as soon as write returns', async () => {
+    const path = join(await tmpRoot(), 'data');
+    const handle = await open(path, 'w+');
+    try {
+      const body = randomBytes(10_000);
+      // No budget: every writer is one too many, and copies into 1 KiB buffers.
+      const pool = new WriteBufferPool({ budgetBytes: 0, largestBytes: 4096, smallestBytes: 1024 });
+      const writer = new BatchedFileWriter(handle, 0, { pool });
+      // One scratch buffer refilled for every piece, as a socket reader reusing its buffer would.
+      const scratch = Buffer.alloc(700);
+      for (let offset = 0; offset < body.length; offset += scratch.length) {
+        const length = body.copy(scratch, 0, offset, offset + scratch.length);
+        await writer.write(scratch.subarray(0, length));
+        scratch.fill(0);
+      }
+      expect(await writer.end()).toBe(body.length);
+      expect(Buffer.compare(await readFile(path), body)).toBe(0);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('WriteBufferPool gives a lone writer the largest batches without copies and many writers at once the smallest, copied', () => {
+    const pool = new WriteBufferPool({ budgetBytes: 8 * MiB, largestBytes: MiB, smallestBytes: 64 * 1024 });
+    const first = Array.from({ length: 4 }, () => pool.lease());
+    expect(first.map((lease) => [lease.size, lease.copies])).toEqual(Array(4).fill([MiB, false]));
+    const crowd = Array.from({ length: 100 }, () => pool.lease());
+    expect(new Set(crowd.map((lease) => `${lease.size} ${lease.copies}`))).toEqual(new Set([`${64 * 1024} true`]));
+    for (const lease of [...first, ...crowd]) lease.release();
+    expect(pool.lease().size).toBe(MiB);
+  });
+
+  it('WriteBufferPool hands the same buffers out again once they are given back', () => {
+    const pool = new WriteBufferPool({ budgetBytes: 4 * MiB, largestBytes: MiB });
+    const lease = pool.lease();
+    const taken = [lease.take(), lease.take()];
+    expect(lease.overBudget()).toBe(false);
+    for (const buffer of taken) lease.give(buffer);
+    lease.release();
+    const again = pool.lease();
+    expect(new Set([again.take(), again.take()])).toEqual(new Set(taken));
+  });
+
+  it('WriteBufferPool says it is over budget while more buffers are out than the budget allows', () => {
+    const pool = new WriteBufferPool({ budgetBytes: 2 * MiB, largestBytes: MiB });
+    const lease = pool.lease();
+    const taken = [lease.take(), lease.take()];
+    expect(lease.overBudget()).toBe(false);
+    const third = lease.take();
+    expect(lease.overBudget()).toBe(true);
+    lease.give(third);
+    expect(lease.overBudget()).toBe(false);
+    for (const buffer of taken) lease.give(buffer);
+  });
+});
+
+describe('FsBlobStore concurrent uploads', () => {
+  it('stores many uploads streamed at once, byte for byte, whichever buffer size each was given', async () => {
+    const store = await createFsBlobStore({ root: await tmpRoot() });
+    // More uploads than the default budget has large batches for: some gather 1 MiB batches, the rest copy into 64 KiB.
+    const contents = Array.from({ length: 24 }, (_, index) => randomBytes(2 * MiB + index * 4099));
+    const uploads = await Promise.all(contents.map(() => store.beginUpload()));
+    async function* trickle(content: Buffer): AsyncGenerator<Uint8Array> {
+      for (const piece of pieces(content, [64 * 1024, 13, 200_000])) {
+        yield piece;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const appended = await Promise.all(uploads.map((upload, index) => store.appendUpload(upload.id, trickle(contents[index]!), 0)));
+    expect(appended.map((state) => state.size)).toEqual(contents.map((content) => content.length));
+    for (const [index, content] of contents.entries()) {
+      const digest = digestOf(content);
+      expect(await store.commitUpload(uploads[index]!.id, digest)).toEqual({ digest, size: content.length });
+      expect(Buffer.compare(await readAll(await store.open(digest)), content)).toBe(0);
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetadataStore } from '@berth/core';
 import { resolveWebhookEndpoint, WebhookDelivery } from '@berth/registry';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
+import { RegistryMetrics } from '../src/observability/registry-metrics.js';
 import { WebhookReceiver } from '../../../test/support/webhook-receiver.js';
 
 interface Logged {
@@ -74,6 +75,34 @@ describe('WebhookDelivery', () => {
     const everything = JSON.stringify(logged);
     expect(everything).not.toContain('header-secret');
     expect(everything).not.toContain('query-secret');
+  });
+
+  it('shows in the metrics: failed attempts and the waiting event while down, then the delivery, never the secrets', async () => {
+    const url = `${receiver.url}?token=query-secret`;
+    await receiver.stop();
+    const endpoint = resolveWebhookEndpoint({ url, backoff: { initial: 10, max: 50 } });
+    await store.linkBlob('app', `sha256:${'c'.repeat(64)}`, 1, [{ endpoint: url, repository: 'app', eventId: 'event-3', payload: '{"id":"event-3"}' }]);
+    const delivery = new WebhookDelivery({ outbox: store.outbox!, endpoints: [endpoint], log, pollInterval: 10 });
+    const metrics = new RegistryMetrics({ collectDefault: false });
+    metrics.observeWebhooks(delivery);
+    const sample = async (name: string) => {
+      const text = await metrics.register.metrics();
+      expect(text).not.toContain('query-secret');
+      const line = text.split('\n').find((candidate) => candidate.startsWith(name));
+      return line === undefined ? undefined : Number(line.split(' ').at(-1));
+    };
+    const label = `{endpoint="${receiver.url}"}`;
+    delivery.start();
+    await expect.poll(() => delivery.status()[0]!.failedAttempts, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    expect(await sample(`berth_webhook_failed_attempts_total${label}`)).toBeGreaterThanOrEqual(1);
+    expect(await sample('berth_webhook_oldest_pending_seconds')).toBeGreaterThan(0);
+    expect(await sample(`berth_webhook_events_delivered_total${label}`)).toBe(0);
+
+    await receiver.start();
+    await receiver.waitFor((events) => events.length === 1, 'the waiting event');
+    await expect.poll(() => sample(`berth_webhook_events_delivered_total${label}`)).toBe(1);
+    await expect.poll(() => sample('berth_webhook_oldest_pending_seconds')).toBe(0);
+    await delivery.close();
   });
 
   it('counts a request the endpoint never answers as failed after the timeout, and keeps the event', async () => {
