@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { isRegistryError, principalName, type Principal } from '@berth/core';
-import { MissingBlobError, assignRequestId, principalFromState } from '@berth/koa';
+import { MissingBlobError, principalFromState, setRequestId } from '@berth/koa';
 
 /** The status logged for a request whose client went away before it was answered (nginx's "client closed request"). */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -22,7 +22,7 @@ export function requestLog(logger: Logger): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
     // Every request gets the registry's id rules (a proxy's acceptable X-Request-Id kept), the token and health routes too.
-    await assignRequestId(ctx, async () => undefined);
+    setRequestId(ctx);
     // Read now: once the client has gone, the socket no longer knows its address.
     const remote = ctx.ip;
     // Counted from here, before any body byte is parsed: the middleware runs when the headers are in.

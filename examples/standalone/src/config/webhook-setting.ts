@@ -41,7 +41,7 @@ const HTTP_URL_EXPECTED = HTTP_URL_EXPECTED_TEXT;
 export function parseWebhooks(raw: unknown): { ok: true; value: string[] } | { ok: false; problem: string } {
   const fromFile = Array.isArray(raw);
   const items: unknown[] | undefined = fromFile ? raw : typeof raw === 'string' ? raw.split(',').map((item) => item.trim()).filter((item) => item !== '') : undefined;
-  if (items === undefined || items.length === 0) return { ok: false, problem: 'expected a list of URLs or of entries with a url' };
+  if (items === undefined) return { ok: false, problem: 'expected a list of URLs or of entries with a url' };
   const endpoints: WebhookSetting[] = [];
   for (const [index, item] of items.entries()) {
     const where = fromFile ? `entry ${index}: ` : '';

@@ -12,10 +12,19 @@ const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * is acceptable, as is one the host app already set; otherwise 16 random hex characters.
  */
 export async function assignRequestId(ctx: Context, next: Next): Promise<void> {
+  setRequestId(ctx);
+  await next();
+}
+
+/**
+ * The same, synchronously, for a host's own middleware (its request log): it must not await before
+ * passing the request on, or body bytes that arrived with the headers are parsed before anyone counts them.
+ */
+export function setRequestId(ctx: Context): string {
   const id = existingId(ctx) ?? randomBytes(8).toString('hex');
   ctx.state['requestId'] = id;
   ctx.set(REQUEST_ID_HEADER, id);
-  await next();
+  return id;
 }
 
 function existingId(ctx: Context): string | undefined {
