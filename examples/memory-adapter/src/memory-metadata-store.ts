@@ -275,8 +275,13 @@ export class MemoryMetadataStore implements MetadataStore {
       .slice(0, Math.max(limit, 0))
       .map(([digest, row]) => ({ digest, size: row.size }));
     if (dryRun || swept.length === 0) return swept;
+    const rows = swept.map(({ digest }) => [digest, db.blobs.get(digest)!] as const);
     for (const { digest } of swept) db.blobs.delete(digest);
-    const removal = removeBytes(swept);
+    // Like a rolled back transaction: bytes that could not be removed keep their rows, for the next run.
+    const removal = removeBytes(swept).catch((error: unknown) => {
+      for (const [digest, row] of rows) if (!db.blobs.has(digest)) db.blobs.set(digest, row);
+      throw error;
+    });
     const settled = removal.then(
       () => undefined,
       () => undefined,
