@@ -1,0 +1,223 @@
+// The online garbage collector (registry.service.gc) on real stores (SQLite or PostgreSQL, and the
+// filesystem), driven through the Koa registry over HTTP: after a run exactly the unreachable set is
+// gone (asserted on the blob store's own listing and over HTTP), and concurrent pushes racing a
+// collector in a loop all pull completely afterwards.
+import { randomBytes } from 'node:crypto';
+import type request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EMPTY_LAYER_DIGEST } from '@berth/core';
+import { DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, binary, pushBlob, sha256 } from './support/content.js';
+import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
+
+type Http = ReturnType<typeof request>;
+
+const SCHEMA1 = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
+const ACCEPT_ALL = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
+
+interface Pushed {
+  digest: string;
+  /** Bytes of the manifest. */
+  size: number;
+  /** Every blob the manifest names. */
+  blobs: string[];
+}
+
+/** An OCI image over the given layers (pushed here unless `pushLayers` is false) and a fresh config. */
+async function pushImage(
+  http: Http,
+  repository: string,
+  reference: string,
+  layers: readonly Buffer[],
+  extra: Record<string, unknown> = {},
+): Promise<Pushed> {
+  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomBytes(8).toString('hex') }));
+  const config = await pushBlob(http, repository, configBytes);
+  const layerDigests: string[] = [];
+  for (const layer of layers) layerDigests.push(await pushBlob(http, repository, layer));
+  const body = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: OCI_CONFIG, digest: config, size: configBytes.length },
+    layers: layers.map((layer, index) => ({ mediaType: OCI_LAYER, digest: layerDigests[index], size: layer.length })),
+    ...extra,
+  });
+  await http.put(`/v2/${repository}/manifests/${reference}`).set('Content-Type', OCI_MANIFEST).send(body).expect(201);
+  return { digest: sha256(body), size: Buffer.byteLength(body), blobs: [config, ...layerDigests] };
+}
+
+/** The text of an OCI index over the children (pushed by the caller). */
+function indexOf(children: readonly Pushed[]): string {
+  return JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: children.map((child, index) => ({
+      mediaType: OCI_MANIFEST,
+      digest: child.digest,
+      size: child.size,
+      platform: { os: 'linux', architecture: index === 0 ? 'amd64' : 'arm64' },
+    })),
+  });
+}
+
+/** A schema2 image whose config converts to schema1 (one layer, one history entry). */
+async function pushSchema2(http: Http, repository: string, tag: string): Promise<Pushed> {
+  const layerBytes = randomBytes(40);
+  const layer = await pushBlob(http, repository, layerBytes);
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    rootfs: { type: 'layers', diff_ids: [sha256(randomBytes(8))] },
+    history: [
+      { created: '2024-01-02T03:04:05Z', created_by: '/bin/sh -c #(nop) ADD file in /' },
+      { created: '2024-01-02T03:04:06Z', created_by: '/bin/sh -c #(nop) CMD ["sh"]', empty_layer: true },
+    ],
+  });
+  const configDigest = await pushBlob(http, repository, Buffer.from(config));
+  const body = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: DOCKER_MANIFEST,
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: configDigest, size: config.length },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: layer, size: layerBytes.length }],
+  });
+  await http.put(`/v2/${repository}/manifests/${tag}`).set('Content-Type', DOCKER_MANIFEST).send(body).expect(201);
+  return { digest: sha256(body), size: Buffer.byteLength(body), blobs: [configDigest, layer] };
+}
+
+/** A blob's bytes over HTTP, checked against its digest. */
+async function pullBlob(http: Http, repository: string, digest: string): Promise<void> {
+  const response = await http.get(`/v2/${repository}/blobs/${digest}`).buffer(true).parse(binary);
+  expect(response.status, `blob ${digest} of ${repository}`).toBe(200);
+  expect(sha256(response.body as Buffer)).toBe(digest);
+}
+
+/** Pulls a manifest and everything it names (children, recursively, and their blobs), like `skopeo copy --all`. */
+async function pullAll(http: Http, repository: string, reference: string): Promise<void> {
+  const response = await http.get(`/v2/${repository}/manifests/${reference}`).set('Accept', ACCEPT_ALL).buffer(true).parse(binary);
+  expect(response.status, `manifest ${repository}:${reference}`).toBe(200);
+  const manifest = JSON.parse((response.body as Buffer).toString()) as {
+    manifests?: Array<{ digest: string }>;
+    config?: { digest: string };
+    layers?: Array<{ digest: string }>;
+  };
+  for (const child of manifest.manifests ?? []) await pullAll(http, repository, child.digest);
+  for (const blob of [manifest.config, ...(manifest.layers ?? [])]) if (blob) await pullBlob(http, repository, blob.digest);
+}
+
+async function storedDigests(t: RegistryUnderTest): Promise<string[]> {
+  const digests: string[] = [];
+  for await (const blob of t.blobs.listBlobs!()) digests.push(blob.digest);
+  return digests.sort();
+}
+
+const sorted = (digests: Iterable<string>) => [...new Set(digests)].sort();
+
+describe.each(['sqlite', 'postgres'])('garbage collection on %s', (storeName) => {
+  let t: RegistryUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('removes exactly the unreachable manifests, links and blobs, and every remaining tag pulls completely', async () => {
+    t = await openRegistry(metadataFactories[storeName]!);
+    const { http } = t;
+    const gc = t.registry.service.gc;
+    const shared = randomBytes(50);
+
+    // app: an image sharing a layer with another repository, and a multi-arch index whose children share a layer.
+    const image = await pushImage(http, 'app', 'a', [shared, randomBytes(30)]);
+    const childLayer = randomBytes(20);
+    const child1 = await pushImage(http, 'app', 'child-1', [childLayer, randomBytes(10)]);
+    const child2 = await pushImage(http, 'app', 'child-2', [childLayer, randomBytes(10)]);
+    const indexBody = indexOf([child1, child2]);
+    await http.put('/v2/app/manifests/multi').set('Content-Type', OCI_INDEX).send(indexBody).expect(201);
+    const index = sha256(indexBody);
+    // The children are reachable through the index only.
+    await http.delete('/v2/app/manifests/child-1').expect(202);
+    await http.delete('/v2/app/manifests/child-2').expect(202);
+    // A cosign-style signature on a child and an SBOM on the index: untagged, kept by their subjects.
+    const signature = await pushImage(http, 'app', 'signature-tmp', [randomBytes(12)], {
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      subject: { mediaType: OCI_MANIFEST, digest: child1.digest, size: child1.size },
+    });
+    await http.delete('/v2/app/manifests/signature-tmp').expect(202);
+    const sbom = await pushImage(http, 'app', 'sbom-tmp', [randomBytes(12)], {
+      artifactType: 'application/spdx+json',
+      subject: { mediaType: OCI_INDEX, digest: index, size: indexBody.length },
+    });
+    await http.delete('/v2/app/manifests/sbom-tmp').expect(202);
+    // A converted manifest: a schema2 image pulled as schema1 (its conversion names the empty-layer blob).
+    const convertible = await pushSchema2(http, 'app', 's2');
+    const schema1 = await http.get('/v2/app/manifests/s2').set('Accept', SCHEMA1).expect(200);
+    const converted = schema1.headers['docker-content-digest'] as string;
+    // Untagged: a deleted tag (with a referrer of its own), a push by digest only, a moved tag's old target.
+    const detagged = await pushImage(http, 'app', 'old', [randomBytes(25)]);
+    const detaggedReferrer = await pushImage(http, 'app', 'old-sig', [randomBytes(12)], {
+      subject: { mediaType: OCI_MANIFEST, digest: detagged.digest, size: detagged.size },
+    });
+    await http.delete('/v2/app/manifests/old').expect(202);
+    await http.delete('/v2/app/manifests/old-sig').expect(202);
+    const moved = await pushImage(http, 'app', 'moving', [randomBytes(25)]);
+    const movedTo = await pushImage(http, 'app', 'moving', [randomBytes(25)]);
+    // A blob uploaded and never named.
+    const orphan = await pushBlob(http, 'app', randomBytes(33));
+
+    // other: the shared layer pushed again (same bytes), and a mount of app's config it never names.
+    const other = await pushImage(http, 'other', 'b', [shared]);
+    await http.post(`/v2/other/blobs/uploads/?mount=${image.blobs[0]}&from=app`).expect(201);
+    // gone: an image whose manifest was deleted; its links stay until collected.
+    const gone = await pushImage(http, 'gone', 'g', [randomBytes(44)]);
+    await http.delete(`/v2/gone/manifests/${gone.digest}`).expect(202);
+
+    const tagged = [image, child1, child2, convertible, movedTo, other];
+    const untagged = [detagged, detaggedReferrer, moved];
+    const referrers = [signature, sbom];
+
+    // A dry run reports and removes nothing.
+    const before = await storedDigests(t);
+    const dry = await gc.run({ grace: 0, dryRun: true });
+    expect(dry.dryRun).toBe(true);
+    // It counts what it would remove now; blobs that removing those links would free are the real run's to count.
+    expect(dry).toMatchObject({ manifestsDeleted: 0, linksDeleted: 4, blobsDeleted: 0 });
+    expect(await storedDigests(t)).toEqual(before);
+
+    const goneBytes = [orphan, ...gone.blobs].map((digest) => t!.blobs.stat(digest).then((blob) => blob!.size));
+    const expectedFreed = (await Promise.all(goneBytes)).reduce((sum, size) => sum + size, 0);
+    // Without deleteUntagged every manifest stays: what goes is the orphan, gone's blobs, and links nothing names.
+    const first = await gc.run({ grace: 0 });
+    expect(first.manifestsDeleted).toBe(0);
+    expect(first.linksDeleted).toBe(4); // app's orphan, other's mount, gone's config and layer
+    const allManifests = [...tagged, ...untagged, ...referrers];
+    expect(await storedDigests(t)).toEqual(sorted([...allManifests.flatMap((m) => m.blobs), EMPTY_LAYER_DIGEST]));
+    expect(first.blobsDeleted).toBe(3);
+    expect(first).toMatchObject({ dryRun: false, bytesFreed: expectedFreed });
+    await http.head(`/v2/app/blobs/${orphan}`).expect(404);
+    await http.head(`/v2/other/blobs/${image.blobs[0]}`).expect(404);
+    await http.head(`/v2/app/blobs/${image.blobs[0]}`).expect(200);
+    await http.get(`/v2/app/manifests/${detagged.digest}`).set('Accept', ACCEPT_ALL).expect(200);
+
+    // With deleteUntagged the untagged manifests (and the referrer of one) go, then what only they named.
+    const second = await gc.run({ grace: 0, deleteUntagged: true });
+    expect(second.manifestsDeleted).toBe(untagged.length);
+    // The tagged manifests (the children through the index), the index and the two referrers.
+    expect(second.reachableManifests).toBe(tagged.length + 1 + referrers.length);
+    const kept = [...tagged, ...referrers];
+    expect(await storedDigests(t)).toEqual(sorted([...kept.flatMap((m) => m.blobs), EMPTY_LAYER_DIGEST]));
+    for (const manifest of untagged) {
+      await http.get(`/v2/app/manifests/${manifest.digest}`).set('Accept', ACCEPT_ALL).expect(404);
+      for (const blob of manifest.blobs) await http.head(`/v2/app/blobs/${blob}`).expect(404);
+    }
+
+    // Everything reachable pulls completely: tags (the index with its children), referrers, the conversion.
+    for (const tag of ['a', 'multi', 's2', 'moving']) await pullAll(http, 'app', tag);
+    await pullAll(http, 'other', 'b');
+    for (const referrer of referrers) await pullAll(http, 'app', referrer.digest);
+    const listed = await http.get(`/v2/app/referrers/${child1.digest}`).expect(200);
+    expect((listed.body as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest)).toEqual([signature.digest]);
+    await http.get(`/v2/app/manifests/${converted}`).expect(200);
+    await pullBlob(http, 'app', EMPTY_LAYER_DIGEST);
+
+    // A third run finds nothing more.
+    expect(await gc.run({ grace: 0, deleteUntagged: true })).toMatchObject({ manifestsDeleted: 0, linksDeleted: 0, blobsDeleted: 0 });
+  });
+});
