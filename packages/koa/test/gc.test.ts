@@ -7,6 +7,7 @@ import type request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY_LAYER_DIGEST } from '@berth/core';
 import { DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, binary, pushBlob, sha256 } from './support/content.js';
+import { createRegistry } from '../src/index.js';
 import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
 
 type Http = ReturnType<typeof request>;
@@ -220,4 +221,116 @@ describe.each(['sqlite', 'postgres'])('garbage collection on %s', (storeName) =>
     // A third run finds nothing more.
     expect(await gc.run({ grace: 0, deleteUntagged: true })).toMatchObject({ manifestsDeleted: 0, linksDeleted: 0, blobsDeleted: 0 });
   });
+});
+
+/** An image push as a client makes it, retried from the blobs when the manifest finds one gone (as docker does). */
+async function pushWithRetry(http: Http, repository: string, tag: string, layers: readonly Buffer[]): Promise<Pushed & { attempts: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { ...(await pushImage(http, repository, tag, layers)), attempts: attempt };
+    } catch (error) {
+      // Only a manifest naming a blob the collector removed in between may fail; anything else fails the test.
+      if (attempt >= 5 || !/expected 201 "Created", got 400/.test(String(error))) throw error;
+    }
+  }
+}
+
+describe.each(['sqlite', 'postgres'])('garbage collection racing pushes on %s', (storeName) => {
+  let t: RegistryUnderTest | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('runs one collector at a time: refused while another holds the lease, taken over once it expired', async () => {
+    t = await openRegistry(metadataFactories[storeName]!);
+    const orphan = await pushBlob(t.http, 'app', randomBytes(10));
+    // Another instance's collector, running.
+    expect(await t.metadata.claimCollectorLease('other instance', new Date(Date.now() + 60_000))).toBe(true);
+    await expect(t.registry.service.gc.run({ grace: 0 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(await t.blobs.stat(orphan)).toBeDefined();
+    // Killed (kill -9) without releasing: its lease runs out, and the next collector takes over.
+    expect(await t.metadata.claimCollectorLease('other instance', new Date(Date.now() - 1))).toBe(true);
+    expect(await t.registry.service.gc.run({ grace: 0 })).toMatchObject({ linksDeleted: 1, blobsDeleted: 1 });
+    expect(await t.blobs.stat(orphan)).toBeUndefined();
+    // And it gave the lease up when done.
+    expect(await t.metadata.claimCollectorLease('third', new Date(Date.now() + 60_000))).toBe(true);
+  });
+
+  it('keeps every push that succeeded complete while collectors run in a loop on two registries', async () => {
+    t = await openRegistry(metadataFactories[storeName]!);
+    const { http } = t;
+    // A second registry over the same stores: its collector competes for the lease.
+    const second = createRegistry({ metadata: t.metadata, blobs: t.blobs });
+    const collectors = [t.registry.service.gc, second.service.gc];
+    const base = Array.from({ length: 4 }, () => randomBytes(64));
+    const clients = 20;
+    const pushesPerClient = 4;
+
+    let pushing = true;
+    const collected = { runs: 0, busy: 0, manifests: 0, links: 0, blobs: 0 };
+    // One loop per registry, at once: they compete for the lease, and whoever holds it collects.
+    const collecting = Promise.all(
+      collectors.map(async (gc) => {
+        while (pushing) {
+          try {
+            const summary = await gc.run({ grace: 0, deleteUntagged: true, batchSize: 7 });
+            collected.runs++;
+            collected.manifests += summary.manifestsDeleted;
+            collected.links += summary.linksDeleted;
+            collected.blobs += summary.blobsDeleted;
+          } catch (error) {
+            // The other registry's collector holds the lease: one at a time.
+            if (!/another garbage collection is running/.test(String(error))) throw error;
+            collected.busy++;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
+    const kept: Array<{ repository: string; tag: string }> = [];
+    let retried = 0;
+    const pushers = Array.from({ length: clients }, async (_, client) => {
+      const repository = `race/c${client % 10}`;
+      let previous: string | undefined;
+      for (let push = 0; push < pushesPerClient; push++) {
+        const tag = `c${client}-${push}`;
+        const layers = [base[(client + push) % base.length]!, base[(client + push + 1) % base.length]!, randomBytes(32)];
+        const pushed = await pushWithRetry(http, repository, tag, layers);
+        retried += pushed.attempts - 1;
+        // Garbage for the collector: the previous image loses its tag, and a blob nothing will name.
+        if (previous !== undefined && client % 2 === 0) await http.delete(`/v2/${repository}/manifests/${previous}`).expect(202);
+        else if (previous !== undefined) kept.push({ repository, tag: previous });
+        await pushBlob(http, `race/scratch-${client}`, randomBytes(16));
+        previous = tag;
+      }
+      kept.push({ repository, tag: previous! });
+    });
+    try {
+      await Promise.all(pushers);
+    } finally {
+      pushing = false;
+      await collecting;
+    }
+
+    console.log(
+      `[gc race ${storeName}] ${collected.runs} collections (${collected.busy} refused while another ran) removed ` +
+        `${collected.manifests} manifests, ${collected.links} links and ${collected.blobs} blobs during ` +
+        `${clients * pushesPerClient} pushes (${retried} pushes retried after MANIFEST_BLOB_UNKNOWN)`,
+    );
+    expect(collected.runs).toBeGreaterThan(0);
+    for (const { repository, tag } of kept) await pullAll(http, repository, tag);
+
+    // Once quiet, a last collection leaves exactly the kept images' blobs.
+    await collectors[0]!.run({ grace: 0, deleteUntagged: true });
+    for (const { repository, tag } of kept) await pullAll(http, repository, tag);
+    const keptBlobs = new Set<string>();
+    for (const { repository, tag } of kept) {
+      const manifest = await http.get(`/v2/${repository}/manifests/${tag}`).set('Accept', OCI_MANIFEST).expect(200);
+      const parsed = JSON.parse(manifest.text) as { config: { digest: string }; layers: Array<{ digest: string }> };
+      for (const blob of [parsed.config, ...parsed.layers]) keptBlobs.add(blob.digest);
+    }
+    expect(await storedDigests(t)).toEqual(sorted(keptBlobs));
+    await second.close();
+  }, 120_000);
 });
