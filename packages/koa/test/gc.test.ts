@@ -2,10 +2,18 @@
 // filesystem), driven through the Koa registry over HTTP: after a run exactly the unreachable set is
 // gone (asserted on the blob store's own listing and over HTTP), and concurrent pushes racing a
 // collector in a loop all pull completely afterwards.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_LAYER_DIGEST } from '@berth/core';
+import { EMPTY_LAYER_DIGEST, isRegistryError } from '@berth/core';
+import { openPostgresMetadataStore } from '@berth/storage-postgres';
+import { createScratchDatabase, type ScratchDatabase } from '@berth/storage-postgres/testing';
+import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, binary, pushBlob, sha256 } from './support/content.js';
 import { createRegistry } from '../src/index.js';
 import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
@@ -333,4 +341,68 @@ describe.each(['sqlite', 'postgres'])('garbage collection racing pushes on %s', 
     expect(await storedDigests(t)).toEqual(sorted(keptBlobs));
     await second.close();
   }, 120_000);
+});
+
+const GC_CHILD = join(import.meta.dirname, 'support', 'gc-child.mjs');
+
+describe.each(['sqlite', 'postgres'])('a collector killed (kill -9) mid-sweep on %s', (storeName) => {
+  let t: RegistryUnderTest | undefined;
+  let database: ScratchDatabase | undefined;
+  afterEach(async () => {
+    await t?.close();
+    await database?.drop();
+    t = undefined;
+    database = undefined;
+  });
+
+  it('loses nothing reachable, and the next run collects the rest', async () => {
+    let location = '';
+    t = await openRegistry(async (dir) => {
+      if (storeName === 'sqlite') {
+        location = join(dir, 'berth.sqlite');
+        return openSqliteMetadataStore({ filename: location });
+      }
+      database = await createScratchDatabase();
+      location = database.url;
+      return openPostgresMetadataStore({ connection: location });
+    });
+    const { http } = t;
+    const image = await pushImage(http, 'app', 'v1', [randomBytes(20), randomBytes(20)]);
+    const orphans: string[] = [];
+    for (let index = 0; index < 10; index++) orphans.push(await pushBlob(http, 'junk', randomBytes(16)));
+
+    // The collector process removes two blobs, then stops inside the third's transaction (its bytes gone,
+    // its row not yet), and is killed there.
+    const child = spawn(process.execPath, [GC_CHILD, storeName, location, join(t.dir, 'blobs'), '3'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    for await (const line of createInterface({ input: child.stdout! })) {
+      expect(line, 'the collector stops mid-sweep').toBe('hung');
+      break;
+    }
+    child.kill('SIGKILL');
+    await exited;
+
+    const left = await storedDigests(t);
+    expect(left).toEqual(expect.arrayContaining(image.blobs));
+    expect(orphans.filter((digest) => left.includes(digest))).toHaveLength(orphans.length - 3);
+    await pullAll(http, 'app', 'v1');
+
+    // The next collector waits for the dead one's lease to run out, then finishes the work: the rows the
+    // killed run left (the third's rolled back with its transaction) go, bytes already gone or not.
+    let summary;
+    for (;;) {
+      try {
+        summary = await t.registry.service.gc.run({ grace: 0 });
+        break;
+      } catch (error) {
+        if (!isRegistryError(error) || error.code !== 'UNAVAILABLE') throw error;
+        await sleep(100);
+      }
+    }
+    expect(summary).toMatchObject({ linksDeleted: 0, blobsDeleted: orphans.length - 2 });
+    expect(await storedDigests(t)).toEqual(sorted(image.blobs));
+    await pullAll(http, 'app', 'v1');
+  }, 60_000);
 });

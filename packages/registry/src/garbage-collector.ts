@@ -14,6 +14,11 @@ export interface GcRunOptions {
   grace?: number;
   /** Rows handled per store round trip. Default 500. */
   batchSize?: number;
+  /**
+   * Milliseconds the collector lease lasts between renewals (one per batch): how long other collectors
+   * wait for this one if it dies mid-run. Default five minutes.
+   */
+  leaseMs?: number;
   /** Told after each batch how far the run got (for a progress line). */
   onProgress?(progress: GcProgress): void;
 }
@@ -43,8 +48,7 @@ export interface GcSummary {
 
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 const DEFAULT_BATCH = 500;
-/** How long a collector's lease lasts without renewal; renewed after every batch. */
-const LEASE_MS = 5 * 60 * 1000;
+const DEFAULT_LEASE_MS = 5 * 60 * 1000;
 
 /**
  * Mark and sweep over the two stores, while the registry serves (see the README's "Garbage collection").
@@ -57,13 +61,21 @@ export class GarbageCollector {
   /** One collection. Fails with UNAVAILABLE when another collector (this or another instance) is running. */
   async run(runOptions: GcRunOptions = {}): Promise<GcSummary> {
     const started = Date.now();
-    const { dryRun = false, deleteUntagged = false, grace = DEFAULT_GC_GRACE_MS, batchSize = DEFAULT_BATCH, onProgress } = runOptions;
+    const {
+      dryRun = false,
+      deleteUntagged = false,
+      grace = DEFAULT_GC_GRACE_MS,
+      batchSize = DEFAULT_BATCH,
+      leaseMs = DEFAULT_LEASE_MS,
+      onProgress,
+    } = runOptions;
     if (!Number.isFinite(grace) || grace < 0) throw new RangeError('grace must be a number of milliseconds, 0 or more');
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new RangeError('leaseMs must be a positive number of milliseconds');
     const { metadata, blobs } = this.options;
     const owner = randomUUID();
     const renewLease = async () => {
-      if (!(await metadata.claimCollectorLease(owner, new Date(Date.now() + LEASE_MS)))) {
+      if (!(await metadata.claimCollectorLease(owner, new Date(Date.now() + leaseMs)))) {
         throw new RegistryError('UNAVAILABLE', 'another garbage collection is running');
       }
     };
