@@ -103,8 +103,8 @@ export class GarbageCollector {
           progress('manifests');
           await renewLease();
           if (swept.length < batchSize) break;
-          // A real run removed what it found; a dry run pages past it.
-          if (dryRun) after = swept[swept.length - 1];
+          // Pages by key, so rows kept (reachable, touched) are read once per run, not once per batch.
+          after = swept[swept.length - 1];
         }
       }
       for (let after: { repository: string; digest: string } | undefined; ; ) {
@@ -119,7 +119,7 @@ export class GarbageCollector {
         progress('links');
         await renewLease();
         if (swept.length < batchSize) break;
-        if (dryRun) after = swept[swept.length - 1];
+        after = swept[swept.length - 1];
       }
       if (blobs.listBlobs) {
         // Bytes the metadata never knew (written before it kept a row per blob) get a row aged by their file.
@@ -144,7 +144,7 @@ export class GarbageCollector {
         progress('blobs');
         await renewLease();
         if (swept.length < batchSize) break;
-        if (dryRun) after = swept[swept.length - 1]!.digest;
+        after = swept[swept.length - 1]!.digest;
       }
     } finally {
       await metadata.releaseCollectorLease(owner).catch(() => undefined);

@@ -393,27 +393,21 @@ export class KnexMetadataStore implements MetadataStore {
     return this.#guard(async () => {
       if (limit <= 0) return [];
       const cutoff = touchedBefore.getTime();
-      const unreachable = (db: Knex, repository: string, digest: string) =>
-        db(TABLES.manifests)
-          .where({ repository, digest })
-          // On the row itself, so PostgreSQL re-checks it on the row it waited for.
-          .where('touched_at', '<', cutoff)
+      // Written for the rows' name: `m` in the listing, the table's own name in the delete, where the guard
+      // is on the row itself so that PostgreSQL re-checks it on a row it waited for (a push touched it).
+      const unreachable = (query: Knex.QueryBuilder, m: string) =>
+        query
+          .where(`${m}.touched_at`, '<', cutoff)
           .whereNotExists((marked) =>
-            marked.select(db.raw('1')).from(TABLES.collectorMarks).where({ repository, digest }),
+            marked
+              .select(this.knex.raw('1'))
+              .from(`${TABLES.collectorMarks} as k`)
+              .whereRaw(`k.repository = ${m}.repository and k.digest = ${m}.digest`),
           )
-          .whereNotExists((tagged) => tagged.select(db.raw('1')).from(TABLES.tags).where({ repository, digest }));
-      const query = this.knex(`${TABLES.manifests} as m`)
-        .select('m.repository', 'm.digest', 'm.size')
-        .where('m.touched_at', '<', cutoff)
-        .whereNotExists((marked) =>
-          marked
-            .select(this.knex.raw('1'))
-            .from(`${TABLES.collectorMarks} as k`)
-            .whereRaw('k.repository = m.repository and k.digest = m.digest'),
-        )
-        .whereNotExists((tagged) =>
-          tagged.select(this.knex.raw('1')).from(`${TABLES.tags} as t`).whereRaw('t.repository = m.repository and t.digest = m.digest'),
-        )
+          .whereNotExists((tagged) =>
+            tagged.select(this.knex.raw('1')).from(`${TABLES.tags} as t`).whereRaw(`t.repository = ${m}.repository and t.digest = ${m}.digest`),
+          );
+      const query = unreachable(this.knex(`${TABLES.manifests} as m`).select('m.repository', 'm.digest', 'm.size'), 'm')
         .orderBy(['m.repository', 'm.digest'])
         .limit(limit);
       if (after !== undefined) {
@@ -422,13 +416,15 @@ export class KnexMetadataStore implements MetadataStore {
         );
       }
       const candidates: Array<{ repository: string; digest: string; size: number | string }> = await query;
-      const collected: CollectedManifest[] = [];
-      for (const { repository, digest, size } of candidates) {
-        // The guard again, in the delete's own statement: a push that touched it since keeps it.
-        const removed = dryRun ? 1 : await unreachable(this.knex, repository, digest).del();
-        if (removed > 0) collected.push({ repository, digest, size: Number(size) });
-      }
-      return collected;
+      if (dryRun || candidates.length === 0) return candidates.map((row) => ({ ...row, size: Number(row.size) }));
+      // The guard again, in each delete's own statement: a push that touched one since keeps it.
+      return this.#sweepRows(candidates, async (db, { repository, digest, size }) => {
+        const removed = await unreachable(
+          db(TABLES.manifests).where({ [`${TABLES.manifests}.repository`]: repository, [`${TABLES.manifests}.digest`]: digest }),
+          TABLES.manifests,
+        ).del();
+        return removed > 0 ? { repository, digest, size: Number(size) } : undefined;
+      });
     });
   }
 
@@ -482,14 +478,14 @@ export class KnexMetadataStore implements MetadataStore {
         );
       }
       const candidates: Array<{ repository: string; digest: string }> = await query;
-      const collected: Array<{ repository: string; digest: string }> = [];
-      for (const { repository, digest } of candidates) {
-        const removed = dryRun
-          ? 1
-          : await unused(this.knex(TABLES.blobLinks).where({ [`${TABLES.blobLinks}.repository`]: repository, [`${TABLES.blobLinks}.digest`]: digest }), TABLES.blobLinks).del();
-        if (removed > 0) collected.push({ repository, digest });
-      }
-      return collected;
+      if (dryRun || candidates.length === 0) return candidates;
+      return this.#sweepRows(candidates, async (db, { repository, digest }) => {
+        const removed = await unused(
+          db(TABLES.blobLinks).where({ [`${TABLES.blobLinks}.repository`]: repository, [`${TABLES.blobLinks}.digest`]: digest }),
+          TABLES.blobLinks,
+        ).del();
+        return removed > 0 ? { repository, digest } : undefined;
+      });
     });
   }
 
@@ -524,16 +520,32 @@ export class KnexMetadataStore implements MetadataStore {
       const query = unused(this.knex(`${TABLES.blobs} as b`).select('b.digest', 'b.size'), 'b').orderBy('b.digest').limit(limit);
       if (after !== undefined) query.where('b.digest', '>', after);
       const candidates: Array<{ digest: string; size: number | string }> = await query;
-      if (dryRun) return candidates.map(({ digest, size }) => ({ digest, size: Number(size) }));
-      const collected: CollectedBlob[] = [];
-      for (const { digest, size } of candidates) {
-        // One transaction per blob: the row goes with its bytes, and a touch waiting on the row finds both gone.
-        const removed = await this.#transaction(async (trx) => {
-          const deleted = await unused(trx(TABLES.blobs).where(`${TABLES.blobs}.digest`, digest), TABLES.blobs).del();
-          if (deleted > 0) await removeBytes([{ digest, size: Number(size) }]);
-          return deleted > 0;
+      if (dryRun || candidates.length === 0) return candidates.map(({ digest, size }) => ({ digest, size: Number(size) }));
+      // The rows go in a transaction that removes their bytes before it commits, so a touch waiting on a
+      // row finds both gone: the whole batch on a single-writer database, a row at a time elsewhere.
+      const removeRow = async (trx: Knex, { digest, size }: { digest: string; size: number | string }) =>
+        (await unused(trx(TABLES.blobs).where(`${TABLES.blobs}.digest`, digest), TABLES.blobs).del()) > 0
+          ? { digest, size: Number(size) }
+          : undefined;
+      if (this.#dialect.singleWriter === true) {
+        return this.#transaction(async (trx) => {
+          const removed: CollectedBlob[] = [];
+          for (const candidate of candidates) {
+            const blob = await removeRow(trx, candidate);
+            if (blob !== undefined) removed.push(blob);
+          }
+          if (removed.length > 0) await removeBytes(removed);
+          return removed;
         });
-        if (removed) collected.push({ digest, size: Number(size) });
+      }
+      const collected: CollectedBlob[] = [];
+      for (const candidate of candidates) {
+        const blob = await this.#transaction(async (trx) => {
+          const removed = await removeRow(trx, candidate);
+          if (removed !== undefined) await removeBytes([removed]);
+          return removed;
+        });
+        if (blob !== undefined) collected.push(blob);
       }
       return collected;
     });
@@ -586,6 +598,22 @@ export class KnexMetadataStore implements MetadataStore {
       }
       await insertOutboxEntries(trx, events);
     });
+  }
+
+  /**
+   * Removes candidate rows one statement each (each re-checking its guard): in one transaction on a
+   * single-writer database, as separate statements elsewhere (see Dialect.singleWriter). Returns what went.
+   */
+  async #sweepRows<Row, Removed>(rows: readonly Row[], remove: (db: Knex, row: Row) => Promise<Removed | undefined>): Promise<Removed[]> {
+    const sweep = async (db: Knex) => {
+      const removed: Removed[] = [];
+      for (const row of rows) {
+        const gone = await remove(db, row);
+        if (gone !== undefined) removed.push(gone);
+      }
+      return removed;
+    };
+    return this.#dialect.singleWriter === true ? this.#transaction(sweep) : sweep(this.knex);
   }
 
   /** Runs a delete and, when it removed a row, writes its events in the same transaction. */

@@ -179,6 +179,8 @@ const MIGRATIONS: readonly SchemaMigration[] = [
         })
         .alterTable(TABLES.blobLinks, (table) => {
           table.bigInteger('touched_at').notNullable().defaultTo(now);
+          // "Has the repository linked anything since the cutoff?", asked for every link swept.
+          table.index(['repository', 'touched_at'], 'blob_links_repository_touched_at');
         })
         .alterTable(TABLES.manifests, (table) => {
           table.bigInteger('touched_at').notNullable().defaultTo(now);
@@ -212,7 +214,10 @@ const MIGRATIONS: readonly SchemaMigration[] = [
           table.dropColumn('digest');
         })
         .alterTable(TABLES.manifests, (table) => table.dropColumn('touched_at'))
-        .alterTable(TABLES.blobLinks, (table) => table.dropColumn('touched_at'))
+        .alterTable(TABLES.blobLinks, (table) => {
+          table.dropIndex(['repository', 'touched_at'], 'blob_links_repository_touched_at');
+          table.dropColumn('touched_at');
+        })
         .dropTableIfExists(TABLES.blobs);
     },
   },
