@@ -259,8 +259,13 @@ describe.each(['sqlite', 'postgres'])('garbage collection racing pushes on %s', 
     expect(await t.blobs.stat(orphan)).toBeDefined();
     // Killed (kill -9) without releasing: its lease runs out, and the next collector takes over.
     expect(await t.metadata.claimCollectorLease('other instance', new Date(Date.now() - 1))).toBe(true);
-    expect(await t.registry.service.gc.run({ grace: 0 })).toMatchObject({ linksDeleted: 1, blobsDeleted: 1 });
+    expect(await t.registry.service.gc.run({ grace: 0 })).toMatchObject({ linksDeleted: 1, blobsDeleted: 1, bytesFreed: 10 });
     expect(await t.blobs.stat(orphan)).toBeUndefined();
+    // Reported to the metrics: the refused run is not counted, the finished one is.
+    const counter = async (name: string) => (await t!.registry.metrics!.getSingleMetric(name)!.get()).values[0]?.value;
+    expect(await counter('berth_gc_runs_total')).toBe(1);
+    expect(await counter('berth_gc_deleted_blobs_total')).toBe(1);
+    expect(await counter('berth_gc_freed_bytes_total')).toBe(10);
     // And it gave the lease up when done.
     expect(await t.metadata.claimCollectorLease('third', new Date(Date.now() + 60_000))).toBe(true);
   });
