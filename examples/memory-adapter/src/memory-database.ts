@@ -13,6 +13,8 @@ export interface ManifestRow {
   artifactType?: string;
   annotations?: Record<string, string>;
   createdAt: number;
+  /** Last write naming it (a push, a tag, a parent): the collector leaves it for its grace period. */
+  touchedAt: number;
   /** Referenced digest -> kind. */
   references: Map<string, 'blob' | 'manifest'>;
 }
@@ -45,7 +47,16 @@ export class MemoryDatabase {
   readonly tags = new Map<string, string>();
   /** Keyed by rowKey(repository, digest); the value is the blob size. */
   readonly blobLinks = new Map<string, number>();
-  readonly uploadSessions = new Map<string, { repository: string; startedAt: number }>();
+  /** Keyed like blobLinks: when the link was last written or named by a manifest push. */
+  readonly blobLinksTouchedAt = new Map<string, number>();
+  /** Every blob the registry knows of, by digest. */
+  readonly blobs = new Map<string, { size: number; touchedAt: number }>();
+  /** Blobs whose bytes a collector is removing now; a touch waits for them. */
+  readonly blobsBeingRemoved = new Map<string, Promise<void>>();
+  readonly uploadSessions = new Map<string, { repository: string; startedAt: number; digest?: string }>();
+  /** The collector's marks: rowKey(repository, digest) of reachable manifests. */
+  readonly collectorMarks = new Set<string>();
+  collectorLease: { owner: string; expiresAt: number } | undefined;
   /** Keyed by rowKey(repository, digest of the conversion). */
   readonly convertedManifests = new Map<string, ConvertedRow>();
   readonly settings = new Map<string, string>();

@@ -1,5 +1,9 @@
 import {
   RegistryError,
+  type CollectedBlob,
+  type CollectedManifest,
+  type ListedBlob,
+  type SweepOptions,
   type ConvertedManifest,
   type EventOutbox,
   type ManifestWrite,
@@ -66,7 +70,10 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async linkBlob(repository: string, digest: string, size: number, events?: readonly OutboxEntry[]): Promise<void> {
     const db = this.#open();
+    const now = Date.now();
+    touchBlobRow(db, digest, size, now);
     db.blobLinks.set(rowKey(repository, digest), size);
+    db.blobLinksTouchedAt.set(rowKey(repository, digest), now);
     appendOutboxEntries(db, events);
   }
 
@@ -78,6 +85,7 @@ export class MemoryMetadataStore implements MetadataStore {
   async unlinkBlob(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean> {
     const db = this.#open();
     if (!db.blobLinks.delete(rowKey(repository, digest))) return false;
+    db.blobLinksTouchedAt.delete(rowKey(repository, digest));
     appendOutboxEntries(db, events);
     return true;
   }
@@ -94,18 +102,37 @@ export class MemoryMetadataStore implements MetadataStore {
     return [...this.#open().blobLinks.keys()].some((key) => splitRowKey(key)[1] === digest);
   }
 
-  async putManifest({ manifest, blobReferences, manifestReferences, tag, events }: ManifestWrite): Promise<void> {
+  async putManifest({ manifest, blobReferences, manifestReferences, tag, events, requireReferences }: ManifestWrite): Promise<void> {
     const db = this.#open();
     const key = rowKey(manifest.repository, manifest.digest);
+    const now = Date.now();
+    const missing = [
+      ...blobReferences.filter((digest) => !db.blobLinks.has(rowKey(manifest.repository, digest))),
+      ...manifestReferences.filter((digest) => !db.manifests.has(rowKey(manifest.repository, digest))),
+    ];
+    if (requireReferences === true && missing.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown content: ${missing.join(', ')}`, {
+        detail: { digests: missing },
+      });
+    }
+    // What it names is touched, so a collector running now leaves it.
+    for (const digest of blobReferences) {
+      if (db.blobLinks.has(rowKey(manifest.repository, digest))) db.blobLinksTouchedAt.set(rowKey(manifest.repository, digest), now);
+    }
+    for (const digest of manifestReferences) {
+      const child = db.manifests.get(rowKey(manifest.repository, digest));
+      if (child) child.touchedAt = now;
+    }
     // The same digest is the same bytes: a second push keeps the first row and its createdAt.
     if (!db.manifests.has(key)) {
       const references = new Map<string, 'blob' | 'manifest'>();
       for (const digest of blobReferences) references.set(digest, 'blob');
       for (const digest of manifestReferences) references.set(digest, 'manifest');
-      const row: ManifestRow = { ...manifest, content: copy(manifest.content), createdAt: Date.now(), references };
+      const row: ManifestRow = { ...manifest, content: copy(manifest.content), createdAt: now, touchedAt: now, references };
       if (manifest.annotations !== undefined) row.annotations = { ...manifest.annotations };
       db.manifests.set(key, row);
     }
+    db.manifests.get(key)!.touchedAt = now;
     if (tag !== undefined) db.tags.set(rowKey(manifest.repository, tag), manifest.digest);
     appendOutboxEntries(db, events);
   }
@@ -117,16 +144,155 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async deleteManifest(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean> {
     const db = this.#open();
-    if (!db.manifests.delete(rowKey(repository, digest))) return false;
-    // What hangs on the manifest goes with it: tags pointing at it and conversions made from it.
-    for (const [key, target] of db.tags) {
-      if (target === digest && splitRowKey(key)[0] === repository) db.tags.delete(key);
-    }
-    for (const [key, converted] of db.convertedManifests) {
-      if (converted.repository === repository && converted.sourceDigest === digest) db.convertedManifests.delete(key);
-    }
+    if (!removeManifest(db, repository, digest)) return false;
     appendOutboxEntries(db, events);
     return true;
+  }
+
+  async touchBlob(digest: string, size: number, uploadId?: string): Promise<void> {
+    const db = this.#open();
+    // A collector removing the bytes right now finishes first; then the row is made again.
+    await db.blobsBeingRemoved.get(digest);
+    touchBlobRow(db, digest, size, Date.now());
+    const session = uploadId === undefined ? undefined : db.uploadSessions.get(uploadId);
+    if (session) session.digest = digest;
+  }
+
+  async claimCollectorLease(owner: string, until: Date): Promise<boolean> {
+    const db = this.#open();
+    const lease = db.collectorLease;
+    if (lease !== undefined && lease.owner !== owner && lease.expiresAt >= Date.now()) return false;
+    db.collectorLease = { owner, expiresAt: until.getTime() };
+    return true;
+  }
+
+  async releaseCollectorLease(owner: string): Promise<void> {
+    const db = this.#open();
+    if (db.collectorLease?.owner === owner) db.collectorLease = undefined;
+  }
+
+  async markReachableManifests(): Promise<number> {
+    const db = this.#open();
+    db.collectorMarks.clear();
+    const referrers = new Map<string, string[]>();
+    for (const row of db.manifests.values()) {
+      if (row.subject === undefined) continue;
+      const subjectKey = rowKey(row.repository, row.subject);
+      referrers.set(subjectKey, [...(referrers.get(subjectKey) ?? []), row.digest]);
+    }
+    const pending = [...db.tags].map(([key, digest]) => rowKey(splitRowKey(key)[0], digest));
+    while (pending.length > 0) {
+      const key = pending.pop()!;
+      if (db.collectorMarks.has(key)) continue;
+      db.collectorMarks.add(key);
+      const [repository, digest] = splitRowKey(key);
+      const row = db.manifests.get(key);
+      for (const [child, kind] of row?.references ?? []) if (kind === 'manifest') pending.push(rowKey(repository, child));
+      for (const referrer of referrers.get(rowKey(repository, digest)) ?? []) pending.push(rowKey(repository, referrer));
+    }
+    return db.collectorMarks.size;
+  }
+
+  async sweepManifests({
+    touchedBefore,
+    limit,
+    dryRun = false,
+    after,
+  }: SweepOptions & { after?: CollectedManifest }): Promise<CollectedManifest[]> {
+    const db = this.#open();
+    const tagged = new Set([...db.tags].map(([key, digest]) => rowKey(splitRowKey(key)[0], digest)));
+    const afterKey = after === undefined ? undefined : rowKey(after.repository, after.digest);
+    const swept = [...db.manifests]
+      .filter(([key, row]) => row.touchedAt < touchedBefore.getTime() && !db.collectorMarks.has(key) && !tagged.has(key))
+      .filter(([key]) => afterKey === undefined || byteOrder(key, afterKey) > 0)
+      .sort(([a], [b]) => byteOrder(a, b))
+      .slice(0, Math.max(limit, 0))
+      .map(([, row]) => ({ repository: row.repository, digest: row.digest, size: row.size }));
+    if (!dryRun) for (const { repository, digest } of swept) removeManifest(db, repository, digest);
+    return swept;
+  }
+
+  async sweepBlobLinks({
+    touchedBefore,
+    limit,
+    dryRun = false,
+    keepWithConversions,
+    after,
+  }: SweepOptions & { keepWithConversions: readonly string[]; after?: { repository: string; digest: string } }): Promise<
+    Array<{ repository: string; digest: string }>
+  > {
+    const db = this.#open();
+    const cutoff = touchedBefore.getTime();
+    const named = new Set<string>();
+    for (const row of db.manifests.values()) {
+      for (const [digest, kind] of row.references) if (kind === 'blob') named.add(rowKey(row.repository, digest));
+    }
+    const active = new Set([...db.uploadSessions.values()].map((session) => session.repository));
+    for (const [key, touchedAt] of db.blobLinksTouchedAt) if (touchedAt >= cutoff) active.add(splitRowKey(key)[0]);
+    const converting = new Set([...db.convertedManifests.values()].map((row) => row.repository));
+    const afterKey = after === undefined ? undefined : rowKey(after.repository, after.digest);
+    const swept = [...db.blobLinks.keys()]
+      .filter((key) => {
+        const [repository, digest] = splitRowKey(key);
+        if (named.has(key) || active.has(repository)) return false;
+        return !(keepWithConversions.includes(digest) && converting.has(repository));
+      })
+      .filter((key) => afterKey === undefined || byteOrder(key, afterKey) > 0)
+      .sort(byteOrder)
+      .slice(0, Math.max(limit, 0));
+    if (!dryRun) {
+      for (const key of swept) {
+        db.blobLinks.delete(key);
+        db.blobLinksTouchedAt.delete(key);
+      }
+    }
+    return swept.map((key) => {
+      const [repository, digest] = splitRowKey(key);
+      return { repository, digest };
+    });
+  }
+
+  async adoptBlobs(blobs: readonly ListedBlob[]): Promise<void> {
+    const db = this.#open();
+    for (const blob of blobs) {
+      if (!db.blobs.has(blob.digest)) db.blobs.set(blob.digest, { size: blob.size, touchedAt: blob.modifiedAt.getTime() });
+    }
+  }
+
+  async sweepBlobs(
+    { touchedBefore, limit, dryRun = false, after }: SweepOptions & { after?: string },
+    removeBytes: (blobs: readonly CollectedBlob[]) => Promise<void>,
+  ): Promise<CollectedBlob[]> {
+    const db = this.#open();
+    const used = new Set<string>();
+    for (const key of db.blobLinks.keys()) used.add(splitRowKey(key)[1]);
+    for (const row of db.manifests.values()) for (const [digest, kind] of row.references) if (kind === 'blob') used.add(digest);
+    for (const session of db.uploadSessions.values()) if (session.digest !== undefined) used.add(session.digest);
+    const swept = [...db.blobs]
+      .filter(([digest, row]) => row.touchedAt < touchedBefore.getTime() && !used.has(digest))
+      .filter(([digest]) => after === undefined || byteOrder(digest, after) > 0)
+      .sort(([a], [b]) => byteOrder(a, b))
+      .slice(0, Math.max(limit, 0))
+      .map(([digest, row]) => ({ digest, size: row.size }));
+    if (dryRun || swept.length === 0) return swept;
+    const rows = swept.map(({ digest }) => [digest, db.blobs.get(digest)!] as const);
+    for (const { digest } of swept) db.blobs.delete(digest);
+    // Like a rolled back transaction: bytes that could not be removed keep their rows, for the next run.
+    const removal = removeBytes(swept).catch((error: unknown) => {
+      for (const [digest, row] of rows) if (!db.blobs.has(digest)) db.blobs.set(digest, row);
+      throw error;
+    });
+    const settled = removal.then(
+      () => undefined,
+      () => undefined,
+    );
+    for (const { digest } of swept) db.blobsBeingRemoved.set(digest, settled);
+    try {
+      await removal;
+    } finally {
+      for (const { digest } of swept) db.blobsBeingRemoved.delete(digest);
+    }
+    return swept;
   }
 
   async resolveTag(repository: string, tag: string): Promise<string | undefined> {
@@ -217,8 +383,24 @@ export class MemoryMetadataStore implements MetadataStore {
 }
 
 function storedManifest(row: ManifestRow): StoredManifest {
-  const { references: _references, createdAt, content, annotations, ...fields } = row;
+  const { references: _references, touchedAt: _touchedAt, createdAt, content, annotations, ...fields } = row;
   const manifest: StoredManifest = { ...fields, content: copy(content), createdAt: new Date(createdAt) };
   if (annotations !== undefined) manifest.annotations = { ...annotations };
   return manifest;
+}
+
+/** Removes a manifest and what hangs on it: tags pointing at it and conversions made from it. */
+function removeManifest(db: MemoryDatabase, repository: string, digest: string): boolean {
+  if (!db.manifests.delete(rowKey(repository, digest))) return false;
+  for (const [key, target] of db.tags) {
+    if (target === digest && splitRowKey(key)[0] === repository) db.tags.delete(key);
+  }
+  for (const [key, converted] of db.convertedManifests) {
+    if (converted.repository === repository && converted.sourceDigest === digest) db.convertedManifests.delete(key);
+  }
+  return true;
+}
+
+function touchBlobRow(db: MemoryDatabase, digest: string, size: number, touchedAt: number): void {
+  db.blobs.set(digest, { size: db.blobs.get(digest)?.size ?? size, touchedAt });
 }

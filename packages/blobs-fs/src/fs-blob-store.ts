@@ -11,6 +11,7 @@ import {
   type BlobStore,
   type ByteRange,
   type DigestAlgorithm,
+  type ListedBlob,
   type ParsedDigest,
   type UploadState,
 } from '@berth/core';
@@ -121,6 +122,24 @@ export class FsBlobStore implements BlobStore {
   async openReader(digest: string, range?: ByteRange): Promise<FileRangeReader | undefined> {
     const opened = await this.#openRange(digest, range, true);
     return opened && new FileRangeReader(opened.handle, opened.start, opened.end - opened.start + 1);
+  }
+
+  /** Walks blobs/<algorithm>/<xx>/ one directory at a time, so memory holds one directory's names. */
+  async *listBlobs(): AsyncIterable<ListedBlob> {
+    for (const algorithm of (await readdirIfExists(this.#layout.blobsDir)).sort()) {
+      const algorithmDir = join(this.#layout.blobsDir, algorithm);
+      for (const prefix of (await readdirIfExists(algorithmDir)).sort()) {
+        const prefixDir = join(algorithmDir, prefix);
+        for (const hex of (await readdirIfExists(prefixDir)).sort()) {
+          const info = await stat(join(prefixDir, hex)).catch((error: unknown) => {
+            // Deleted between the listing and the stat.
+            if (isErrnoException(error, 'ENOENT')) return undefined;
+            throw error;
+          });
+          if (info?.isFile()) yield { digest: `${algorithm}:${hex}`, size: info.size, modifiedAt: info.mtime };
+        }
+      }
+    }
   }
 
   async delete(digest: string): Promise<boolean> {
@@ -456,4 +475,13 @@ function satisfiableRange(range: ByteRange, size: number, digest: string): ByteR
     headers: { 'Content-Range': `bytes */${size}` },
     detail: { digest, size, range: { start, end } },
   });
+}
+
+async function readdirIfExists(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isErrnoException(error, 'ENOENT') || isErrnoException(error, 'ENOTDIR')) return [];
+    throw error;
+  }
 }

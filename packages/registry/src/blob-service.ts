@@ -91,6 +91,12 @@ export class BlobService {
       context,
     );
     await this.options.metadata.linkBlob(repository, stored.digest, stored.size, mounted.outbox);
+    // A collector may have removed the bytes between the stat and the link (the link, once made, keeps
+    // them): then the mount did not happen, and the client uploads.
+    if (!(await this.options.blobs.stat(stored.digest))) {
+      await this.options.metadata.unlinkBlob(repository, stored.digest);
+      return undefined;
+    }
     this.events.published(mounted);
     return stored;
   }

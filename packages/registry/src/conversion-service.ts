@@ -106,6 +106,8 @@ export class ConversionService {
   /** Converted manifests name the empty-layer blob for history entries without a layer: it must be pullable. */
   private async ensureEmptyLayer(repository: string): Promise<void> {
     const { blobs, metadata } = this.options;
+    // Touched first, so a collector cannot remove the bytes between the stat and the link.
+    await metadata.touchBlob(EMPTY_LAYER_DIGEST, EMPTY_LAYER_BLOB.byteLength);
     if (!(await blobs.stat(EMPTY_LAYER_DIGEST))) {
       const upload = await blobs.beginUpload();
       await blobs.appendUpload(upload.id, Readable.from([Buffer.from(EMPTY_LAYER_BLOB)]), 0);

@@ -4,6 +4,7 @@ export * from './blob-service.js';
 export * from './upload-service.js';
 export * from './manifest-service.js';
 export * from './listing-service.js';
+export * from './garbage-collector.js';
 export * from './registry-service.js';
 export * from './conversion-service.js';
 export * from './signing-key.js';

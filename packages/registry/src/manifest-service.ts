@@ -102,6 +102,8 @@ export class ManifestService {
       manifestReferences: manifest.manifestReferences,
       ...(tag !== undefined && { tag }),
       events: pushed.outbox,
+      // Checked again in the write's transaction: a collector may have removed one since the check above.
+      requireReferences: true,
     });
     this.events.published(pushed);
     return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };

@@ -1,6 +1,7 @@
 import { BlobService } from './blob-service.js';
 import { EventHub } from './events/event-hub.js';
 import { EventRecorder } from './events/event-recorder.js';
+import { GarbageCollector } from './garbage-collector.js';
 import { ListingService } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
 import type { RegistryObserver } from './observer.js';
@@ -14,6 +15,8 @@ export interface RegistryService {
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
   readonly listing: ListingService;
+  /** The online garbage collector: `gc.run({ dryRun, deleteUntagged, grace })`. */
+  readonly gc: GarbageCollector;
   /** Where the service's work is reported (the `observer` option); a collector reports its runs here too. */
   readonly observer: Required<RegistryObserver>;
   /** Builds the events of changes and pulls; its hub holds the in-process listeners. */
@@ -35,6 +38,7 @@ export function createRegistryService(options: RegistryServiceOptions): Registry
     uploads: new UploadService(resolved, events),
     manifests: new ManifestService(resolved, events),
     listing: new ListingService(resolved),
+    gc: new GarbageCollector(resolved),
     observer: resolved.observer,
   };
 }

@@ -74,6 +74,10 @@ export class UploadService {
     const { value } = parseDigest(digest);
     if (lastChunk) await this.append(repository, id, lastChunk, range);
     else await this.session(repository, id);
+    // Before the bytes are published: a collector then leaves them until the link exists (and, if it
+    // was removing this digest at this moment, has finished, so the commit below publishes them anew).
+    const received = await this.options.blobs.uploadState(id);
+    await this.options.metadata.touchBlob(value, received?.size ?? 0, id);
     let blob: BlobInfo;
     try {
       blob = await this.options.blobs.commitUpload(id, value);

@@ -61,6 +61,9 @@ const TABLES_TO_EMPTY = [
   TABLES.blobLinks,
   TABLES.uploadSessions,
   TABLES.settings,
+  TABLES.blobs,
+  TABLES.collectorMarks,
+  TABLES.collectorLease,
 ];
 
 /**

@@ -32,4 +32,10 @@ export interface Dialect {
    * break a repository's order. Left out where the database serialises write transactions anyway (SQLite).
    */
   lockOutboxEndpoint?(trx: Knex.Transaction, endpoint: string): Promise<void>;
+  /**
+   * True where the database runs one write transaction at a time (SQLite): the collector then removes a
+   * batch of rows in one transaction, which no deadlock can break. Elsewhere it removes one row per
+   * statement, so it never holds a row while waiting for another that a push holds.
+   */
+  readonly singleWriter?: boolean;
 }

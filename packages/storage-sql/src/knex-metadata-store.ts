@@ -1,5 +1,9 @@
 import {
   RegistryError,
+  type CollectedBlob,
+  type CollectedManifest,
+  type ListedBlob,
+  type SweepOptions,
   type ConvertedManifest,
   type EventOutbox,
   type ManifestWrite,
@@ -43,6 +47,49 @@ interface ReferenceRow {
   manifest_digest: string;
   referenced_digest: string;
   kind: 'blob' | 'manifest';
+}
+
+const COLLECTOR_LEASE = 'collector';
+
+/** Creates or touches a blob's row; on PostgreSQL the upsert waits for a collector holding the row. */
+async function touchBlobRow(trx: Knex.Transaction, digest: string, size: number, touchedAt: number): Promise<void> {
+  await trx(TABLES.blobs).insert({ digest, size, touched_at: touchedAt }).onConflict('digest').merge(['touched_at']);
+}
+
+/**
+ * Touches the links of the blobs and the child manifests a manifest names, in its transaction (locking
+ * them against a collector). With `required`, fails when one is gone.
+ */
+async function touchReferences(
+  trx: Knex.Transaction,
+  repository: string,
+  referenceRows: readonly ReferenceRow[],
+  touchedAt: number,
+  required: boolean,
+): Promise<void> {
+  const missing: string[] = [];
+  for (const [kind, table] of [
+    ['blob', TABLES.blobLinks],
+    ['manifest', TABLES.manifests],
+  ] as const) {
+    const digests = referenceRows.filter((row) => row.kind === kind).map((row) => row.referenced_digest);
+    for (let start = 0; start < digests.length; start += REFERENCE_BATCH) {
+      const batch = digests.slice(start, start + REFERENCE_BATCH);
+      const touched: Array<{ digest: string }> = await trx(table)
+        .where({ repository })
+        .whereIn('digest', batch)
+        .update({ touched_at: touchedAt }, ['digest']);
+      if (required && touched.length < batch.length) {
+        const found = new Set(touched.map((row) => row.digest));
+        missing.push(...batch.filter((digest) => !found.has(digest)));
+      }
+    }
+  }
+  if (missing.length > 0) {
+    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown content: ${missing.join(', ')}`, {
+      detail: { digests: missing },
+    });
+  }
 }
 
 /** MetadataStore over any knex instance whose database the Dialect describes (SQLite, PostgreSQL). */
@@ -97,13 +144,13 @@ export class KnexMetadataStore implements MetadataStore {
 
   async linkBlob(repository: string, digest: string, size: number, events: readonly OutboxEntry[] = []): Promise<void> {
     return this.#guard(async () => {
-      const link = (db: Knex) => db(TABLES.blobLinks).insert({ repository, digest, size }).onConflict(['repository', 'digest']).ignore();
-      if (events.length === 0) {
-        await link(this.knex);
-        return;
-      }
+      const touchedAt = Date.now();
       await this.#transaction(async (trx) => {
-        await link(trx);
+        await touchBlobRow(trx, digest, size, touchedAt);
+        await trx(TABLES.blobLinks)
+          .insert({ repository, digest, size, touched_at: touchedAt })
+          .onConflict(['repository', 'digest'])
+          .merge(['touched_at']);
         await insertOutboxEntries(trx, events);
       });
     });
@@ -136,7 +183,14 @@ export class KnexMetadataStore implements MetadataStore {
     return this.#guard(async () => (await this.knex(TABLES.blobLinks).first('digest').where({ digest })) !== undefined);
   }
 
-  async putManifest({ manifest, blobReferences, manifestReferences, tag, events = [] }: ManifestWrite): Promise<void> {
+  async putManifest({
+    manifest,
+    blobReferences,
+    manifestReferences,
+    tag,
+    events = [],
+    requireReferences = false,
+  }: ManifestWrite): Promise<void> {
     return this.#guard(async () => {
       const { repository, digest } = manifest;
       const references = new Map<string, 'blob' | 'manifest'>();
@@ -150,14 +204,14 @@ export class KnexMetadataStore implements MetadataStore {
       }));
 
       try {
-        await this.#writeManifest(manifest, referenceRows, tag, events, false);
+        await this.#writeManifest(manifest, referenceRows, tag, events, requireReferences);
       } catch (error) {
         // The manifest existed when the insert skipped it, then a concurrent deleteManifest removed it
         // before the references or the tag could point at it (nothing of this attempt was committed).
         // Writing again, this time locking the row, re-creates it as if this push had come after the
         // delete, and no delete can come between the row and what points at it.
         if (!this.#dialect.isForeignKeyViolation(error)) throw error;
-        await this.#writeManifest(manifest, referenceRows, tag, events, true);
+        await this.#writeManifest(manifest, referenceRows, tag, events, requireReferences);
       }
     });
   }
@@ -275,6 +329,228 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  async touchBlob(digest: string, size: number, uploadId?: string): Promise<void> {
+    return this.#guard(() =>
+      this.#transaction(async (trx) => {
+        // Waits for a collector deleting this blob's row (and bytes) right now, then re-creates the row.
+        await touchBlobRow(trx, digest, size, Date.now());
+        if (uploadId !== undefined) await trx(TABLES.uploadSessions).where({ id: uploadId }).update({ digest });
+      }),
+    );
+  }
+
+  async claimCollectorLease(owner: string, until: Date): Promise<boolean> {
+    return this.#guard(() =>
+      this.#transaction(async (trx) => {
+        const now = Date.now();
+        await trx(TABLES.collectorLease).insert({ name: COLLECTOR_LEASE, owner, expires_at: until.getTime() }).onConflict('name').ignore();
+        const taken = await trx(TABLES.collectorLease)
+          .where({ name: COLLECTOR_LEASE })
+          .andWhere((free) => free.where({ owner }).orWhere('expires_at', '<', now))
+          .update({ owner, expires_at: until.getTime() });
+        return taken > 0;
+      }),
+    );
+  }
+
+  async releaseCollectorLease(owner: string): Promise<void> {
+    return this.#guard(async () => {
+      await this.knex(TABLES.collectorLease).where({ name: COLLECTOR_LEASE, owner }).del();
+    });
+  }
+
+  async markReachableManifests(): Promise<number> {
+    return this.#guard(() =>
+      this.#transaction(async (trx) => {
+        await trx(TABLES.collectorMarks).del();
+        // Edges within a repository: list -> child, subject -> referrer. One recursive term (PostgreSQL
+        // allows no more), UNION so a cycle or a shared child is walked once.
+        await trx.raw(
+          `with recursive edges(repository, source, target) as (
+             select repository, manifest_digest, referenced_digest from ${TABLES.manifestReferences} where kind = 'manifest'
+             union all
+             select repository, subject, digest from ${TABLES.manifests} where subject is not null
+           ),
+           reachable(repository, digest) as (
+             select repository, digest from ${TABLES.tags}
+             union
+             select e.repository, e.target from edges e join reachable r on e.repository = r.repository and e.source = r.digest
+           )
+           insert into ${TABLES.collectorMarks} (repository, digest) select repository, digest from reachable`,
+        );
+        const [row] = (await trx(TABLES.collectorMarks).count({ count: '*' })) as Array<{ count: number | string }>;
+        return Number(row?.count ?? 0);
+      }),
+    );
+  }
+
+  async sweepManifests({
+    touchedBefore,
+    limit,
+    dryRun = false,
+    after,
+  }: SweepOptions & { after?: CollectedManifest }): Promise<CollectedManifest[]> {
+    return this.#guard(async () => {
+      if (limit <= 0) return [];
+      const cutoff = touchedBefore.getTime();
+      // Written for the rows' name: `m` in the listing, the table's own name in the delete, where the guard
+      // is on the row itself so that PostgreSQL re-checks it on a row it waited for (a push touched it).
+      const unreachable = (query: Knex.QueryBuilder, m: string) =>
+        query
+          .where(`${m}.touched_at`, '<', cutoff)
+          .whereNotExists((marked) =>
+            marked
+              .select(this.knex.raw('1'))
+              .from(`${TABLES.collectorMarks} as k`)
+              .whereRaw(`k.repository = ${m}.repository and k.digest = ${m}.digest`),
+          )
+          .whereNotExists((tagged) =>
+            tagged.select(this.knex.raw('1')).from(`${TABLES.tags} as t`).whereRaw(`t.repository = ${m}.repository and t.digest = ${m}.digest`),
+          );
+      const query = unreachable(this.knex(`${TABLES.manifests} as m`).select('m.repository', 'm.digest', 'm.size'), 'm')
+        .orderBy(['m.repository', 'm.digest'])
+        .limit(limit);
+      if (after !== undefined) {
+        query.where((later) =>
+          later.where('m.repository', '>', after.repository).orWhere((same) => same.where('m.repository', after.repository).where('m.digest', '>', after.digest)),
+        );
+      }
+      const candidates: Array<{ repository: string; digest: string; size: number | string }> = await query;
+      if (dryRun || candidates.length === 0) return candidates.map((row) => ({ ...row, size: Number(row.size) }));
+      // The guard again, in each delete's own statement: a push that touched one since keeps it.
+      return this.#sweepRows(candidates, async (db, { repository, digest, size }) => {
+        const removed = await unreachable(
+          db(TABLES.manifests).where({ [`${TABLES.manifests}.repository`]: repository, [`${TABLES.manifests}.digest`]: digest }),
+          TABLES.manifests,
+        ).del();
+        return removed > 0 ? { repository, digest, size: Number(size) } : undefined;
+      });
+    });
+  }
+
+  async sweepBlobLinks({
+    touchedBefore,
+    limit,
+    dryRun = false,
+    keepWithConversions,
+    after,
+  }: SweepOptions & { keepWithConversions: readonly string[]; after?: { repository: string; digest: string } }): Promise<
+    Array<{ repository: string; digest: string }>
+  > {
+    return this.#guard(async () => {
+      if (limit <= 0) return [];
+      const cutoff = touchedBefore.getTime();
+      // Unused: touched before the cutoff, named by no manifest of its repository, in a repository with no
+      // upload open and (for the conversions' blobs) no conversion. Written for the alias `l`.
+      // The rows are named `l` (`link`), or by the table's own name in the delete, so that PostgreSQL
+      // re-checks `touched_at` on the row it waited for, not on a copy read before.
+      const unused = (query: Knex.QueryBuilder, l: string) =>
+        query
+          .where(`${l}.touched_at`, '<', cutoff)
+          .whereNotExists((named) =>
+            named
+              .select(this.knex.raw('1'))
+              .from(`${TABLES.manifestReferences} as r`)
+              .whereRaw(`r.repository = ${l}.repository and r.referenced_digest = ${l}.digest`),
+          )
+          .whereNotExists((uploading) =>
+            uploading.select(this.knex.raw('1')).from(`${TABLES.uploadSessions} as u`).whereRaw(`u.repository = ${l}.repository`),
+          )
+          .whereNotExists((newer) =>
+            newer
+              .select(this.knex.raw('1'))
+              .from(`${TABLES.blobLinks} as n`)
+              .whereRaw(`n.repository = ${l}.repository`)
+              .where('n.touched_at', '>=', cutoff),
+          )
+          .where((kept) => {
+            kept.whereNotIn(`${l}.digest`, [...keepWithConversions]);
+            kept.orWhereNotExists((converted) =>
+              converted.select(this.knex.raw('1')).from(`${TABLES.convertedManifests} as c`).whereRaw(`c.repository = ${l}.repository`),
+            );
+          });
+      const query = unused(this.knex(`${TABLES.blobLinks} as l`).select('l.repository', 'l.digest'), 'l')
+        .orderBy(['l.repository', 'l.digest'])
+        .limit(limit);
+      if (after !== undefined) {
+        query.where((later) =>
+          later.where('l.repository', '>', after.repository).orWhere((same) => same.where('l.repository', after.repository).where('l.digest', '>', after.digest)),
+        );
+      }
+      const candidates: Array<{ repository: string; digest: string }> = await query;
+      if (dryRun || candidates.length === 0) return candidates;
+      return this.#sweepRows(candidates, async (db, { repository, digest }) => {
+        const removed = await unused(
+          db(TABLES.blobLinks).where({ [`${TABLES.blobLinks}.repository`]: repository, [`${TABLES.blobLinks}.digest`]: digest }),
+          TABLES.blobLinks,
+        ).del();
+        return removed > 0 ? { repository, digest } : undefined;
+      });
+    });
+  }
+
+  async adoptBlobs(blobs: readonly ListedBlob[]): Promise<void> {
+    return this.#guard(async () => {
+      for (let start = 0; start < blobs.length; start += REFERENCE_BATCH) {
+        const rows = blobs
+          .slice(start, start + REFERENCE_BATCH)
+          .map((blob) => ({ digest: blob.digest, size: blob.size, touched_at: blob.modifiedAt.getTime() }));
+        await this.knex(TABLES.blobs).insert(rows).onConflict('digest').ignore();
+      }
+    });
+  }
+
+  async sweepBlobs(
+    { touchedBefore, limit, dryRun = false, after }: SweepOptions & { after?: string },
+    removeBytes: (blobs: readonly CollectedBlob[]) => Promise<void>,
+  ): Promise<CollectedBlob[]> {
+    return this.#guard(async () => {
+      if (limit <= 0) return [];
+      const cutoff = touchedBefore.getTime();
+      const unused = (query: Knex.QueryBuilder, b: string) =>
+        query
+          .where(`${b}.touched_at`, '<', cutoff)
+          .whereNotExists((linked) => linked.select(this.knex.raw('1')).from(`${TABLES.blobLinks} as l`).whereRaw(`l.digest = ${b}.digest`))
+          .whereNotExists((named) =>
+            named.select(this.knex.raw('1')).from(`${TABLES.manifestReferences} as r`).whereRaw(`r.referenced_digest = ${b}.digest`),
+          )
+          .whereNotExists((uploading) =>
+            uploading.select(this.knex.raw('1')).from(`${TABLES.uploadSessions} as u`).whereRaw(`u.digest = ${b}.digest`),
+          );
+      const query = unused(this.knex(`${TABLES.blobs} as b`).select('b.digest', 'b.size'), 'b').orderBy('b.digest').limit(limit);
+      if (after !== undefined) query.where('b.digest', '>', after);
+      const candidates: Array<{ digest: string; size: number | string }> = await query;
+      if (dryRun || candidates.length === 0) return candidates.map(({ digest, size }) => ({ digest, size: Number(size) }));
+      // The rows go in a transaction that removes their bytes before it commits, so a touch waiting on a
+      // row finds both gone: the whole batch on a single-writer database, a row at a time elsewhere.
+      const removeRow = async (trx: Knex, { digest, size }: { digest: string; size: number | string }) =>
+        (await unused(trx(TABLES.blobs).where(`${TABLES.blobs}.digest`, digest), TABLES.blobs).del()) > 0
+          ? { digest, size: Number(size) }
+          : undefined;
+      if (this.#dialect.singleWriter === true) {
+        return this.#transaction(async (trx) => {
+          const removed: CollectedBlob[] = [];
+          for (const candidate of candidates) {
+            const blob = await removeRow(trx, candidate);
+            if (blob !== undefined) removed.push(blob);
+          }
+          if (removed.length > 0) await removeBytes(removed);
+          return removed;
+        });
+      }
+      const collected: CollectedBlob[] = [];
+      for (const candidate of candidates) {
+        const blob = await this.#transaction(async (trx) => {
+          const removed = await removeRow(trx, candidate);
+          if (removed !== undefined) await removeBytes([removed]);
+          return removed;
+        });
+        if (blob !== undefined) collected.push(blob);
+      }
+      return collected;
+    });
+  }
+
   async getOrSetSetting(key: string, value: string): Promise<string> {
     return this.#guard(async () => {
       return this.#transaction(async (trx) => {
@@ -288,22 +564,26 @@ export class KnexMetadataStore implements MetadataStore {
   }
 
   /**
-   * Manifest, references and tag in one transaction: all of them are written, or none. With
-   * `lockExisting`, an existing manifest row is locked (a no-op update) rather than skipped, so a
-   * concurrent delete waits for this transaction instead of pulling the row out from under it.
+   * Manifest, references and tag in one transaction: all of them are written, or none. An existing
+   * manifest row is touched (which locks it), so a concurrent delete or collector waits for this
+   * transaction instead of pulling the row out from under it, and sees it touched.
    */
   async #writeManifest(
     manifest: ManifestWrite['manifest'],
     referenceRows: ReferenceRow[],
     tag: string | undefined,
     events: readonly OutboxEntry[],
-    lockExisting: boolean,
+    requireReferences: boolean,
   ): Promise<void> {
     const { repository, digest } = manifest;
+    const touchedAt = Date.now();
     await this.#transaction(async (trx) => {
       // The same digest means the same bytes: a second push keeps the first row (and its createdAt).
-      const insert = trx(TABLES.manifests).insert(manifestToRow(manifest, new Date())).onConflict(['repository', 'digest']);
-      await (lockExisting ? insert.merge(['digest']) : insert.ignore());
+      await trx(TABLES.manifests)
+        .insert({ ...manifestToRow(manifest, new Date(touchedAt)), touched_at: touchedAt })
+        .onConflict(['repository', 'digest'])
+        .merge(['touched_at']);
+      await touchReferences(trx, repository, referenceRows, touchedAt, requireReferences);
       for (let start = 0; start < referenceRows.length; start += REFERENCE_BATCH) {
         await trx(TABLES.manifestReferences)
           .insert(referenceRows.slice(start, start + REFERENCE_BATCH))
@@ -318,6 +598,22 @@ export class KnexMetadataStore implements MetadataStore {
       }
       await insertOutboxEntries(trx, events);
     });
+  }
+
+  /**
+   * Removes candidate rows one statement each (each re-checking its guard): in one transaction on a
+   * single-writer database, as separate statements elsewhere (see Dialect.singleWriter). Returns what went.
+   */
+  async #sweepRows<Row, Removed>(rows: readonly Row[], remove: (db: Knex, row: Row) => Promise<Removed | undefined>): Promise<Removed[]> {
+    const sweep = async (db: Knex) => {
+      const removed: Removed[] = [];
+      for (const row of rows) {
+        const gone = await remove(db, row);
+        if (gone !== undefined) removed.push(gone);
+      }
+      return removed;
+    };
+    return this.#dialect.singleWriter === true ? this.#transaction(sweep) : sweep(this.knex);
   }
 
   /** Runs a delete and, when it removed a row, writes its events in the same transaction. */

@@ -161,6 +161,66 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       return db.schema.dropTableIfExists(TABLES.eventOutbox);
     },
   },
+  {
+    // Online garbage collection: a row per blob and a "touched" time on what the collector may delete
+    // (every write naming a row sets it; the collector's deletes re-check it), marks kept in a table
+    // rather than in memory, the digest an upload is publishing, and the one collector's lease.
+    name: '0005_garbage_collection',
+    up(db, dialect) {
+      const key = (table: Knex.CreateTableBuilder, column: string) => table.specificType(column, dialect.keyType);
+      const now = Date.now();
+      return db.schema
+        .createTable(TABLES.blobs, (table) => {
+          key(table, 'digest').notNullable().primary();
+          table.bigInteger('size').notNullable();
+          // Epoch milliseconds.
+          table.bigInteger('touched_at').notNullable();
+          table.index(['touched_at'], 'blobs_touched_at');
+        })
+        .alterTable(TABLES.blobLinks, (table) => {
+          table.bigInteger('touched_at').notNullable().defaultTo(now);
+          // "Has the repository linked anything since the cutoff?", asked for every link swept.
+          table.index(['repository', 'touched_at'], 'blob_links_repository_touched_at');
+        })
+        .alterTable(TABLES.manifests, (table) => {
+          table.bigInteger('touched_at').notNullable().defaultTo(now);
+        })
+        .alterTable(TABLES.uploadSessions, (table) => {
+          key(table, 'digest').nullable();
+          table.index(['digest'], 'upload_sessions_digest');
+          table.index(['repository'], 'upload_sessions_repository');
+        })
+        .createTable(TABLES.collectorMarks, (table) => {
+          key(table, 'repository').notNullable();
+          key(table, 'digest').notNullable();
+          table.primary(['repository', 'digest']);
+        })
+        .createTable(TABLES.collectorLease, (table) => {
+          key(table, 'name').notNullable().primary();
+          table.text('owner').notNullable();
+          table.bigInteger('expires_at').notNullable();
+        })
+        .raw(
+          `insert into ${TABLES.blobs} (digest, size, touched_at) select digest, max(size), ${now} from ${TABLES.blobLinks} group by digest`,
+        );
+    },
+    down(db) {
+      return db.schema
+        .dropTableIfExists(TABLES.collectorLease)
+        .dropTableIfExists(TABLES.collectorMarks)
+        .alterTable(TABLES.uploadSessions, (table) => {
+          table.dropIndex(['digest'], 'upload_sessions_digest');
+          table.dropIndex(['repository'], 'upload_sessions_repository');
+          table.dropColumn('digest');
+        })
+        .alterTable(TABLES.manifests, (table) => table.dropColumn('touched_at'))
+        .alterTable(TABLES.blobLinks, (table) => {
+          table.dropIndex(['repository', 'touched_at'], 'blob_links_repository_touched_at');
+          table.dropColumn('touched_at');
+        })
+        .dropTableIfExists(TABLES.blobs);
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

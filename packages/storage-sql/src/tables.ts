@@ -8,6 +8,9 @@ export const TABLES = {
   convertedManifests: 'converted_manifests',
   settings: 'settings',
   eventOutbox: 'event_outbox',
+  blobs: 'blobs',
+  collectorMarks: 'collector_marks',
+  collectorLease: 'collector_lease',
 } as const;
 
 /** The table in which knex records the migrations it applied (plus `<name>_lock`). */

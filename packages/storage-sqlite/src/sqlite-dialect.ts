@@ -12,6 +12,7 @@ function codeOf(error: unknown): string | undefined {
 /** SQLite through better-sqlite3: text compares bytewise (BINARY collation) by default. */
 export const sqliteDialect: Dialect = {
   keyType: 'text',
+  singleWriter: true,
   isForeignKeyViolation: (error) => codeOf(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY',
   // SQLite says so itself when a write fails with ENOSPC or EDQUOT; it rolls the transaction back.
   isStorageFull: (error) => codeOf(error) === 'SQLITE_FULL',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { digestOf, type BlobStore } from '@berth/core';
+import { digestOf, type BlobStore, type ListedBlob } from '@berth/core';
 import { rejectsWithRegistryError } from './assertions.js';
 import { chunks, pseudoRandomBytes, readAll, slowly } from './fixtures.js';
 import { required, type TestApi } from './test-api.js';
@@ -34,9 +34,10 @@ export type BlobStoreFactory = () => Promise<BlobStoreSubject>;
  * - persistence: blobs and unfinished uploads outlive the store object;
  * - sharing: several store objects (processes) on one storage continue each other's uploads;
  * - inspection: the storage can be read without the store;
- * - ping: the optional `ping()` readiness check (without it, probes fall back to a read).
+ * - ping: the optional `ping()` readiness check (without it, probes fall back to a read);
+ * - listing: the optional `listBlobs()` the collector finds unknown bytes with (without it, they stay).
  */
-export type BlobContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping';
+export type BlobContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping' | 'listing';
 
 export interface BlobStoreContractOptions {
   name?: string;
@@ -323,6 +324,33 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
         assert.equal(await store.abortUpload(upload.id), false);
         assert.equal(await store.uploadState(upload.id), undefined);
         assert.equal(await store.stat(digestOf('discard me')), undefined);
+      });
+    });
+
+    group('listing', () => {
+      it('lists every published blob once, with its size and time, and neither uploads in progress nor deleted blobs', async () => {
+        const listBlobs = required(store.listBlobs, 'listBlobs() on the store', 'listing');
+        const before = Date.now();
+        const contents = ['first', 'second blob', 'third', ''].map((text) => Buffer.from(text));
+        const digests: string[] = [];
+        for (const content of contents) digests.push(await publish(content));
+        const deleted = await publish(Buffer.from('deleted'));
+        await store.delete(deleted);
+        const pending = await store.beginUpload();
+        await store.appendUpload(pending.id, chunks(Buffer.from('not yet')), 0);
+
+        const listed: ListedBlob[] = [];
+        for await (const blob of listBlobs.call(store)) listed.push(blob);
+        const expected = contents.map((content, index) => ({ digest: digests[index]!, size: content.byteLength })).sort((a, b) => (a.digest < b.digest ? -1 : 1));
+        assert.deepEqual(
+          listed.map(({ digest, size }) => ({ digest, size })).sort((a, b) => (a.digest < b.digest ? -1 : 1)),
+          expected,
+        );
+        for (const blob of listed) {
+          assert.ok(blob.modifiedAt instanceof Date, 'modifiedAt is a Date');
+          // File times may be coarser than the clock: a minute's slack still tells a real time from a made-up one.
+          assert.ok(Math.abs(blob.modifiedAt.getTime() - before) < 60_000, `modifiedAt ${blob.modifiedAt.toISOString()} is the publishing time`);
+        }
       });
     });
 

@@ -110,6 +110,168 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
       return opened;
     }
 
+    describe('garbage collection', () => {
+      // Cutoffs are given, never waited for: `later` treats everything written so far as old, `earlier` nothing.
+      const later = () => new Date(Date.now() + 60_000);
+      const earlier = () => new Date(Date.now() - 60_000);
+      const noBytes = async () => undefined;
+
+      it('takes the collector lease for one owner at a time, renews it, and frees it on release or expiry', async () => {
+        assert.equal(await store.claimCollectorLease('one', later()), true);
+        assert.equal(await store.claimCollectorLease('two', later()), false);
+        assert.equal(await store.claimCollectorLease('one', later()), true, 'the owner renews its lease');
+        await store.releaseCollectorLease('two');
+        assert.equal(await store.claimCollectorLease('two', later()), false, 'only the owner releases');
+        await store.releaseCollectorLease('one');
+        assert.equal(await store.claimCollectorLease('two', earlier()), true);
+        assert.equal(await store.claimCollectorLease('three', later()), true, 'an expired lease is taken over');
+      });
+
+      it('marks tagged manifests, their children and referrers, and sweeps only the unmarked, untagged, untouched ones', async () => {
+        const child = manifestWrite('app', { blobReferences: [blobDigest('layer')] });
+        const index = manifestWrite('app', { mediaType: IMAGE_INDEX, manifestReferences: [child.manifest.digest], tag: 'v1' });
+        const signature = manifestWrite('app', { subject: child.manifest.digest });
+        const untagged = manifestWrite('app');
+        const untaggedReferrer = manifestWrite('app', { subject: untagged.manifest.digest });
+        const elsewhere = manifestWrite('other', { content: child.manifest.content });
+        for (const write of [child, index, signature, untagged, untaggedReferrer, elsewhere]) await store.putManifest(write);
+
+        assert.equal(await store.markReachableManifests(), 3);
+        assert.deepEqual(await store.sweepManifests({ touchedBefore: earlier(), limit: 10 }), [], 'nothing untouched for long enough');
+        const dry = await store.sweepManifests({ touchedBefore: later(), limit: 10, dryRun: true });
+        const expected = [elsewhere, untagged, untaggedReferrer]
+          .map(({ manifest }) => ({ repository: manifest.repository, digest: manifest.digest, size: manifest.size }))
+          .sort((a, b) => (a.repository + a.digest < b.repository + b.digest ? -1 : 1));
+        assert.deepEqual(dry, expected);
+        assert.ok(await store.getManifest('app', untagged.manifest.digest), 'a dry run removes nothing');
+        const paged = await store.sweepManifests({ touchedBefore: later(), limit: 1, dryRun: true, after: dry[0] });
+        assert.deepEqual(paged, [dry[1]]);
+
+        const swept = await store.sweepManifests({ touchedBefore: later(), limit: 10 });
+        assert.deepEqual(swept, expected);
+        for (const gone of [untagged, untaggedReferrer, elsewhere]) {
+          assert.equal(await store.getManifest(gone.manifest.repository, gone.manifest.digest), undefined);
+        }
+        for (const kept of [child, index, signature]) assert.ok(await store.getManifest('app', kept.manifest.digest));
+        assert.equal(await store.resolveTag('app', 'v1'), index.manifest.digest);
+      });
+
+      it('keeps an unmarked manifest that a push touched after the marks were made', async () => {
+        const untagged = manifestWrite('app');
+        await store.putManifest(untagged);
+        await store.markReachableManifests();
+        const cutoff = later();
+        // Tagged after marking: the put touches it (and a tag is a root anyway).
+        await store.putManifest({ ...untagged, tag: 'now' });
+        assert.deepEqual(await store.sweepManifests({ touchedBefore: cutoff, limit: 10 }), []);
+        assert.equal(await store.resolveTag('app', 'now'), untagged.manifest.digest);
+      });
+
+      it('sweeps links no manifest of the repository names, unless the repository is uploading or a conversion needs them', async () => {
+        const named = blobDigest('named');
+        const unnamed = blobDigest('unnamed');
+        const conversionBlob = blobDigest('empty layer');
+        await store.linkBlob('app', named, 1);
+        await store.linkBlob('app', unnamed, 2);
+        await store.linkBlob('app', conversionBlob, 3);
+        await store.linkBlob('busy', unnamed, 2);
+        await store.linkBlob('converting', conversionBlob, 3);
+        await store.putManifest(manifestWrite('app', { blobReferences: [named], tag: 'v1' }));
+        const source = manifestWrite('converting', { tag: 'v1' });
+        await store.putManifest(source);
+        await store.putConvertedManifest(converted('converting', source.manifest.digest, 'schema1'));
+        await store.createUploadSession({ id: 'busy-upload', repository: 'busy', startedAt: new Date() });
+        const options = { limit: 10, keepWithConversions: [conversionBlob] };
+
+        assert.deepEqual(await store.sweepBlobLinks({ ...options, touchedBefore: earlier() }), [], 'recently linked');
+        const expected = [
+          { repository: 'app', digest: conversionBlob },
+          { repository: 'app', digest: unnamed },
+        ].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+        assert.deepEqual(await store.sweepBlobLinks({ ...options, touchedBefore: later(), dryRun: true }), expected);
+        assert.ok(await store.blobLink('app', unnamed), 'a dry run removes nothing');
+        assert.deepEqual(await store.sweepBlobLinks({ ...options, touchedBefore: later() }), expected);
+        assert.equal(await store.blobLink('app', unnamed), undefined);
+        assert.ok(await store.blobLink('app', named));
+        assert.ok(await store.blobLink('busy', unnamed), 'a repository with an upload open keeps its links');
+        assert.ok(await store.blobLink('converting', conversionBlob), 'conversions keep the blob they name');
+      });
+
+      it('sweeps blobs nothing links, names or is uploading, removing the bytes before the row is gone', async () => {
+        const free = blobDigest('free');
+        const linked = blobDigest('linked');
+        const named = blobDigest('named');
+        const uploading = blobDigest('uploading');
+        await store.touchBlob(free, 10);
+        await store.linkBlob('app', linked, 20);
+        await store.touchBlob(named, 30);
+        await store.putManifest(manifestWrite('app', { blobReferences: [named] }));
+        await store.createUploadSession({ id: 'upload-1', repository: 'app', startedAt: new Date() });
+        await store.touchBlob(uploading, 40, 'upload-1');
+
+        assert.deepEqual(await store.sweepBlobs({ touchedBefore: earlier(), limit: 10 }, noBytes), [], 'recently touched');
+        assert.deepEqual(await store.sweepBlobs({ touchedBefore: later(), limit: 10, dryRun: true }, noBytes), [{ digest: free, size: 10 }]);
+        const removed: string[] = [];
+        const swept = await store.sweepBlobs({ touchedBefore: later(), limit: 10 }, async (blobs) => {
+          removed.push(...blobs.map((blob) => blob.digest));
+        });
+        assert.deepEqual(swept, [{ digest: free, size: 10 }]);
+        assert.deepEqual(removed, [free]);
+        assert.deepEqual(await store.sweepBlobs({ touchedBefore: later(), limit: 10, dryRun: true }, noBytes), [], 'its row went with it');
+
+        // Once the upload is done with and the link is gone, that blob goes too.
+        await store.deleteUploadSession('upload-1');
+        await store.unlinkBlob('app', linked);
+        const rest = await store.sweepBlobs({ touchedBefore: later(), limit: 10 }, noBytes);
+        assert.deepEqual(rest.map((blob) => blob.digest).sort(), [linked, uploading].sort());
+      });
+
+      it('keeps a blob when removing its bytes fails, so the next run tries again', async () => {
+        const digest = blobDigest('stubborn');
+        await store.touchBlob(digest, 5);
+        await assert.rejects(
+          store.sweepBlobs({ touchedBefore: later(), limit: 10 }, async () => {
+            throw new Error('disk says no');
+          }),
+          /disk says no/,
+        );
+        assert.deepEqual(await store.sweepBlobs({ touchedBefore: later(), limit: 10, dryRun: true }, noBytes), [{ digest, size: 5 }]);
+      });
+
+      it('adopts blobs it did not know with the age of their bytes, leaving known ones as they are', async () => {
+        const old = blobDigest('old');
+        const known = blobDigest('known');
+        await store.touchBlob(known, 2);
+        await store.adoptBlobs([
+          { digest: old, size: 1, modifiedAt: new Date(Date.now() - 3_600_000) },
+          { digest: known, size: 2, modifiedAt: new Date(Date.now() - 3_600_000) },
+        ]);
+        const swept = await store.sweepBlobs({ touchedBefore: earlier(), limit: 10 }, noBytes);
+        assert.deepEqual(swept, [{ digest: old, size: 1 }]);
+      });
+
+      it('refuses a manifest whose references are gone when asked to require them, writing nothing', async () => {
+        const child = manifestWrite('app');
+        await store.putManifest(child);
+        await store.linkBlob('app', blobDigest('present'), 1);
+        const missingBlob = manifestWrite('app', { blobReferences: [blobDigest('present'), blobDigest('absent')], tag: 'v1' });
+        await rejectsWithRegistryError(store.putManifest({ ...missingBlob, requireReferences: true }), { code: 'MANIFEST_BLOB_UNKNOWN' });
+        const missingChild = manifestWrite('app', { mediaType: IMAGE_INDEX, manifestReferences: [digestOf('no such manifest')], tag: 'v1' });
+        await rejectsWithRegistryError(store.putManifest({ ...missingChild, requireReferences: true }), { code: 'MANIFEST_BLOB_UNKNOWN' });
+        assert.equal(await store.getManifest('app', missingBlob.manifest.digest), undefined);
+        assert.equal(await store.resolveTag('app', 'v1'), undefined);
+
+        const complete = manifestWrite('app', {
+          mediaType: IMAGE_INDEX,
+          blobReferences: [blobDigest('present')],
+          manifestReferences: [child.manifest.digest],
+          tag: 'v1',
+        });
+        await store.putManifest({ ...complete, requireReferences: true });
+        assert.equal(await store.resolveTag('app', 'v1'), complete.manifest.digest);
+      });
+    });
+
     describe('repositories', () => {
       it('has none when empty', async () => {
         assert.deepEqual(await store.listRepositories({ limit: 10 }), []);

@@ -5,6 +5,11 @@ export interface BlobInfo {
   size: number;
 }
 
+/** A stored blob with the age of its bytes, as the collector lists them. */
+export interface ListedBlob extends BlobInfo {
+  modifiedAt: Date;
+}
+
 /** An inclusive byte range, as in an HTTP `Range: bytes=start-end` header. */
 export interface ByteRange {
   start: number;
@@ -45,6 +50,11 @@ export interface BlobStore {
    * that have it are served without per-chunk allocations; the others through `open`'s stream.
    */
   openReader?(digest: string, range?: ByteRange): Promise<BlobReader | undefined>;
+  /**
+   * Optional: every published blob, streamed (never all in memory), for the collector to find bytes the
+   * metadata does not know. Without it, such bytes stay.
+   */
+  listBlobs?(): AsyncIterable<ListedBlob>;
   /** Removes the blob; false when it did not exist. */
   delete(digest: string): Promise<boolean>;
 

@@ -1,3 +1,4 @@
+import type { ListedBlob } from './blob-store.js';
 import type { EventOutbox, OutboxEntry } from './event-outbox.js';
 
 /** Keyset pagination: return at most `limit` items that sort strictly after `last`. */
@@ -31,12 +32,37 @@ export interface ManifestWrite {
   tag?: string;
   /** Outbox entries (events of this push) written in the same transaction. */
   events?: readonly OutboxEntry[];
+  /**
+   * Fail with MANIFEST_BLOB_UNKNOWN (writing nothing) unless, inside the write's transaction, every blob
+   * reference is linked in the repository and every child manifest exists there; the write touches them
+   * (see MetadataStore's collector methods), so a collector running now keeps them. The registry sets it.
+   */
+  requireReferences?: boolean;
 }
+
+/** A row the collector removed (or, on a dry run, would remove). */
+export interface CollectedManifest {
+  repository: string;
+  digest: string;
+  size: number;
+}
+
+export interface CollectedBlob {
+  digest: string;
+  size: number;
+}
+
 
 export interface UploadSession {
   id: string;
   repository: string;
   startedAt: Date;
+}
+
+export interface SweepOptions {
+  touchedBefore: Date;
+  limit: number;
+  dryRun?: boolean;
 }
 
 /** A manifest berth converted for an older client (for example to signed schema1), kept so its digest can be pulled later. */
@@ -106,6 +132,53 @@ export interface MetadataStore {
   /** Remembers a converted manifest (idempotent). */
   putConvertedManifest(converted: ConvertedManifest): Promise<void>;
   getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined>;
+
+  // The collector's methods. Every row they may delete carries a "touched" time that every write naming
+  // it sets in its own transaction; their deletes re-check it (and what still names the row) in the
+  // delete's own statement, so a write that raced them either keeps the row or fails cleanly.
+
+  /**
+   * Records that an upload is about to publish `digest` (on session `uploadId`, whose repository will link
+   * it): a collector leaves the blob alone while the session lasts and for its grace period after. When a
+   * collector is deleting the blob's bytes at this moment, waits until they are gone.
+   */
+  touchBlob(digest: string, size: number, uploadId?: string): Promise<void>;
+  /**
+   * Takes (or extends) the collector lease when it is free, expired or already `owner`'s, until `until`.
+   * True when `owner` holds it now. One collector runs at a time across every instance on the store.
+   */
+  claimCollectorLease(owner: string, until: Date): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it. */
+  releaseCollectorLease(owner: string): Promise<void>;
+  /**
+   * Replaces the collector's marks with every reachable manifest: tagged ones, children of marked ones
+   * (recursively) and manifests whose subject is marked, within each repository. Returns how many.
+   */
+  markReachableManifests(): Promise<number>;
+  /**
+   * Up to `limit` unmarked, untagged manifests touched before `touchedBefore`, removed (with their tags,
+   * references and conversions) unless `dryRun`. `after` pages a dry run (repository, digest order).
+   */
+  sweepManifests(options: SweepOptions & { after?: CollectedManifest }): Promise<CollectedManifest[]>;
+  /**
+   * Up to `limit` blob links that no manifest of their repository names, touched before `touchedBefore`,
+   * in repositories without an upload session, removed unless `dryRun`. A link to one of `keepWithConversions`
+   * stays in a repository that has converted manifests (they name it).
+   */
+  sweepBlobLinks(
+    options: SweepOptions & { keepWithConversions: readonly string[]; after?: { repository: string; digest: string } },
+  ): Promise<Array<{ repository: string; digest: string }>>;
+  /** Gives blobs of the blob store the metadata does not know a row, aged by `modifiedAt`. Known ones are left as they are. */
+  adoptBlobs(blobs: readonly ListedBlob[]): Promise<void>;
+  /**
+   * Up to `limit` blobs that no repository links, no manifest names, no upload session is publishing and
+   * nobody touched before `touchedBefore`. Unless `dryRun`, their rows are removed and `removeBytes` is
+   * called with them *before* that removal commits, so a concurrent touch waits for the bytes to be gone.
+   */
+  sweepBlobs(
+    options: SweepOptions & { after?: string },
+    removeBytes: (blobs: readonly CollectedBlob[]) => Promise<void>,
+  ): Promise<CollectedBlob[]>;
 
   /** A small key-value space for registry state (for example the schema1 signing key). Returns the stored value, the existing one when the key was already set. */
   getOrSetSetting(key: string, value: string): Promise<string>;

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { EMPTY_LAYER_DIGEST, RegistryError, type CollectedBlob, type ListedBlob } from '@berth/core';
+import type { ResolvedOptions } from './options.js';
+
+export interface GcRunOptions {
+  /** Report what would go, remove nothing. Default false. */
+  dryRun?: boolean;
+  /** Also remove untagged manifests nothing reachable refers to (and their referrers). Default false. */
+  deleteUntagged?: boolean;
+  /**
+   * Milliseconds: what was written, linked or named more recently than this before the run stays, and so
+   * do the unused links of a repository with upload activity this recent. Default one hour; 0 is allowed.
+   */
+  grace?: number;
+  /** Rows handled per store round trip. Default 500. */
+  batchSize?: number;
+  /**
+   * Milliseconds the collector lease lasts between renewals (one per batch): how long other collectors
+   * wait for this one if it dies mid-run. Default five minutes.
+   */
+  leaseMs?: number;
+  /** Told after each batch how far the run got (for a progress line). */
+  onProgress?(progress: GcProgress): void;
+}
+
+export type GcPhase = 'mark' | 'manifests' | 'links' | 'adopt' | 'blobs';
+
+export interface GcProgress {
+  phase: GcPhase;
+  manifestsDeleted: number;
+  linksDeleted: number;
+  blobsDeleted: number;
+  bytesFreed: number;
+}
+
+export interface GcSummary {
+  dryRun: boolean;
+  /** Manifests marked reachable (only counted with deleteUntagged, which needs the marks). */
+  reachableManifests: number;
+  manifestsDeleted: number;
+  /** Repository links to blobs no manifest of the repository names. */
+  linksDeleted: number;
+  /** Blobs removed from the blob store (or that would be, on a dry run). */
+  blobsDeleted: number;
+  bytesFreed: number;
+  durationMs: number;
+}
+
+export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+const DEFAULT_BATCH = 500;
+const DEFAULT_LEASE_MS = 5 * 60 * 1000;
+
+/**
+ * Mark and sweep over the two stores, while the registry serves (see the README's "Garbage collection").
+ * The stores' sweep methods re-check every guard in their delete statements; this module only decides
+ * the order and the cutoff, and holds the lease that keeps a second collector out.
+ */
+export class GarbageCollector {
+  constructor(private readonly options: ResolvedOptions) {}
+
+  /** One collection. Fails with UNAVAILABLE when another collector (this or another instance) is running. */
+  async run(runOptions: GcRunOptions = {}): Promise<GcSummary> {
+    const started = Date.now();
+    const {
+      dryRun = false,
+      deleteUntagged = false,
+      grace = DEFAULT_GC_GRACE_MS,
+      batchSize = DEFAULT_BATCH,
+      leaseMs = DEFAULT_LEASE_MS,
+      onProgress,
+    } = runOptions;
+    if (!Number.isFinite(grace) || grace < 0) throw new RangeError('grace must be a number of milliseconds, 0 or more');
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new RangeError('leaseMs must be a positive number of milliseconds');
+    const { metadata, blobs } = this.options;
+    const owner = randomUUID();
+    const renewLease = async () => {
+      if (!(await metadata.claimCollectorLease(owner, new Date(Date.now() + leaseMs)))) {
+        throw new RegistryError('UNAVAILABLE', 'another garbage collection is running');
+      }
+    };
+    await renewLease();
+    // Anything touched after this instant (minus the grace) stays, whatever the sweeps find.
+    const touchedBefore = new Date(started - grace);
+    const summary: GcSummary = {
+      dryRun,
+      reachableManifests: 0,
+      manifestsDeleted: 0,
+      linksDeleted: 0,
+      blobsDeleted: 0,
+      bytesFreed: 0,
+      durationMs: 0,
+    };
+    const progress = (phase: GcPhase) => onProgress?.({ phase, ...pickCounts(summary) });
+    try {
+      if (deleteUntagged) {
+        progress('mark');
+        summary.reachableManifests = await metadata.markReachableManifests();
+        await renewLease();
+        for (let after: { repository: string; digest: string; size: number } | undefined; ; ) {
+          const swept = await metadata.sweepManifests({ touchedBefore, limit: batchSize, dryRun, ...(after && { after }) });
+          summary.manifestsDeleted += swept.length;
+          progress('manifests');
+          await renewLease();
+          if (swept.length < batchSize) break;
+          // Pages by key, so rows kept (reachable, touched) are read once per run, not once per batch.
+          after = swept[swept.length - 1];
+        }
+      }
+      for (let after: { repository: string; digest: string } | undefined; ; ) {
+        const swept = await metadata.sweepBlobLinks({
+          touchedBefore,
+          limit: batchSize,
+          dryRun,
+          keepWithConversions: [EMPTY_LAYER_DIGEST],
+          ...(after && { after }),
+        });
+        summary.linksDeleted += swept.length;
+        progress('links');
+        await renewLease();
+        if (swept.length < batchSize) break;
+        after = swept[swept.length - 1];
+      }
+      if (blobs.listBlobs) {
+        // Bytes the metadata never knew (written before it kept a row per blob) get a row aged by their file.
+        let batch: ListedBlob[] = [];
+        for await (const listed of blobs.listBlobs()) {
+          batch.push(listed);
+          if (batch.length < batchSize) continue;
+          await metadata.adoptBlobs(batch);
+          batch = [];
+          progress('adopt');
+          await renewLease();
+        }
+        if (batch.length > 0) await metadata.adoptBlobs(batch);
+      }
+      const removeBytes = async (removed: readonly CollectedBlob[]) => {
+        for (const blob of removed) await blobs.delete(blob.digest);
+      };
+      for (let after: string | undefined; ; ) {
+        const swept = await metadata.sweepBlobs({ touchedBefore, limit: batchSize, dryRun, ...(after !== undefined && { after }) }, removeBytes);
+        summary.blobsDeleted += swept.length;
+        for (const blob of swept) summary.bytesFreed += blob.size;
+        progress('blobs');
+        await renewLease();
+        if (swept.length < batchSize) break;
+        after = swept[swept.length - 1]!.digest;
+      }
+    } finally {
+      await metadata.releaseCollectorLease(owner).catch(() => undefined);
+    }
+    summary.durationMs = Date.now() - started;
+    if (!dryRun) this.options.observer.gcRun({ bytesFreed: summary.bytesFreed, blobsDeleted: summary.blobsDeleted });
+    return summary;
+  }
+}
+
+function pickCounts({ manifestsDeleted, linksDeleted, blobsDeleted, bytesFreed }: GcSummary): Omit<GcProgress, 'phase'> {
+  return { manifestsDeleted, linksDeleted, blobsDeleted, bytesFreed };
+}
