@@ -62,6 +62,12 @@ export interface ServerConfig {
   webhooks: WebhookEndpoint[];
   /** Send pull events to the webhooks too (best-effort, from memory); endpoints that did not ask for them ignore them. */
   pullEvents: boolean;
+  /** Collect garbage inside the server this often (milliseconds); 0: never. */
+  gcIntervalMs: number;
+  /** The collection's grace period (milliseconds): anything touched more recently stays. */
+  gcGraceMs: number;
+  /** The collection also removes untagged, unreferenced manifests. */
+  gcDeleteUntagged: boolean;
 }
 
 export type AuthConfig =
@@ -120,6 +126,9 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     shutdownTimeoutMs: number('shutdownTimeout'),
     ...metricsConfig(value('metrics') as boolean, value('metricsPort') as number | undefined, number('port'), label),
     ...tlsConfig(text('tlsCert'), text('tlsKey'), value('http2') as boolean, label),
+    gcIntervalMs: number('gcInterval'),
+    gcGraceMs: number('gcGrace'),
+    gcDeleteUntagged: value('gcDeleteUntagged') as boolean,
     ...eventsConfig(webhookSettings(value('webhooks') as readonly string[] | undefined), value('pullEvents') as boolean),
   };
 }

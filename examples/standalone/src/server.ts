@@ -17,6 +17,7 @@ import { openWhenReachable } from './database-wait.js';
 import { createListener } from './listener.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
+import { startGcSchedule } from './gc-schedule.js';
 
 export interface RunningServer {
   url: string;
@@ -54,6 +55,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 
   let metadata: MetadataStore | undefined;
   let stopSweep: (() => Promise<void>) | undefined;
+  let stopGc: () => Promise<void> = async () => undefined;
   let registry: Registry | undefined;
   let app: Koa;
   const { port } = server.address() as AddressInfo;
@@ -78,6 +80,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       webhookLog: logger.child({ component: 'webhooks' }),
     });
     stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
+    if (config.gcIntervalMs > 0) {
+      stopGc = startGcSchedule(registry.service, { intervalMs: config.gcIntervalMs, graceMs: config.gcGraceMs, deleteUntagged: config.gcDeleteUntagged }, logger);
+    }
 
     app = new Koa();
     // Behind a load balancer: the client's address (sign-in limits) and scheme (the token realm) come from X-Forwarded-*.
@@ -94,6 +99,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await listener.close();
     if (metricsServer) await new Promise<void>((done) => metricsServer.close(() => done()));
     await stopSweep?.();
+    await stopGc();
     await registry?.close();
     await metadata?.close();
     throw error;
@@ -109,7 +115,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const { port: metricsPort } = metricsServer.address() as AddressInfo;
     logger.info({ metrics: `http://${hostInUrl}:${metricsPort}/metrics` }, 'metrics on their own port');
   }
-  const stores = { metadata, stopSweep, registry };
+  const stores = { metadata, stopSweep, stopGc, registry };
 
   return {
     url,
@@ -119,6 +125,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       const metricsClosed = metricsServer && new Promise<void>((done) => metricsServer.close(() => done()));
       metricsServer?.closeAllConnections();
       const swept = stores.stopSweep();
+      const collected = stores.stopGc();
       let drained = true;
       // 0: no bound, wait for every request.
       const timer =
@@ -136,6 +143,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       }
       await metricsClosed;
       await swept;
+      await collected;
       // Undelivered events stay in the outbox for the next start.
       await stores.registry.close();
       await stores.metadata.close();
@@ -152,7 +160,7 @@ const answerNotReady: RequestListener = (_request, response) => {
 };
 
 /** PostgreSQL when a database URL is given (instances sharing it must share the data directory too), else SQLite in the data directory. */
-async function openMetadata(config: ServerConfig, logger: Logger): Promise<MetadataStore> {
+export async function openMetadata(config: ServerConfig, logger: Logger): Promise<MetadataStore> {
   if (config.databaseUrl === undefined) {
     const filename = join(config.dataDir, 'berth.sqlite');
     logger.info({ metadata: 'sqlite', filename }, 'metadata store');

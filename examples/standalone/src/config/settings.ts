@@ -103,8 +103,12 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'webhooks', flag: 'webhook', file: 'webhooks', kind: { type: 'webhooks' }, valueName: 'URL', help: 'send push, delete and mount events to this URL (repeatable; the config file adds headers, timeout, retries, filters)' },
   { name: 'pullEvents', flag: 'pull-events', file: '', kind: { type: 'boolean' }, default: false, help: 'send pull events to every webhook too (best-effort; in a config file: pullEvents: true on an entry)' },
 
+  // garbage collection
+  { name: 'gcInterval', flag: 'gc-interval', file: 'gc.interval', kind: SECONDS_OR_OFF, default: 0, valueName: 'DURATION', help: 'collect garbage inside the server this often, first one interval after start (0: off)' },
+  { name: 'gcGrace', flag: 'gc-grace', file: 'gc.grace', kind: { type: 'duration', bareUnit: 's', zero: true }, default: 3_600_000, valueName: 'DURATION', help: 'what was pushed, linked or touched more recently than this stays (0 allowed)' },
+  { name: 'gcDeleteUntagged', flag: 'gc-delete-untagged', file: 'gc.deleteUntagged', kind: { type: 'boolean' }, default: false, help: 'the collection also removes untagged manifests nothing reachable refers to' },
+
   // features built later: defined now so that a config file written for them is refused, not ignored
-  { name: 'gc', file: 'gc', kind: { type: 'section' }, help: 'garbage collection (interval, grace, deleteUntagged)', notAvailable: 'the lifecycle work: garbage collection' },
   { name: 'retention', file: 'retention', kind: { type: 'section' }, help: 'retention rules', notAvailable: 'the lifecycle work: retention' },
   { name: 'quotas', file: 'quotas', kind: { type: 'section' }, help: 'storage quotas', notAvailable: 'the lifecycle work: quotas' },
   { name: 'mirrors', file: 'mirrors', kind: { type: 'section' }, help: 'pull-through mirrors', notAvailable: 'the mirror' },

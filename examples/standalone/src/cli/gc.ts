@@ -1,0 +1,115 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createFsBlobStore } from '@berth/blobs-fs';
+import { RegistryError } from '@berth/core';
+import { createRegistryService, type GcProgress, type GcSummary } from '@berth/registry';
+import { readServerConfig } from '../config.js';
+import { prepareDataDirectory } from '../data-dir.js';
+import { openMetadata } from '../server.js';
+import { parseArgs } from './args.js';
+import { UsageError } from './usage-error.js';
+
+export const GC_HELP = `Usage: berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--json]
+                [--data DIR] [--database URL] [--config FILE]
+
+Runs one garbage collection over the stores the server uses (SQLite in the data directory, or the
+PostgreSQL database, and the blobs in the data directory), safely while servers run on them: blobs no
+tag reaches and that nothing touched within the grace period leave the blob store. Prints a progress
+line on a terminal (stderr) and a summary. Exit 0, or 1 when another collection is running.
+
+  --dry-run            report what would be removed, remove nothing
+  --delete-untagged    also remove untagged manifests nothing reachable refers to (gc.deleteUntagged)
+  --grace DURATION     keep what was pushed, linked or touched this recently (gc.grace; default 1h; 0 allowed)
+  --json               print the summary as one JSON object
+  --data DIR           the data directory (as for serve; default ./data)
+  --database URL       a postgres:// URL (as for serve); default: SQLite in the data directory
+  --config FILE        read storage and gc settings from this config file
+`;
+
+const FLAGS = [
+  { name: 'dry-run', takesValue: false },
+  { name: 'delete-untagged', takesValue: false },
+  { name: 'grace', takesValue: true },
+  { name: 'json', takesValue: false },
+  { name: 'data', takesValue: true },
+  { name: 'database', takesValue: true },
+  { name: 'config', takesValue: true },
+] as const;
+
+/** `berth gc`: one collection with the server's settings (flags, environment, config file, defaults). */
+export async function gc(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, FLAGS, 'gc');
+  if (args.help) {
+    process.stdout.write(GC_HELP);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}" (see berth gc --help)`);
+  // The collector's flags are the server's gc settings under shorter names: one parser, one set of checks.
+  const settingFlags = new Map<string, string | boolean | string[]>();
+  for (const [name, value] of args.flags) {
+    if (name === 'grace') settingFlags.set('gc-grace', value);
+    else if (name === 'delete-untagged') settingFlags.set('gc-delete-untagged', value);
+    else if (name === 'data' || name === 'database' || name === 'config') settingFlags.set(name, value);
+  }
+  const { config } = await readServerConfig({ flags: settingFlags, env: process.env, cwd: process.cwd() }).catch((error: unknown) => {
+    // A mistake in a flag is named as the user typed it.
+    if (error instanceof UsageError) throw new UsageError(error.message.replace(/--gc-grace\b/g, '--grace').replace(/--gc-delete-untagged\b/g, '--delete-untagged'));
+    throw error;
+  });
+  const json = args.flags.get('json') === true;
+  const dryRun = args.flags.get('dry-run') === true;
+  // Warnings and errors only, on stderr: stdout holds the summary.
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  await prepareDataDirectory(config.dataDir);
+  const metadata = await openMetadata(config, logger);
+  try {
+    const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+    const service = createRegistryService({ metadata, blobs });
+    const terminal = process.stderr.isTTY === true;
+    let summary: GcSummary;
+    try {
+      summary = await service.gc.run({
+        dryRun,
+        deleteUntagged: config.gcDeleteUntagged,
+        grace: config.gcGraceMs,
+        ...(terminal && { onProgress: (progress: GcProgress) => process.stderr.write(`\r\u001b[K${progressLine(progress)}`) }),
+      });
+    } finally {
+      if (terminal) process.stderr.write('\r\u001b[K');
+    }
+    process.stdout.write(json ? `${JSON.stringify(summary)}\n` : summaryText(summary));
+    return 0;
+  } catch (error) {
+    // Another instance (or berth gc) holds the collector's lease: one line, exit 1.
+    if (error instanceof RegistryError && error.code === 'UNAVAILABLE') throw new Error('another garbage collection is running; try again when it has finished');
+    throw error;
+  } finally {
+    await metadata.close();
+  }
+}
+
+function progressLine(progress: GcProgress): string {
+  return `gc ${progress.phase}: ${progress.manifestsDeleted} manifests, ${progress.linksDeleted} links, ${progress.blobsDeleted} blobs (${formatBytes(progress.bytesFreed)})`;
+}
+
+function summaryText(summary: GcSummary): string {
+  const verb = summary.dryRun ? 'would remove' : 'removed';
+  return [
+    `${summary.dryRun ? 'dry run: nothing removed' : 'garbage collection done'} in ${(summary.durationMs / 1000).toFixed(1)} s`,
+    `  manifests ${verb}: ${summary.manifestsDeleted}`,
+    `  links ${verb}:     ${summary.linksDeleted}`,
+    `  blobs ${verb}:     ${summary.blobsDeleted} (${formatBytes(summary.bytesFreed)})`,
+    '',
+  ].join('\n');
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

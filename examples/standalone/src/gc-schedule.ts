@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import { RegistryError } from '@berth/core';
+import type { RegistryService } from '@berth/registry';
+
+export interface GcScheduleOptions {
+  /** Milliseconds between the end of one collection and the start of the next; the first starts one interval after start-up. */
+  intervalMs: number;
+  graceMs: number;
+  deleteUntagged: boolean;
+}
+
+/**
+ * Runs the garbage collector inside the server (`--gc-interval`). The next run is planned only when the
+ * previous one has finished, so two never overlap in this process; another instance's run is kept out by
+ * the collector's lease, and meeting it is expected, not an error. Returns the function that stops the
+ * schedule, resolving once a run in progress is done (before the stores close).
+ */
+export function startGcSchedule(service: RegistryService, options: GcScheduleOptions, logger: Logger): () => Promise<void> {
+  const log = logger.child({ component: 'gc' });
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const collect = async () => {
+    try {
+      const summary = await service.gc.run({ grace: options.graceMs, deleteUntagged: options.deleteUntagged });
+      log.info(
+        {
+          manifestsDeleted: summary.manifestsDeleted,
+          linksDeleted: summary.linksDeleted,
+          blobsDeleted: summary.blobsDeleted,
+          bytesFreed: summary.bytesFreed,
+          durationMs: summary.durationMs,
+        },
+        `garbage collection: ${summary.blobsDeleted} blobs (${summary.bytesFreed} bytes), ${summary.manifestsDeleted} manifests, ${summary.linksDeleted} links removed`,
+      );
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === 'UNAVAILABLE') log.info('garbage collection skipped: another collection is running');
+      else log.warn({ err: error }, 'garbage collection failed; will try again at the next interval');
+    }
+  };
+  const plan = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = collect().then(plan);
+    }, options.intervalMs);
+    timer.unref();
+  };
+  plan();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
+}
