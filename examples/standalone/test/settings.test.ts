@@ -78,15 +78,17 @@ describe('the config document', () => {
     const values = checkConfigDocument({ listen: { port: 5820, idleTimeout: '2m', trustProxy: 'true' }, storage: { data: 'data', uploadTtl: 48 }, compatibility: { platforms: ['linux/arm64'] } }, '/etc/berth/berth.yml');
     expect(Object.fromEntries(values)).toEqual({ port: 5820, idleTimeout: 120_000, trustProxy: true, data: '/etc/berth/data', uploadTtl: 172_800_000, platforms: ['linux/arm64'] });
     expect(checkConfigDocument(null, '/x.yml').size).toBe(0);
+    expect(Object.fromEntries(checkConfigDocument({ gc: { interval: '6h', grace: 0, deleteUntagged: true } }, '/x.yml'))).toEqual({ gcInterval: 21_600_000, gcGrace: 0, gcDeleteUntagged: true });
   });
 
   it('names every problem by its path', () => {
-    expect(problems({ listen: { port: -1, tls: { cert: 'c.pem' } }, storage: 'here', log: { level: 'loud' }, colour: 1, gc: { interval: '1h' }, webhooks: [] })).toEqual([
+    expect(problems({ listen: { port: -1, tls: { cert: 'c.pem' } }, storage: 'here', log: { level: 'loud' }, colour: 1, gc: { grace: 'soon' }, retention: { keep: 1 }, webhooks: [] })).toEqual([
       'listen.port: expected an integer 0-65535',
       'listen.tls.cert: file not found (/etc/berth/c.pem)',
       'storage: expected a mapping of keys',
       'log.level: expected one of fatal, error, warn, info, debug, trace, silent',
-      'gc: not available in this version of berth (comes with the lifecycle work: garbage collection)',
+      'gc.grace: expected a duration such as 500ms, 90s, 15m, 1h or 7d (a bare number is seconds; 0 turns it off)',
+      'retention: not available in this version of berth (comes with the lifecycle work: retention)',
       'colour: unknown key (see berth config print for the keys)',
     ]);
   });
