@@ -1,11 +1,14 @@
 // `berth gc` and `serve --gc-interval` through the real binaries, next to a running server on the same
 // SQLite file: what a deleted tag left behind leaves the blob store, what a tag still reaches pulls
-// completely, a dry run removes nothing.
+// completely, a dry run removes nothing; on PostgreSQL the same; a collection another process holds the
+// lease for is refused with exit 1.
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScratchDatabase, type ScratchDatabase } from '../../packages/storage-postgres/src/testing.js';
+import { openSqliteMetadataStore } from '../../packages/storage-sqlite/src/index.js';
 import { readOciLayout } from '../support/image-readback.js';
 import { writeImageLayout, type ImageLayout } from '../support/oci-image.js';
 import { createScratch, type Scratch } from '../support/scratch.js';
@@ -26,12 +29,14 @@ interface GcSummaryJson {
 let scratch: Scratch;
 let skopeo: Skopeo;
 const servers: RunningBerth[] = [];
+const databases: ScratchDatabase[] = [];
 beforeAll(async () => {
   scratch = await createScratch('berth-gc-');
   skopeo = await createSkopeo();
 });
 afterAll(async () => {
   for (const server of servers.splice(0)) await server.stop();
+  for (const database of databases.splice(0)) await database.drop();
   await skopeo?.dispose();
   await scratch?.dispose();
 });
@@ -84,22 +89,29 @@ async function gc(dataDir: string, args: readonly string[]): Promise<GcSummaryJs
 }
 
 describe('berth gc', () => {
-  it('collects what a deleted tag left, beside a running server on the same SQLite file; a dry run removes nothing', async () => {
+  it.each(['sqlite', 'postgres'] as const)('collects what a deleted tag left, beside a running server on the same %s store; a dry run removes nothing', async (backend) => {
     const dataDir = scratch.child('data');
-    const server = await startBerth({ dataDir });
+    // Both the server and berth gc get the same store: the SQLite file in the data directory, or the database.
+    let storeArgs: string[] = [];
+    if (backend === 'postgres') {
+      const database = await createScratchDatabase();
+      databases.push(database);
+      storeArgs = ['--database', database.url];
+    }
+    const server = await startBerth({ dataDir, args: storeArgs });
     servers.push(server);
     const kept = await push(server, 'gc/kept', 101);
     const dropped = await push(server, 'gc/dropped', 202);
     await deleteTag(server, 'gc/dropped', 'v1');
     for (const digest of imageBlobs(dropped)) expect(await exists(blobFile(dataDir, digest)), digest).toBe(true);
 
-    const dry = await gc(dataDir, ['--dry-run', '--delete-untagged', '--grace', '0']);
+    const dry = await gc(dataDir, ['--dry-run', '--delete-untagged', '--grace', '0', ...storeArgs]);
     expect(dry.dryRun).toBe(true);
     expect(dry.manifestsDeleted).toBe(1);
     // A dry run removes no manifest, so the blobs only that manifest names are still named: not counted.
     for (const digest of imageBlobs(dropped)) expect(await exists(blobFile(dataDir, digest)), digest).toBe(true);
 
-    const summary = await gc(dataDir, ['--delete-untagged', '--grace', '0']);
+    const summary = await gc(dataDir, ['--delete-untagged', '--grace', '0', ...storeArgs]);
     expect(summary).toMatchObject({ dryRun: false, manifestsDeleted: 1 });
     expect(summary.blobsDeleted).toBeGreaterThanOrEqual(imageBlobs(dropped).length);
     const droppedBytes = imageBlobs(dropped).reduce((total, digest) => total + dropped.blobs.get(digest)!.length, 0);
@@ -109,7 +121,24 @@ describe('berth gc', () => {
     await expectPullsCompletely(server, 'gc/kept', kept);
 
     // Nothing is left to collect; the default grace (1h) would have kept everything anyway.
-    expect(await gc(dataDir, ['--delete-untagged', '--grace', '0'])).toMatchObject({ manifestsDeleted: 0, blobsDeleted: 0 });
+    expect(await gc(dataDir, ['--delete-untagged', '--grace', '0', ...storeArgs])).toMatchObject({ manifestsDeleted: 0, blobsDeleted: 0 });
+  });
+
+  it('refuses with exit 1 and one line while another process holds the collector lease', async () => {
+    const dataDir = scratch.child('data');
+    // The other collector: this process, through the real SQLite store on the same file.
+    const other = await openSqliteMetadataStore({ filename: join(dataDir, 'berth.sqlite') });
+    try {
+      expect(await other.claimCollectorLease('another-instance', new Date(Date.now() + 600_000))).toBe(true);
+      const refused = await run(process.execPath, [BERTH_CLI, 'gc', '--data', dataDir, '--grace', '0'], { cwd: scratch.path }).catch(
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      expect(refused).toMatchObject({ code: 1, stdout: '', stderr: 'berth: another garbage collection is running; try again when it has finished\n' });
+      await other.releaseCollectorLease('another-instance');
+      expect(await gc(dataDir, ['--grace', '0'])).toMatchObject({ dryRun: false, blobsDeleted: 0 });
+    } finally {
+      await other.close();
+    }
   });
 
   it('keeps an untagged manifest and its blobs without --delete-untagged, and everything young within the default grace', async () => {
