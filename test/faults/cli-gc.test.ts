@@ -177,5 +177,31 @@ describe('serve --gc-interval', () => {
     for (const digest of imageBlobs(dropped)) expect(await exists(blobFile(dataDir, digest)), digest).toBe(false);
     expect(server.logs()).toMatch(/garbage collection: [1-9]\d* blobs/);
     await expectPullsCompletely(server, 'gc/interval-kept', kept);
+    // SIGTERM stops the schedule before the stores close: a clean exit.
+    servers.splice(servers.indexOf(server), 1);
+    await server.stop();
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('meets a collection another process runs with an info line, not an error, and keeps serving', async () => {
+    const dataDir = scratch.child('data');
+    const other = await openSqliteMetadataStore({ filename: join(dataDir, 'berth.sqlite') });
+    try {
+      expect(await other.claimCollectorLease('another-instance', new Date(Date.now() + 600_000))).toBe(true);
+      const server = await startBerth({ dataDir, args: ['--gc-interval', '200ms', '--gc-grace', '0', '--log-format', 'json'] });
+      servers.push(server);
+      while (!server.logs().includes('garbage collection skipped')) await new Promise((resolve) => setTimeout(resolve, 100));
+      const skipped = server
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes('garbage collection skipped'))
+        .map((line) => JSON.parse(line) as { level: number; msg: string });
+      expect(skipped[0]).toMatchObject({ level: 30, msg: 'garbage collection skipped: another collection is running' });
+      expect(server.logs()).not.toContain('garbage collection failed');
+      const pushed = await push(server, 'gc/while-leased', 606);
+      await expectPullsCompletely(server, 'gc/while-leased', pushed);
+    } finally {
+      await other.close();
+    }
   });
 });
