@@ -152,8 +152,12 @@ describe('berth gc', () => {
     for (const digest of imageBlobs(untagged)) expect(await exists(blobFile(dataDir, digest)), digest).toBe(true);
   });
 
-  it('prints a readable summary without --json and names a bad flag as typed', async () => {
+  it('prints a readable summary without --json, names a bad flag as typed, refuses a data directory without a registry', async () => {
     const dataDir = scratch.child('data');
+    const missing = await run(process.execPath, [BERTH_CLI, 'gc', '--data', dataDir], { cwd: scratch.path }).catch((error: { code: number; stderr: string }) => error);
+    expect(missing).toMatchObject({ code: 2, stderr: `berth: ${dataDir} holds no registry (no berth.sqlite): give the data directory the server uses (--data), or its --database\n` });
+    await expect(stat(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    await (await openSqliteMetadataStore({ filename: join(dataDir, 'berth.sqlite') })).close();
     const { stdout } = await run(process.execPath, [BERTH_CLI, 'gc', '--data', dataDir, '--grace', '0'], { cwd: scratch.path });
     expect(stdout).toMatch(/^garbage collection done in \d+\.\d s\n/);
     expect(stdout).toMatch(/blobs removed: +0 \(0 B\)/);

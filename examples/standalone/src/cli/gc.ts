@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createFsBlobStore } from '@berth/blobs-fs';
@@ -60,6 +61,10 @@ export async function gc(argv: readonly string[]): Promise<number> {
   const dryRun = args.flags.get('dry-run') === true;
   // Warnings and errors only, on stderr: stdout holds the summary.
   const logger = pino({ level: 'warn' }, pino.destination(2));
+  // A mistyped --data would otherwise be a new, empty registry with nothing to collect: say so instead.
+  if (config.databaseUrl === undefined && !existsSync(join(config.dataDir, 'berth.sqlite'))) {
+    throw new UsageError(`${config.dataDir} holds no registry (no berth.sqlite): give the data directory the server uses (--data), or its --database`);
+  }
   await prepareDataDirectory(config.dataDir);
   const metadata = await openMetadata(config, logger);
   try {
