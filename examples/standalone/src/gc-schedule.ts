@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { RegistryError } from '@berth/core';
-import type { RegistryService } from '@berth/registry';
+import { isCollectorBusy, type RegistryService } from '@berth/registry';
 
 export interface GcScheduleOptions {
   /** Milliseconds between the end of one collection and the start of the next; the first starts one interval after start-up. */
@@ -34,7 +33,7 @@ export function startGcSchedule(service: RegistryService, options: GcScheduleOpt
         `garbage collection: ${summary.blobsDeleted} blobs (${summary.bytesFreed} bytes), ${summary.manifestsDeleted} manifests, ${summary.linksDeleted} links removed`,
       );
     } catch (error) {
-      if (error instanceof RegistryError && error.code === 'UNAVAILABLE') log.info('garbage collection skipped: another collection is running');
+      if (isCollectorBusy(error)) log.info('garbage collection skipped: another collection is running');
       else log.warn({ err: error }, 'garbage collection failed; will try again at the next interval');
     }
   };

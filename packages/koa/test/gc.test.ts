@@ -10,7 +10,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_LAYER_DIGEST, isRegistryError } from '@berth/core';
+import { EMPTY_LAYER_DIGEST, RegistryError, isRegistryError } from '@berth/core';
+import { isCollectorBusy } from '@berth/registry';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { createScratchDatabase, type ScratchDatabase } from '@berth/storage-postgres/testing';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
@@ -265,7 +266,11 @@ describe.each(['sqlite', 'postgres'])('garbage collection racing pushes on %s', 
     const orphan = await pushBlob(t.http, 'app', randomBytes(10));
     // Another instance's collector, running.
     expect(await t.metadata.claimCollectorLease('other instance', new Date(Date.now() + 60_000))).toBe(true);
-    await expect(t.registry.service.gc.run({ grace: 0 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    const refusal = await t.registry.service.gc.run({ grace: 0 }).catch((error: unknown) => error);
+    expect(refusal).toMatchObject({ code: 'UNAVAILABLE' });
+    // Told apart from a database that is down, which is UNAVAILABLE too.
+    expect(isCollectorBusy(refusal)).toBe(true);
+    expect(isCollectorBusy(new RegistryError('UNAVAILABLE', 'the metadata store is unavailable'))).toBe(false);
     expect(await t.blobs.stat(orphan)).toBeDefined();
     // Killed (kill -9) without releasing: its lease runs out, and the next collector takes over.
     expect(await t.metadata.claimCollectorLease('other instance', new Date(Date.now() - 1))).toBe(true);

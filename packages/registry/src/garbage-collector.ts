@@ -47,6 +47,14 @@ export interface GcSummary {
 }
 
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+
+/** The detail of the UNAVAILABLE a run meets when another collector holds the lease (a database that is down is UNAVAILABLE too). */
+const COLLECTOR_BUSY = { reason: 'another garbage collection holds the collector lease' };
+
+/** Whether a run failed only because another collector (this or another instance) was running. */
+export function isCollectorBusy(error: unknown): boolean {
+  return error instanceof RegistryError && error.detail === COLLECTOR_BUSY;
+}
 const DEFAULT_BATCH = 500;
 const DEFAULT_LEASE_MS = 5 * 60 * 1000;
 
@@ -76,7 +84,7 @@ export class GarbageCollector {
     const owner = randomUUID();
     const renewLease = async () => {
       if (!(await metadata.claimCollectorLease(owner, new Date(Date.now() + leaseMs)))) {
-        throw new RegistryError('UNAVAILABLE', 'another garbage collection is running');
+        throw new RegistryError('UNAVAILABLE', 'another garbage collection is running', { detail: COLLECTOR_BUSY });
       }
     };
     await renewLease();

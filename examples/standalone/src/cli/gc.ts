@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createFsBlobStore } from '@berth/blobs-fs';
-import { RegistryError } from '@berth/core';
-import { createRegistryService, type GcProgress, type GcSummary } from '@berth/registry';
+import { createRegistryService, isCollectorBusy, type GcProgress, type GcSummary } from '@berth/registry';
 import { readServerConfig } from '../config.js';
 import { prepareDataDirectory } from '../data-dir.js';
 import { openMetadata } from '../server.js';
@@ -86,7 +85,7 @@ export async function gc(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     // Another instance (or berth gc) holds the collector's lease: one line, exit 1.
-    if (error instanceof RegistryError && error.code === 'UNAVAILABLE') throw new Error('another garbage collection is running; try again when it has finished');
+    if (isCollectorBusy(error)) throw new Error('another garbage collection is running; try again when it has finished');
     throw error;
   } finally {
     await metadata.close();
