@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { isRegistryError, principalName, type Principal } from '@berth/core';
-import { MissingBlobError, principalFromState, setRequestId } from '@berth/koa';
+import { MissingBlobError, countReceivedBytes, principalFromState, setRequestId } from '@berth/koa';
 
 /** The status logged for a request whose client went away before it was answered (nginx's "client closed request"). */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -26,7 +25,7 @@ export function requestLog(logger: Logger): Middleware {
     // Read now: once the client has gone, the socket no longer knows its address.
     const remote = ctx.ip;
     // Counted from here, before any body byte is parsed: the middleware runs when the headers are in.
-    const received = countBodyBytes(ctx.req);
+    const received = countReceivedBytes(ctx.req);
     const finished = new Promise<void>((done) => ctx.res.once('close', done));
     try {
       await next();
@@ -95,18 +94,4 @@ function isClientDisconnect(error: unknown, ctx: Context): boolean {
   if (code.startsWith('HPE_')) return true;
   const socketClosed = ctx.req.socket?.destroyed === true || ctx.req.destroyed || ctx.res.destroyed;
   return CONNECTION_LOST.has(code) && !ctx.res.writableFinished && socketClosed;
-}
-
-/**
- * Counts the body bytes Node's HTTP parser hands the request (it pushes each piece it parses into the
- * stream). Nothing else is touched: the body still streams, unread, to whoever consumes it.
- */
-function countBodyBytes(req: IncomingMessage): () => number {
-  let bytes = 0;
-  const push = req.push;
-  req.push = function countingPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
-    return push.call(this, chunk, encoding);
-  };
-  return () => bytes;
 }

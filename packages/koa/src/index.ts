@@ -8,6 +8,7 @@ export type { HealthOptions, Readiness } from './observability/health.js';
 export type { MetricsEndpointOptions } from './observability/metrics-endpoint.js';
 export { UNMATCHED_ROUTE, type MetricsOptions } from './observability/registry-metrics.js';
 export { REQUEST_ID_HEADER, setRequestId } from './observability/request-id.js';
+export { countReceivedBytes } from './observability/received-bytes.js';
 export { MissingBlobError, type NegotiationOutcome, type RegistryObserver } from '@berth/registry';
 export type { DeliveryLog, EndpointStatus, RegistryEventListener, WebhookEndpoint } from '@berth/registry';
 export { EVENTS_MEDIA_TYPE, type EventAction, type RegistryEvent, type RequestContext } from '@berth/core';

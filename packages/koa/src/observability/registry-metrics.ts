@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { countReceivedBytes } from './received-bytes.js';
 import { redactedUrl, type EndpointStatus, type RegistryObserver } from '@berth/registry';
 
 /** What the metrics read of webhook delivery when scraped. */
@@ -209,20 +210,6 @@ function addDefaultMetrics(register: Registry, prefix: string): void {
     const metric = defaults.getSingleMetric(name);
     if (metric !== undefined && register.getSingleMetric(name) === undefined) register.registerMetric(metric);
   }
-}
-
-/**
- * Counts the body bytes Node's HTTP parser hands the request (it pushes each piece it parses into the
- * stream), without reading the body: it still streams, untouched, to whoever consumes it.
- */
-function countReceivedBytes(req: IncomingMessage): () => number {
-  let bytes = 0;
-  const push = req.push;
-  req.push = function countingPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
-    return push.call(this, chunk, encoding);
-  };
-  return () => bytes;
 }
 
 /** Counts the body bytes written to the response (Node leaves the body out of a HEAD answer, and so does this). */
