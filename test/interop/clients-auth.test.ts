@@ -519,6 +519,7 @@ describe.each(['basic', 'token'] as const)('real clients against berth --auth %s
         ? {}
         : { authorization: `Bearer ${((await (await fetch(`${berth.url}/token?service=berth&scope=repository:${repository}:pull`)).json()) as { token: string }).token}` };
     const accept = 'application/vnd.docker.distribution.manifest.v2+json';
+    const mark = berth.mark();
     const publicManifest = await fetch(`${berth.url}/v2/public/base/manifests/1`, { headers: { accept, ...(await anonymousHeaders('public/base')) } });
     expect(publicManifest.status).toBe(200);
     // Read to the end, so that their request lines are written now and not during the next test.
@@ -526,6 +527,10 @@ describe.each(['basic', 'token'] as const)('real clients against berth --auth %s
     const teamManifest = await fetch(`${berth.url}/v2/team/app/manifests/1`, { headers: { accept, ...(await anonymousHeaders('team/app')) } });
     expect(teamManifest.status).toBe(401);
     await teamManifest.arrayBuffer();
+    // A request's line is written when the server has closed the response, which can come after the
+    // client read the last byte: wait for both, so they are not taken for the next test's requests.
+    const manifestLines = () => berth.requests.slice(mark).filter((line) => /^\/v2\/(public\/base|team\/app)\/manifests\/1$/.test(line.url));
+    await expect.poll(() => manifestLines().length).toBe(2);
   });
 
   it('docker: anonymous pulls public/base but not team/app (token); with Basic the engine sends nothing anonymous', async () => {
