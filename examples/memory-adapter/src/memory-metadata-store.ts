@@ -3,6 +3,7 @@ import {
   type CollectedBlob,
   type CollectedManifest,
   type ListedBlob,
+  type BlobLinkSweepOptions,
   type SweepOptions,
   type ConvertedManifest,
   type EventOutbox,
@@ -218,7 +219,7 @@ export class MemoryMetadataStore implements MetadataStore {
     dryRun = false,
     keepWithConversions,
     after,
-  }: SweepOptions & { keepWithConversions: readonly string[]; after?: { repository: string; digest: string } }): Promise<
+  }: BlobLinkSweepOptions): Promise<
     Array<{ repository: string; digest: string }>
   > {
     const db = this.#open();

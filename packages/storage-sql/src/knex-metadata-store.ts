@@ -3,6 +3,7 @@ import {
   type CollectedBlob,
   type CollectedManifest,
   type ListedBlob,
+  type BlobLinkSweepOptions,
   type SweepOptions,
   type ConvertedManifest,
   type EventOutbox,
@@ -434,7 +435,7 @@ export class KnexMetadataStore implements MetadataStore {
     dryRun = false,
     keepWithConversions,
     after,
-  }: SweepOptions & { keepWithConversions: readonly string[]; after?: { repository: string; digest: string } }): Promise<
+  }: BlobLinkSweepOptions): Promise<
     Array<{ repository: string; digest: string }>
   > {
     return this.#guard(async () => {

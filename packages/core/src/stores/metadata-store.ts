@@ -59,6 +59,12 @@ export interface UploadSession {
   startedAt: Date;
 }
 
+/** What `sweepBlobLinks` takes: the sweep's cutoff and page, links conversions still name, and where the previous page ended. */
+export interface BlobLinkSweepOptions extends SweepOptions {
+  keepWithConversions: readonly string[];
+  after?: { repository: string; digest: string };
+}
+
 export interface SweepOptions {
   touchedBefore: Date;
   limit: number;
@@ -166,7 +172,7 @@ export interface MetadataStore {
    * stays in a repository that has converted manifests (they name it).
    */
   sweepBlobLinks(
-    options: SweepOptions & { keepWithConversions: readonly string[]; after?: { repository: string; digest: string } },
+    options: BlobLinkSweepOptions,
   ): Promise<Array<{ repository: string; digest: string }>>;
   /** Gives blobs of the blob store the metadata does not know a row, aged by `modifiedAt`. Known ones are left as they are. */
   adoptBlobs(blobs: readonly ListedBlob[]): Promise<void>;
