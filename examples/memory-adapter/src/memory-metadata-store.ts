@@ -1,5 +1,11 @@
 import {
   RegistryError,
+  exceedsQuota,
+  quotaExceededError,
+  type LinkOptions,
+  type RepositoryQuota,
+  type RepositoryUsage,
+  type UsageTotals,
   type CollectedBlob,
   type CollectedManifest,
   type ListedBlob,
@@ -16,6 +22,7 @@ import {
 } from '@berth/core';
 import { MemoryDatabase, rowKey, splitRowKey, type ManifestRow } from './memory-database.js';
 import { MemoryEventOutbox, appendOutboxEntries } from './memory-event-outbox.js';
+import { registryUsageOf, repositoryUsageOf, usageByRepository } from './memory-usage.js';
 
 /** Keys sort by their UTF-8 bytes, the lexical order the distribution spec asks listings for. */
 function byteOrder(a: string, b: string): number {
@@ -69,8 +76,9 @@ export class MemoryMetadataStore implements MetadataStore {
     return [...db.manifests.keys()].some(inRepository) || [...db.blobLinks.keys()].some(inRepository);
   }
 
-  async linkBlob(repository: string, digest: string, size: number, events?: readonly OutboxEntry[]): Promise<void> {
+  async linkBlob(repository: string, digest: string, size: number, events?: readonly OutboxEntry[], { quota }: LinkOptions = {}): Promise<void> {
     const db = this.#open();
+    if (!db.blobLinks.has(rowKey(repository, digest))) assertWithinQuota(db, repository, size, quota);
     const now = Date.now();
     touchBlobRow(db, digest, size, now);
     db.blobLinks.set(rowKey(repository, digest), size);
@@ -103,7 +111,7 @@ export class MemoryMetadataStore implements MetadataStore {
     return [...this.#open().blobLinks.keys()].some((key) => splitRowKey(key)[1] === digest);
   }
 
-  async putManifest({ manifest, blobReferences, manifestReferences, tag, events, requireReferences }: ManifestWrite): Promise<void> {
+  async putManifest({ manifest, blobReferences, manifestReferences, tag, events, requireReferences, quota }: ManifestWrite): Promise<void> {
     const db = this.#open();
     const key = rowKey(manifest.repository, manifest.digest);
     const now = Date.now();
@@ -116,6 +124,7 @@ export class MemoryMetadataStore implements MetadataStore {
         detail: { digests: missing },
       });
     }
+    if (!db.manifests.has(key)) assertWithinQuota(db, manifest.repository, manifest.size, quota);
     // What it names is touched, so a collector running now leaves it.
     for (const digest of blobReferences) {
       if (db.blobLinks.has(rowKey(manifest.repository, digest))) db.blobLinksTouchedAt.set(rowKey(manifest.repository, digest), now);
@@ -361,6 +370,19 @@ export class MemoryMetadataStore implements MetadataStore {
     return row === undefined ? undefined : { ...row, content: copy(row.content) };
   }
 
+  async repositoryUsage(repository: string): Promise<RepositoryUsage> {
+    return repositoryUsageOf(this.#open(), repository);
+  }
+
+  async registryUsage(): Promise<UsageTotals> {
+    return registryUsageOf(this.#open());
+  }
+
+  async listRepositoryUsage(options: PageOptions): Promise<RepositoryUsage[]> {
+    const usage = usageByRepository(this.#open());
+    return page(usage.keys(), options).map((repository) => usage.get(repository)!);
+  }
+
   async getOrSetSetting(key: string, value: string): Promise<string> {
     const settings = this.#open().settings;
     if (!settings.has(key)) settings.set(key, value);
@@ -400,6 +422,14 @@ function removeManifest(db: MemoryDatabase, repository: string, digest: string):
     if (converted.repository === repository && converted.sourceDigest === digest) db.convertedManifests.delete(key);
   }
   return true;
+}
+
+/** Refuses (writing nothing) a new row of `size` bytes that would take the repository past its quota. */
+function assertWithinQuota(db: MemoryDatabase, repository: string, size: number, quota: RepositoryQuota | undefined): void {
+  if (quota === undefined) return;
+  const usage = repositoryUsageOf(db, repository);
+  const used = usage.blobBytes + usage.manifestBytes;
+  if (exceedsQuota(quota, used, size)) throw quotaExceededError(quota, repository, used, size);
 }
 
 function touchBlobRow(db: MemoryDatabase, digest: string, size: number, touchedAt: number): void {

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
+import type { RepositoryQuota } from '@berth/core';
+import { quotaSettings } from './config/quota-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
@@ -68,6 +70,8 @@ export interface ServerConfig {
   gcGraceMs: number;
   /** The collection also removes untagged, unreferenced manifests. */
   gcDeleteUntagged: boolean;
+  /** Storage quotas (the config file's `quotas`), the first matching entry applying. */
+  quotas: RepositoryQuota[];
 }
 
 export type AuthConfig =
@@ -129,6 +133,7 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     gcIntervalMs: number('gcInterval'),
     gcGraceMs: number('gcGrace'),
     gcDeleteUntagged: value('gcDeleteUntagged') as boolean,
+    quotas: quotaSettings(value('quotas') as readonly string[] | undefined),
     ...eventsConfig(webhookSettings(value('webhooks') as readonly string[] | undefined), value('pullEvents') as boolean),
   };
 }

@@ -75,6 +75,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       ...(!config.metrics && { metrics: false as const }),
       webhooks: config.webhooks,
       pullEvents: config.pullEvents,
+      quotas: config.quotas,
       // Like distribution: this machine's name and the port it serves.
       eventSource: { addr: `${hostname()}:${port}` },
       webhookLog: logger.child({ component: 'webhooks' }),

@@ -90,7 +90,9 @@ export class BlobService {
       { action: 'mount', kind: 'blob', repository, digest: stored.digest, size: stored.size, fromRepository: source },
       context,
     );
-    await this.options.metadata.linkBlob(repository, stored.digest, stored.size, mounted.outbox);
+    const quota = this.options.quotas.quotaFor(repository);
+    // Past the quota, the mount is refused (403 DENIED) rather than turned into an upload that would be refused too.
+    await this.options.metadata.linkBlob(repository, stored.digest, stored.size, mounted.outbox, quota === undefined ? {} : { quota });
     // A collector may have removed the bytes between the stat and the link (the link, once made, keeps
     // them): then the mount did not happen, and the client uploads.
     if (!(await this.options.blobs.stat(stored.digest))) {

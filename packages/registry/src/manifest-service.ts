@@ -15,6 +15,7 @@ import {
   type ParsedManifest,
   type RequestContext,
   type StoredManifest,
+  type RepositoryQuota,
 } from '@berth/core';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
@@ -104,6 +105,7 @@ export class ManifestService {
       events: pushed.outbox,
       // Checked again in the write's transaction: a collector may have removed one since the check above.
       requireReferences: true,
+      ...quotaOf(this.options, repository),
     });
     this.events.published(pushed);
     return { digest, ...(manifest.subject && { subject: manifest.subject.digest }) };
@@ -261,4 +263,10 @@ function unknownManifest(target: ManifestReference): RegistryError {
   return new RegistryError('MANIFEST_UNKNOWN', undefined, {
     detail: target.kind === 'tag' ? { tag: target.tag } : { digest: target.digest },
   });
+}
+
+/** The quota of the repository as a write option (none without one). */
+function quotaOf(options: ResolvedOptions, repository: string): { quota?: RepositoryQuota } {
+  const quota = options.quotas.quotaFor(repository);
+  return quota === undefined ? {} : { quota };
 }

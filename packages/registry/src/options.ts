@@ -1,7 +1,7 @@
 import type { BlobStore, EventSource, MetadataStore } from '@berth/core';
 import type { ListenerErrorHandler } from './events/event-hub.js';
 import { resolveWebhookEndpoint, type ResolvedWebhookEndpoint, type WebhookEndpoint } from './events/webhook-endpoint.js';
-import { MAX_MANIFEST_BYTES, parsePlatform, type PlatformPreference } from '@berth/core';
+import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform, type PlatformPreference, type QuotaPolicy, type RepositoryQuota } from '@berth/core';
 import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
 export interface RegistryServiceOptions {
@@ -43,10 +43,17 @@ export interface RegistryServiceOptions {
   eventSource?: EventSource;
   /** Told when an in-process event listener throws; the request goes on regardless. */
   onEventListenerError?: ListenerErrorHandler;
+  /**
+   * Storage quotas: the first entry whose `repository` pattern (as in access rules) matches a repository
+   * caps its usage (blobs linked plus manifests) at `limit` bytes. A push past it gets 403 DENIED. Default none.
+   */
+  quotas?: RepositoryQuota[];
 }
 
 export interface ResolvedOptions
-  extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError'>> {
+  extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas'>> {
+  /** The compiled `quotas` option. */
+  quotas: QuotaPolicy;
   platforms: PlatformPreference[];
   schema1SigningKey: string | undefined;
   /** The observer (a no-op without one); the metadata store reports its failures to it. */
@@ -73,6 +80,7 @@ export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions
     webhooks: resolveWebhooks(options),
     eventSource: options.eventSource,
     onEventListenerError: options.onEventListenerError,
+    quotas: compileQuotas(options.quotas ?? []),
   };
 }
 

@@ -1,4 +1,13 @@
-import { RegistryError, assertRepositoryName, parseDigest, type BlobInfo, type RequestContext, type UploadState } from '@berth/core';
+import {
+  RegistryError,
+  assertRepositoryName,
+  exceedsQuota,
+  parseDigest,
+  quotaExceededError,
+  type BlobInfo,
+  type RequestContext,
+  type UploadState,
+} from '@berth/core';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ByteStream } from './body.js';
 import type { ResolvedOptions } from './options.js';
@@ -24,6 +33,7 @@ export class UploadService {
 
   async start(repository: string): Promise<UploadState> {
     assertRepositoryName(repository);
+    await this.refuseWhenFull(repository);
     const state = await this.options.blobs.beginUpload();
     try {
       await this.options.metadata.createUploadSession({ id: state.id, repository, startedAt: state.startedAt });
@@ -77,6 +87,7 @@ export class UploadService {
     // Before the bytes are published: a collector then leaves them until the link exists (and, if it
     // was removing this digest at this moment, has finished, so the commit below publishes them anew).
     const received = await this.options.blobs.uploadState(id);
+    await this.refusePastQuota(repository, id, value, received?.size ?? 0);
     await this.options.metadata.touchBlob(value, received?.size ?? 0, id);
     let blob: BlobInfo;
     try {
@@ -90,7 +101,15 @@ export class UploadService {
     }
     // Every completed upload is a push event, as in distribution, even of a blob the repository had.
     const pushed = this.events.prepare({ action: 'push', kind: 'blob', repository, digest: blob.digest, size: blob.size }, context);
-    await this.options.metadata.linkBlob(repository, blob.digest, blob.size, pushed.outbox);
+    const quota = this.options.quotas.quotaFor(repository);
+    try {
+      // The quota again, inside the link's transaction: a concurrent push may have used the room meanwhile.
+      await this.options.metadata.linkBlob(repository, blob.digest, blob.size, pushed.outbox, quota === undefined ? {} : { quota });
+    } catch (error) {
+      // Refused: no link, and no session left. The published bytes are no repository's: the collector removes them.
+      if (error instanceof RegistryError && error.code === 'DENIED') await this.options.metadata.deleteUploadSession(id);
+      throw error;
+    }
     this.events.published(pushed);
     await this.options.metadata.deleteUploadSession(id);
     this.options.observer.blobUploaded({ repository, digest: blob.digest, size: blob.size });
@@ -128,6 +147,30 @@ export class UploadService {
       purged += ids.length;
       if (ids.length < PURGE_BATCH) return purged;
     }
+  }
+
+  /** An upload to a repository already at or past its quota could only be refused at the end: refuse it now. */
+  private async refuseWhenFull(repository: string): Promise<void> {
+    const quota = this.options.quotas.quotaFor(repository);
+    if (quota === undefined) return;
+    const usage = await this.options.metadata.repositoryUsage(repository);
+    const used = usage.blobBytes + usage.manifestBytes;
+    if (used >= quota.limit) throw quotaExceededError(quota, repository, used, 0);
+  }
+
+  /**
+   * Before anything is published: a blob the repository does not link yet that would take it past its
+   * quota is refused, and the upload's bytes are discarded with its session. A blob it links costs nothing.
+   */
+  private async refusePastQuota(repository: string, id: string, digest: string, size: number): Promise<void> {
+    const quota = this.options.quotas.quotaFor(repository);
+    if (quota === undefined || (await this.options.metadata.blobLink(repository, digest)) !== undefined) return;
+    const usage = await this.options.metadata.repositoryUsage(repository);
+    const used = usage.blobBytes + usage.manifestBytes;
+    if (!exceedsQuota(quota, used, size)) return;
+    await this.options.blobs.abortUpload(id);
+    await this.options.metadata.deleteUploadSession(id);
+    throw quotaExceededError(quota, repository, used, size);
   }
 
   private async session(repository: string, id: string): Promise<void> {

@@ -64,6 +64,8 @@ const TABLES_TO_EMPTY = [
   TABLES.blobs,
   TABLES.collectorMarks,
   TABLES.collectorLease,
+  TABLES.repositoryUsage,
+  TABLES.registryUsage,
 ];
 
 /**

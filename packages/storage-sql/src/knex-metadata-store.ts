@@ -2,7 +2,10 @@ import {
   RegistryError,
   type CollectedBlob,
   type CollectedManifest,
+  type LinkOptions,
   type ListedBlob,
+  type RepositoryUsage,
+  type UsageTotals,
   type BlobLinkSweepOptions,
   type SweepOptions,
   type ConvertedManifest,
@@ -29,6 +32,7 @@ import {
   type UploadSessionRow,
 } from './rows.js';
 import { TABLES } from './tables.js';
+import { applyUsageChange, listRepositoryUsage, readRegistryUsage, readRepositoryUsage } from './usage-counters.js';
 
 export interface KnexMetadataStoreOptions {
   dialect: Dialect;
@@ -52,9 +56,23 @@ interface ReferenceRow {
 
 const COLLECTOR_LEASE = 'collector';
 
-/** Creates or touches a blob's row; on PostgreSQL the upsert waits for a collector holding the row. */
-async function touchBlobRow(trx: Knex.Transaction, digest: string, size: number, touchedAt: number): Promise<void> {
-  await trx(TABLES.blobs).insert({ digest, size, touched_at: touchedAt }).onConflict('digest').merge(['touched_at']);
+/**
+ * Touches a row, or inserts it when there is none; true when it inserted (the usage counters then move).
+ * The update goes first so that, on PostgreSQL, it waits for a collector deleting the row and then finds
+ * it gone; an insert that lost a race to another one touches the row that won.
+ */
+async function touchOrInsert(trx: Knex.Transaction, table: string, key: Record<string, string>, row: Record<string, unknown>, touchedAt: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    if ((await trx(table).where(key).update({ touched_at: touchedAt })) > 0) return false;
+    const inserted: unknown[] = await trx(table).insert(row).onConflict(Object.keys(key)).ignore().returning(Object.keys(key));
+    if (inserted.length > 0) return true;
+  }
+  throw new Error(`a row of ${table} kept appearing and disappearing`);
+}
+
+/** Creates or touches a blob's row (waiting, on PostgreSQL, for a collector holding it); true when it created it. */
+async function touchBlobRow(trx: Knex.Transaction, digest: string, size: number, touchedAt: number): Promise<boolean> {
+  return touchOrInsert(trx, TABLES.blobs, { digest }, { digest, size, touched_at: touchedAt }, touchedAt);
 }
 
 /**
@@ -91,6 +109,34 @@ async function touchReferences(
       detail: { digests: missing },
     });
   }
+}
+
+/**
+ * Runs the query as a delete of at most one row and returns the deleted row's `size` (undefined when none
+ * matched). Written out because knex leaves RETURNING off a delete on SQLite, which has it since 3.35.
+ */
+async function deleteReturningSize(trx: Knex.Transaction, query: Knex.QueryBuilder): Promise<number | undefined> {
+  const { sql, bindings } = query.del().toSQL();
+  const result = (await trx.raw(`${sql} returning size`, bindings)) as Array<{ size: number | string }> | { rows: Array<{ size: number | string }> };
+  const [row] = Array.isArray(result) ? result : result.rows;
+  return row === undefined ? undefined : Number(row.size);
+}
+
+/** Deletes the link the query selects (at most one) and takes its bytes off the repository's usage. */
+async function removeBlobLink(trx: Knex.Transaction, query: Knex.QueryBuilder, repository: string): Promise<boolean> {
+  const size = await deleteReturningSize(trx, query);
+  if (size === undefined) return false;
+  await applyUsageChange(trx, repository, { repository: { blobBytes: -size, blobCount: -1 } });
+  return true;
+}
+
+/** Deletes the manifest the query selects (at most one; what points at it cascades) and takes its bytes off the usage. */
+async function removeManifestRow(trx: Knex.Transaction, query: Knex.QueryBuilder, repository: string): Promise<boolean> {
+  const size = await deleteReturningSize(trx, query);
+  if (size === undefined) return false;
+  const change = { manifestBytes: -size, manifestCount: -1 };
+  await applyUsageChange(trx, repository, { repository: change, registry: change });
+  return true;
 }
 
 /** MetadataStore over any knex instance whose database the Dialect describes (SQLite, PostgreSQL). */
@@ -143,16 +189,34 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
-  async linkBlob(repository: string, digest: string, size: number, events: readonly OutboxEntry[] = []): Promise<void> {
+  async linkBlob(
+    repository: string,
+    digest: string,
+    size: number,
+    events: readonly OutboxEntry[] = [],
+    { quota }: LinkOptions = {},
+  ): Promise<void> {
     return this.#guard(async () => {
       const touchedAt = Date.now();
       await this.#transaction(async (trx) => {
-        await touchBlobRow(trx, digest, size, touchedAt);
-        await trx(TABLES.blobLinks)
-          .insert({ repository, digest, size, touched_at: touchedAt })
-          .onConflict(['repository', 'digest'])
-          .merge(['touched_at']);
+        const newBlob = await touchBlobRow(trx, digest, size, touchedAt);
+        const newLink = await touchOrInsert(
+          trx,
+          TABLES.blobLinks,
+          { repository, digest },
+          { repository, digest, size, touched_at: touchedAt },
+          touchedAt,
+        );
         await insertOutboxEntries(trx, events);
+        await applyUsageChange(
+          trx,
+          repository,
+          {
+            ...(newLink && { repository: { blobBytes: size, blobCount: 1 } }),
+            ...(newBlob && { registry: { blobBytes: size, blobCount: 1 } }),
+          },
+          quota,
+        );
       });
     });
   }
@@ -167,7 +231,13 @@ export class KnexMetadataStore implements MetadataStore {
   }
 
   async unlinkBlob(repository: string, digest: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
-    return this.#guard(() => this.#deleteWithEvents((db) => db(TABLES.blobLinks).where({ repository, digest }).del(), events));
+    return this.#guard(() =>
+      this.#transaction(async (trx) => {
+        const removed = await removeBlobLink(trx, trx(TABLES.blobLinks).where({ repository, digest }), repository);
+        if (removed) await insertOutboxEntries(trx, events);
+        return removed;
+      }),
+    );
   }
 
   async repositoriesLinkingBlob(digest: string, { last, limit }: PageOptions): Promise<string[]> {
@@ -191,6 +261,7 @@ export class KnexMetadataStore implements MetadataStore {
     tag,
     events = [],
     requireReferences = false,
+    quota,
   }: ManifestWrite): Promise<void> {
     return this.#guard(async () => {
       const { repository, digest } = manifest;
@@ -205,14 +276,14 @@ export class KnexMetadataStore implements MetadataStore {
       }));
 
       try {
-        await this.#writeManifest(manifest, referenceRows, tag, events, requireReferences);
+        await this.#writeManifest(manifest, referenceRows, tag, events, requireReferences, quota);
       } catch (error) {
         // The manifest existed when the insert skipped it, then a concurrent deleteManifest removed it
         // before the references or the tag could point at it (nothing of this attempt was committed).
         // Writing again, this time locking the row, re-creates it as if this push had come after the
         // delete, and no delete can come between the row and what points at it.
         if (!this.#dialect.isForeignKeyViolation(error)) throw error;
-        await this.#writeManifest(manifest, referenceRows, tag, events, requireReferences);
+        await this.#writeManifest(manifest, referenceRows, tag, events, requireReferences, quota);
       }
     });
   }
@@ -226,7 +297,13 @@ export class KnexMetadataStore implements MetadataStore {
 
   async deleteManifest(repository: string, digest: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
     // Tags, references and conversions go with it through ON DELETE CASCADE.
-    return this.#guard(() => this.#deleteWithEvents((db) => db(TABLES.manifests).where({ repository, digest }).del(), events));
+    return this.#guard(() =>
+      this.#transaction(async (trx) => {
+        const removed = await removeManifestRow(trx, trx(TABLES.manifests).where({ repository, digest }), repository);
+        if (removed) await insertOutboxEntries(trx, events);
+        return removed;
+      }),
+    );
   }
 
   async resolveTag(repository: string, tag: string): Promise<string | undefined> {
@@ -334,8 +411,9 @@ export class KnexMetadataStore implements MetadataStore {
     return this.#guard(() =>
       this.#transaction(async (trx) => {
         // Waits for a collector deleting this blob's row (and bytes) right now, then re-creates the row.
-        await touchBlobRow(trx, digest, size, Date.now());
+        const created = await touchBlobRow(trx, digest, size, Date.now());
         if (uploadId !== undefined) await trx(TABLES.uploadSessions).where({ id: uploadId }).update({ digest });
+        if (created) await applyUsageChange(trx, undefined, { registry: { blobBytes: size, blobCount: 1 } });
       }),
     );
   }
@@ -419,12 +497,13 @@ export class KnexMetadataStore implements MetadataStore {
       const candidates: Array<{ repository: string; digest: string; size: number | string }> = await query;
       if (dryRun || candidates.length === 0) return candidates.map((row) => ({ ...row, size: Number(row.size) }));
       // The guard again, in each delete's own statement: a push that touched one since keeps it.
-      return this.#sweepRows(candidates, async (db, { repository, digest, size }) => {
-        const removed = await unreachable(
-          db(TABLES.manifests).where({ [`${TABLES.manifests}.repository`]: repository, [`${TABLES.manifests}.digest`]: digest }),
-          TABLES.manifests,
-        ).del();
-        return removed > 0 ? { repository, digest, size: Number(size) } : undefined;
+      return this.#sweepRows(candidates, async (trx, { repository, digest, size }) => {
+        const removed = await removeManifestRow(
+          trx,
+          unreachable(trx(TABLES.manifests).where({ [`${TABLES.manifests}.repository`]: repository, [`${TABLES.manifests}.digest`]: digest }), TABLES.manifests),
+          repository,
+        );
+        return removed ? { repository, digest, size: Number(size) } : undefined;
       });
     });
   }
@@ -480,12 +559,13 @@ export class KnexMetadataStore implements MetadataStore {
       }
       const candidates: Array<{ repository: string; digest: string }> = await query;
       if (dryRun || candidates.length === 0) return candidates;
-      return this.#sweepRows(candidates, async (db, { repository, digest }) => {
-        const removed = await unused(
-          db(TABLES.blobLinks).where({ [`${TABLES.blobLinks}.repository`]: repository, [`${TABLES.blobLinks}.digest`]: digest }),
-          TABLES.blobLinks,
-        ).del();
-        return removed > 0 ? { repository, digest } : undefined;
+      return this.#sweepRows(candidates, async (trx, { repository, digest }) => {
+        const removed = await removeBlobLink(
+          trx,
+          unused(trx(TABLES.blobLinks).where({ [`${TABLES.blobLinks}.repository`]: repository, [`${TABLES.blobLinks}.digest`]: digest }), TABLES.blobLinks),
+          repository,
+        );
+        return removed ? { repository, digest } : undefined;
       });
     });
   }
@@ -496,7 +576,11 @@ export class KnexMetadataStore implements MetadataStore {
         const rows = blobs
           .slice(start, start + REFERENCE_BATCH)
           .map((blob) => ({ digest: blob.digest, size: blob.size, touched_at: blob.modifiedAt.getTime() }));
-        await this.knex(TABLES.blobs).insert(rows).onConflict('digest').ignore();
+        await this.#transaction(async (trx) => {
+          const adopted: Array<{ size: number | string }> = await trx(TABLES.blobs).insert(rows).onConflict('digest').ignore().returning(['size']);
+          const bytes = adopted.reduce((sum, row) => sum + Number(row.size), 0);
+          await applyUsageChange(trx, undefined, { registry: { blobBytes: bytes, blobCount: adopted.length } });
+        });
       }
     });
   }
@@ -524,10 +608,12 @@ export class KnexMetadataStore implements MetadataStore {
       if (dryRun || candidates.length === 0) return candidates.map(({ digest, size }) => ({ digest, size: Number(size) }));
       // The rows go in a transaction that removes their bytes before it commits, so a touch waiting on a
       // row finds both gone: the whole batch on a single-writer database, a row at a time elsewhere.
-      const removeRow = async (trx: Knex, { digest, size }: { digest: string; size: number | string }) =>
-        (await unused(trx(TABLES.blobs).where(`${TABLES.blobs}.digest`, digest), TABLES.blobs).del()) > 0
-          ? { digest, size: Number(size) }
-          : undefined;
+      const removeRow = async (trx: Knex.Transaction, { digest }: { digest: string }): Promise<CollectedBlob | undefined> => {
+        const size = await deleteReturningSize(trx, unused(trx(TABLES.blobs).where(`${TABLES.blobs}.digest`, digest), TABLES.blobs));
+        if (size === undefined) return undefined;
+        await applyUsageChange(trx, undefined, { registry: { blobBytes: -size, blobCount: -1 } });
+        return { digest, size };
+      };
       if (this.#dialect.singleWriter === true) {
         return this.#transaction(async (trx) => {
           const removed: CollectedBlob[] = [];
@@ -550,6 +636,18 @@ export class KnexMetadataStore implements MetadataStore {
       }
       return collected;
     });
+  }
+
+  async repositoryUsage(repository: string): Promise<RepositoryUsage> {
+    return this.#guard(() => readRepositoryUsage(this.knex, repository));
+  }
+
+  async registryUsage(): Promise<UsageTotals> {
+    return this.#guard(() => readRegistryUsage(this.knex));
+  }
+
+  async listRepositoryUsage({ last, limit }: PageOptions): Promise<RepositoryUsage[]> {
+    return this.#guard(() => listRepositoryUsage(this.knex, last, limit));
   }
 
   async getOrSetSetting(key: string, value: string): Promise<string> {
@@ -575,15 +673,19 @@ export class KnexMetadataStore implements MetadataStore {
     tag: string | undefined,
     events: readonly OutboxEntry[],
     requireReferences: boolean,
+    quota: ManifestWrite['quota'],
   ): Promise<void> {
     const { repository, digest } = manifest;
     const touchedAt = Date.now();
     await this.#transaction(async (trx) => {
       // The same digest means the same bytes: a second push keeps the first row (and its createdAt).
-      await trx(TABLES.manifests)
-        .insert({ ...manifestToRow(manifest, new Date(touchedAt)), touched_at: touchedAt })
-        .onConflict(['repository', 'digest'])
-        .merge(['touched_at']);
+      const created = await touchOrInsert(
+        trx,
+        TABLES.manifests,
+        { repository, digest },
+        { ...manifestToRow(manifest, new Date(touchedAt)), touched_at: touchedAt },
+        touchedAt,
+      );
       await touchReferences(trx, repository, referenceRows, touchedAt, requireReferences);
       for (let start = 0; start < referenceRows.length; start += REFERENCE_BATCH) {
         await trx(TABLES.manifestReferences)
@@ -598,23 +700,34 @@ export class KnexMetadataStore implements MetadataStore {
           .merge(['digest']);
       }
       await insertOutboxEntries(trx, events);
+      if (created) {
+        const change = { manifestBytes: manifest.size, manifestCount: 1 };
+        await applyUsageChange(trx, repository, { repository: change, registry: change }, quota);
+      }
     });
   }
 
   /**
-   * Removes candidate rows one statement each (each re-checking its guard): in one transaction on a
-   * single-writer database, as separate statements elsewhere (see Dialect.singleWriter). Returns what went.
+   * Removes candidate rows one statement each (each re-checking its guard, then moving the usage
+   * counters): in one transaction on a single-writer database, a short transaction per row elsewhere
+   * (see Dialect.singleWriter). Returns what went.
    */
-  async #sweepRows<Row, Removed>(rows: readonly Row[], remove: (db: Knex, row: Row) => Promise<Removed | undefined>): Promise<Removed[]> {
-    const sweep = async (db: Knex) => {
-      const removed: Removed[] = [];
-      for (const row of rows) {
-        const gone = await remove(db, row);
-        if (gone !== undefined) removed.push(gone);
-      }
-      return removed;
+  async #sweepRows<Row, Removed>(
+    rows: readonly Row[],
+    remove: (trx: Knex.Transaction, row: Row) => Promise<Removed | undefined>,
+  ): Promise<Removed[]> {
+    const removed: Removed[] = [];
+    const keep = (gone: Removed | undefined) => {
+      if (gone !== undefined) removed.push(gone);
     };
-    return this.#dialect.singleWriter === true ? this.#transaction(sweep) : sweep(this.knex);
+    if (this.#dialect.singleWriter === true) {
+      await this.#transaction(async (trx) => {
+        for (const row of rows) keep(await remove(trx, row));
+      });
+    } else {
+      for (const row of rows) keep(await this.#transaction((trx) => remove(trx, row)));
+    }
+    return removed;
   }
 
   /** Runs a delete and, when it removed a row, writes its events in the same transaction. */

@@ -221,6 +221,42 @@ const MIGRATIONS: readonly SchemaMigration[] = [
         .dropTableIfExists(TABLES.blobs);
     },
   },
+  {
+    // Usage counters, moved by every write that links, unlinks, stores or removes something, in its own
+    // transaction: a row per repository, and the registry's totals spread over a few slots so that pushes
+    // to different repositories do not all wait for one row. Existing data is counted here.
+    name: '0007_usage',
+    up(db, dialect) {
+      const totals = (table: Knex.CreateTableBuilder) => {
+        for (const column of ['blob_bytes', 'blob_count', 'manifest_bytes', 'manifest_count']) table.bigInteger(column).notNullable().defaultTo(0);
+      };
+      return db.schema
+        .createTable(TABLES.repositoryUsage, (table) => {
+          table.specificType('repository', dialect.keyType).notNullable().primary();
+          totals(table);
+        })
+        .createTable(TABLES.registryUsage, (table) => {
+          table.integer('slot').notNullable().primary();
+          totals(table);
+        })
+        .raw(
+          `insert into ${TABLES.repositoryUsage} (repository, blob_bytes, blob_count, manifest_bytes, manifest_count)
+           select repository, sum(blob_bytes), sum(blob_count), sum(manifest_bytes), sum(manifest_count) from (
+             select repository, size as blob_bytes, 1 as blob_count, 0 as manifest_bytes, 0 as manifest_count from ${TABLES.blobLinks}
+             union all
+             select repository, 0, 0, size, 1 from ${TABLES.manifests}
+           ) as rows group by repository`,
+        )
+        .raw(
+          `insert into ${TABLES.registryUsage} (slot, blob_bytes, blob_count, manifest_bytes, manifest_count)
+           select 0, (select coalesce(sum(size), 0) from ${TABLES.blobs}), (select count(*) from ${TABLES.blobs}),
+                  (select coalesce(sum(size), 0) from ${TABLES.manifests}), (select count(*) from ${TABLES.manifests})`,
+        );
+    },
+    down(db) {
+      return db.schema.dropTableIfExists(TABLES.registryUsage).dropTableIfExists(TABLES.repositoryUsage);
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

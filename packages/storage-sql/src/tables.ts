@@ -11,6 +11,8 @@ export const TABLES = {
   blobs: 'blobs',
   collectorMarks: 'collector_marks',
   collectorLease: 'collector_lease',
+  repositoryUsage: 'repository_usage',
+  registryUsage: 'registry_usage',
 } as const;
 
 /** The table in which knex records the migrations it applied (plus `<name>_lock`). */

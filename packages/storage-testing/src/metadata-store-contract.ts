@@ -3,6 +3,7 @@ import { digestOf, type ConvertedManifest, type ManifestWrite, type MetadataStor
 import { rejectsWithRegistryError } from './assertions.js';
 import { blobDigest, chunk, collectPages, hex, IMAGE_INDEX, manifestWrite, SCHEMA1_SIGNED } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
+import { usageContract } from './usage-contract.js';
 import { required, type TestApi } from './test-api.js';
 
 /**
@@ -636,6 +637,8 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         await assert.rejects(ping.call(store));
       });
     });
+
+    usageContract(test, { store: () => store });
 
     outboxContract(test, {
       store: () => store,

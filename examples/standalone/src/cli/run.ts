@@ -10,6 +10,7 @@ const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
   user: async (argv) => (await import('./user.js')).user(argv),
   config: async (argv) => (await import('./config-command.js')).config(argv),
   gc: async (argv) => (await import('./gc.js')).gc(argv),
+  usage: async (argv) => (await import('./usage.js')).usage(argv),
 };
 
 const HELP = `Usage: berth [command] [flags]
@@ -22,6 +23,7 @@ Commands:
   user         add or remove a user of an htpasswd file
   config       check a config file, or print the effective configuration
   gc           collect garbage: remove blobs and manifests no tag reaches
+  usage        bytes each repository holds, its quota, and the registry's total
 
   berth COMMAND --help   the flags of a command
   berth --version        the version
@@ -47,7 +49,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
     if (first === undefined || first.startsWith('-')) return await serve(args).catch((error: unknown) => report(error, 'cannot start: '));
     const command = COMMANDS[first];
-    if (command === undefined) throw new UsageError(`unknown command "${first}": expected serve, keygen, user, config or gc (see berth --help)`);
+    if (command === undefined) throw new UsageError(`unknown command "${first}": expected serve, keygen, user, config, gc or usage (see berth --help)`);
     return await command(args.slice(1)).catch((error: unknown) => report(error, first === 'serve' ? 'cannot start: ' : ''));
   } catch (error) {
     return report(error, '');

@@ -1,5 +1,7 @@
+import { formatByteSize } from '@berth/core';
 import { Document, isMap, isScalar } from 'yaml';
 import { formatDuration } from './duration.js';
+import { quotaSettings } from './quota-setting.js';
 import type { ResolvedSettings, Source } from './resolve.js';
 import { SETTINGS, type Setting, type SettingValue } from './settings.js';
 import { maskedWebhook, webhookSettings } from './webhook-setting.js';
@@ -27,6 +29,7 @@ export function printSettings(resolved: ResolvedSettings): string {
 function printable(setting: Setting, value: SettingValue): unknown {
   if (setting.kind.type === 'duration') return formatDuration(value as number);
   if (setting.kind.type === 'webhooks') return webhookSettings(value as readonly string[]).map(maskedWebhook);
+  if (setting.kind.type === 'quotas') return quotaSettings(value as readonly string[]).map(({ repository, limit }) => ({ repository, limit: formatByteSize(limit) }));
   if (setting.secret === 'url-password' && typeof value === 'string') return maskUrlPassword(value);
   return Array.isArray(value) ? [...value] : value;
 }

@@ -43,7 +43,9 @@ export type SettingKind =
    * Webhook endpoints: URLs from flags (repeatable) and the environment (comma-separated); in the file a
    * list of URLs or of entries with headers, timeout, retries, filters. Held as one JSON text per endpoint.
    */
-  | { readonly type: 'webhooks' };
+  | { readonly type: 'webhooks' }
+  /** Storage quotas: only in the config file, a list of `{ repository, limit }`. Held as one JSON text per quota. */
+  | { readonly type: 'quotas' };
 
 export type SettingValue = string | number | boolean | readonly string[];
 
@@ -108,9 +110,11 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'gcGrace', flag: 'gc-grace', file: 'gc.grace', kind: { type: 'duration', bareUnit: 's', zero: true }, default: 3_600_000, valueName: 'DURATION', help: 'what was pushed, linked or touched more recently than this stays (0 allowed)' },
   { name: 'gcDeleteUntagged', flag: 'gc-delete-untagged', file: 'gc.deleteUntagged', kind: { type: 'boolean' }, default: false, help: 'the collection also removes untagged manifests nothing reachable refers to' },
 
+  // usage and quotas
+  { name: 'quotas', file: 'quotas', kind: { type: 'quotas' }, help: 'storage quotas: a list of { repository: PATTERN, limit: SIZE } (500MiB, 10GB); the first matching entry applies' },
+
   // features built later: defined now so that a config file written for them is refused, not ignored
   { name: 'retention', file: 'retention', kind: { type: 'section' }, help: 'retention rules', notAvailable: 'the lifecycle work: retention' },
-  { name: 'quotas', file: 'quotas', kind: { type: 'section' }, help: 'storage quotas', notAvailable: 'the lifecycle work: quotas' },
   { name: 'mirrors', file: 'mirrors', kind: { type: 'section' }, help: 'pull-through mirrors', notAvailable: 'the mirror' },
   { name: 'ui', file: 'ui', kind: { type: 'section' }, help: 'the web UI', notAvailable: 'the web UI' },
 ];

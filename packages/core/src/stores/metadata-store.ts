@@ -1,5 +1,6 @@
 import type { ListedBlob } from './blob-store.js';
 import type { EventOutbox, OutboxEntry } from './event-outbox.js';
+import type { RepositoryQuota } from '../usage/quota.js';
 
 /** Keyset pagination: return at most `limit` items that sort strictly after `last`. */
 export interface PageOptions {
@@ -38,6 +39,34 @@ export interface ManifestWrite {
    * (see MetadataStore's collector methods), so a collector running now keeps them. The registry sets it.
    */
   requireReferences?: boolean;
+  /**
+   * Fail with 403 DENIED (`quotaExceededError`, writing nothing) when a new manifest row would take the
+   * repository's usage past the quota, checked against the usage inside the write's transaction.
+   */
+  quota?: RepositoryQuota;
+}
+
+/** Options of `linkBlob`. */
+export interface LinkOptions {
+  /** Fail with 403 DENIED (writing nothing) when a new link would take the repository past the quota. */
+  quota?: RepositoryQuota;
+}
+
+/**
+ * What a repository (or the registry) holds. A repository's blobs are the blobs it links, each once however
+ * many manifests name it; the registry's are the blobs the metadata knows of (linked or waiting for the
+ * collector), each once however many repositories link it. Manifests are their stored bytes, one row per
+ * repository that holds them; conversions made for old clients are not counted.
+ */
+export interface UsageTotals {
+  blobBytes: number;
+  blobCount: number;
+  manifestBytes: number;
+  manifestCount: number;
+}
+
+export interface RepositoryUsage extends UsageTotals {
+  repository: string;
 }
 
 /** A row the collector removed (or, on a dry run, would remove). */
@@ -95,7 +124,7 @@ export interface MetadataStore {
    * Lets `repository` see a blob of the blob store (after an upload or a mount). Idempotent. `events`
    * go to the outbox in the same transaction (every call writes them, as every upload is an event).
    */
-  linkBlob(repository: string, digest: string, size: number, events?: readonly OutboxEntry[]): Promise<void>;
+  linkBlob(repository: string, digest: string, size: number, events?: readonly OutboxEntry[], options?: LinkOptions): Promise<void>;
   /** The blob's size when the repository may see it. */
   blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined>;
   /** `events` go to the outbox in the same transaction, only when a link was removed. */
@@ -185,6 +214,15 @@ export interface MetadataStore {
     options: SweepOptions & { after?: string },
     removeBytes: (blobs: readonly CollectedBlob[]) => Promise<void>,
   ): Promise<CollectedBlob[]>;
+
+  // Usage: kept exact by every write that changes it, so reading it is cheap enough for every push.
+
+  /** What the repository holds (zeros for one that holds nothing). */
+  repositoryUsage(repository: string): Promise<RepositoryUsage>;
+  /** What the registry holds: every blob once, every manifest row. */
+  registryUsage(): Promise<UsageTotals>;
+  /** The usage of every repository that holds something, in lexical order of names, a page at a time. */
+  listRepositoryUsage(page: PageOptions): Promise<RepositoryUsage[]>;
 
   /** A small key-value space for registry state (for example the schema1 signing key). Returns the stored value, the existing one when the key was already set. */
   getOrSetSetting(key: string, value: string): Promise<string>;

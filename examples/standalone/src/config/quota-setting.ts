@@ -1,0 +1,46 @@
+import { parseByteSize, type RepositoryQuota } from '@berth/core';
+import { z } from 'zod';
+
+const SIZE_EXPECTED = 'expected a size such as 500MiB, 10GB or 1.5GiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; a bare number is bytes)';
+
+const size = z.union([z.string(), z.number()]).transform((raw, ctx) => {
+  const bytes = parseByteSize(String(raw));
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: SIZE_EXPECTED });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const entry = z.strictObject({
+  repository: z
+    .string()
+    .min(1)
+    .refine((pattern) => !pattern.includes('${user}'), { message: '${user} has no meaning in a quota (it holds whoever pushes)' }),
+  limit: size,
+});
+
+/**
+ * The config file's `quotas`: a list of `{ repository: PATTERN, limit: SIZE }`, the first matching entry
+ * applying. Returned as one JSON text per quota (setting values are text), the limit in bytes.
+ */
+export function parseQuotas(raw: unknown): { ok: true; value: string[] } | { ok: false; problem: string } {
+  if (!Array.isArray(raw)) return { ok: false, problem: 'expected a list of entries with repository and limit' };
+  const quotas: string[] = [];
+  for (const [index, item] of raw.entries()) {
+    const result = entry.safeParse(item);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      const key = issue.path.map(String).join('.');
+      const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : issue.code === 'invalid_type' && key !== '' ? 'missing or not text' : issue.message;
+      return { ok: false, problem: `entry ${index}: ${key === '' ? '' : `${key}: `}${message}` };
+    }
+    quotas.push(JSON.stringify(result.data satisfies RepositoryQuota));
+  }
+  return { ok: true, value: quotas };
+}
+
+/** The quotas back from their setting value. */
+export function quotaSettings(value: readonly string[] | undefined): RepositoryQuota[] {
+  return (value ?? []).map((text) => JSON.parse(text) as RepositoryQuota);
+}

@@ -1,0 +1,2 @@
+export * from './byte-size.js';
+export * from './quota.js';
