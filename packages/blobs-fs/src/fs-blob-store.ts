@@ -7,6 +7,7 @@ import {
   RegistryError,
   createDigestHash,
   parseDigest,
+  satisfiableRange,
   type BlobInfo,
   type BlobStore,
   type ByteRange,
@@ -14,7 +15,6 @@ import {
   type ListedBlob,
   type ParsedDigest,
   type UploadState,
-  satisfiableRange,
 } from '@berth/core';
 import { BatchedFileWriter } from './batched-file-writer.js';
 import { ensureDirectoryDurably, fsyncDirectory, isErrnoException, openIfExists } from './fs-utils.js';
