@@ -58,7 +58,13 @@ export async function createExampleApp(options: ExampleAppOptions): Promise<Exam
   if (options.apiKeys !== undefined) app.use(apiKeySignIn(options.apiKeys));
   app.use(registry.routes()).use(registry.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
-  return { app, close: () => metadata.close() };
+  return {
+    app,
+    close: async () => {
+      await blobs.close();
+      await metadata.close();
+    },
+  };
 }
 
 /** The app's own small JSON reader, standing in for whatever body parser a real app uses on its routes. */

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { isRegistryError, principalName, type Principal } from '@berth/core';
-import { MissingBlobError, countReceivedBytes, principalFromState, setRequestId } from '@berth/koa';
+import { MissingBlobError, countReceivedBytes, isClientDisconnect, principalFromState, setRequestId } from '@berth/koa';
 
 /** The status logged for a request whose client went away before it was answered (nginx's "client closed request"). */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -79,19 +79,4 @@ export function logAppErrors(logger: Logger, dataDir: string): (error: unknown, 
     }
     logger.error({ err: error, ...request }, 'request failed');
   };
-}
-
-/** Socket errors that mean the peer went away. */
-const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
-
-/**
- * Koa reports the errors of a request's socket too: the HTTP parser's when the client closed it halfway
- * through a request (HPE_INVALID_EOF_STATE, or any HPE_ code: what the client sent), a reset, a broken pipe.
- */
-function isClientDisconnect(error: unknown, ctx: Context): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  if (code.startsWith('HPE_')) return true;
-  const socketClosed = ctx.req.socket?.destroyed === true || ctx.req.destroyed || ctx.res.destroyed;
-  return CONNECTION_LOST.has(code) && !ctx.res.writableFinished && socketClosed;
 }

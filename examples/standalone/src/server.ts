@@ -9,7 +9,7 @@ import { createRegistry, type Registry } from '@berth/koa';
 import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { createFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
@@ -54,6 +54,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   }
 
   let metadata: MetadataStore | undefined;
+  let blobs: FsBlobStore | undefined;
   let stopSweep: (() => Promise<void>) | undefined;
   let stopGc: () => Promise<void> = async () => undefined;
   let registry: Registry | undefined;
@@ -63,7 +64,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Before anything opens a file there: an unusable directory is one clear error, never a hang.
     await prepareDataDirectory(config.dataDir);
     metadata = await openMetadata(config, logger);
-    const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+    blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
     const access = await createServerAccess(config, metadata, logger);
     registry = createRegistry({
       ...(access.authorize && { authorize: access.authorize }),
@@ -102,6 +103,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await stopSweep?.();
     await stopGc();
     await registry?.close();
+    await blobs?.close();
     await metadata?.close();
     throw error;
   }
@@ -116,7 +118,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const { port: metricsPort } = metricsServer.address() as AddressInfo;
     logger.info({ metrics: `http://${hostInUrl}:${metricsPort}/metrics` }, 'metrics on their own port');
   }
-  const stores = { metadata, stopSweep, stopGc, registry };
+  const stores = { metadata, blobs, stopSweep, stopGc, registry };
 
   return {
     url,
@@ -147,6 +149,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       await collected;
       // Undelivered events stay in the outbox for the next start.
       await stores.registry.close();
+      await stores.blobs.close();
       await stores.metadata.close();
       return { drained };
     },

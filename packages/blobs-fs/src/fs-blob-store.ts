@@ -7,6 +7,7 @@ import {
   RegistryError,
   createDigestHash,
   parseDigest,
+  satisfiableRange,
   type BlobInfo,
   type BlobStore,
   type ByteRange,
@@ -71,6 +72,8 @@ export class FsBlobStore implements BlobStore {
   readonly #flushes = new Map<string, BackgroundFlush>();
   /** Shared by all uploads, so that many at once hold a bounded amount of memory between them. */
   readonly #writeBuffers = new WriteBufferPool();
+  /** Set by close(): uploads are refused from then on. */
+  #closed: Promise<void> | undefined;
 
   private constructor(layout: FsLayout) {
     this.#layout = layout;
@@ -155,8 +158,28 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
+  /**
+   * Waits for the uploads' background flushes (so no file of the store is left open), then refuses new
+   * uploads, appends and commits with 503 UNAVAILABLE; reads go on working. Idempotent. An upload's
+   * bytes are on disk, so another store on the same root continues it.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.all([...this.#flushes.values()].map((flush) => flush.settled));
+      this.#flushes.clear();
+      this.#runningHashes.clear();
+    })();
+    return this.#closed;
+  }
+
+  /** Runs a write, or refuses it once the store is closed (a rejected promise, as every method's failure is). */
+  #whileOpen<T>(write: () => Promise<T>): Promise<T> {
+    if (this.#closed !== undefined) return Promise.reject(new RegistryError('UNAVAILABLE', 'the blob store is closed'));
+    return write();
+  }
+
   beginUpload(): Promise<UploadState> {
-    return whenFull(async () => {
+    return this.#whileOpen(() => whenFull(async () => {
       const id = randomUUID();
       const startedAt = new Date();
       // Built in tmp/ and renamed into uploads/ whole, so no one ever sees a half-made upload.
@@ -173,7 +196,7 @@ export class FsBlobStore implements BlobStore {
         throw error;
       }
       return { id, size: 0, startedAt };
-    });
+    }));
   }
 
   async uploadState(id: string): Promise<UploadState | undefined> {
@@ -190,7 +213,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   appendUpload(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState> {
-    return whenFull(() => this.#append(id, body, expectedOffset));
+    return this.#whileOpen(() => whenFull(() => this.#append(id, body, expectedOffset)));
   }
 
   #append(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState> {
@@ -241,9 +264,11 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
-  async commitUpload(id: string, expectedDigest: string): Promise<BlobInfo> {
-    const expected = parseDigest(expectedDigest);
-    return whenFull(() => this.#commit(id, expected));
+  commitUpload(id: string, expectedDigest: string): Promise<BlobInfo> {
+    return this.#whileOpen(async () => {
+      const expected = parseDigest(expectedDigest);
+      return whenFull(() => this.#commit(id, expected));
+    });
   }
 
   #commit(id: string, expected: ParsedDigest): Promise<BlobInfo> {
@@ -458,22 +483,6 @@ function offsetMismatch(id: string, size: number, expectedOffset: number): Regis
     status: 416,
     headers: { Range: range },
     detail: { size, expectedOffset },
-  });
-}
-
-/**
- * Validates an inclusive range against the blob's size; an end past the blob is clamped (as HTTP
- * does). A range that cannot be satisfied is a 416 carrying the `Content-Range` HTTP asks for.
- */
-function satisfiableRange(range: ByteRange, size: number, digest: string): ByteRange {
-  const { start, end } = range;
-  if (Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end && start < size) {
-    return { start, end: Math.min(end, size - 1) };
-  }
-  throw new RegistryError('BLOB_UNKNOWN', `range ${start}-${end} is outside blob ${digest} of ${size} bytes`, {
-    status: 416,
-    headers: { 'Content-Range': `bytes */${size}` },
-    detail: { digest, size, range: { start, end } },
   });
 }
 

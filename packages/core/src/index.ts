@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './digest.js';
+export * from './byte-ranges.js';
 export * from './reference.js';
 export * from './media-types.js';
 export type * from './manifest/types.js';

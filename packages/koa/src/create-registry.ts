@@ -14,8 +14,9 @@ import {
 } from '@berth/registry';
 import type { EventAction } from '@berth/core';
 import { accessGate, type Authorize } from './access-control.js';
+import { consoleErrorLog, logRequestErrors, type CallbackOptions } from './error-log.js';
 import { registryErrors } from './errors.js';
-import { registerBaseRoutes, unknownEndpoint } from './routes/base.js';
+import { registerBaseRoutes, registryAllowedMethods, unknownEndpoint } from './routes/base.js';
 import { registerBlobRoutes } from './routes/blobs.js';
 import { registerListingRoutes } from './routes/listings.js';
 import { registerManifestRoutes } from './routes/manifests.js';
@@ -64,10 +65,13 @@ export interface Registry {
   router: Router;
   /** The registry's routes, to `app.use()` in an existing Koa app (errors rendered in the spec's format). */
   routes(): Middleware;
-  /** 405 with `Allow` for a known path and an unsupported method. */
+  /** 405 with `Allow` and the spec's JSON error body (UNSUPPORTED) for a known path and an unsupported method. */
   allowedMethods(): Middleware;
-  /** A plain Node request handler (`http.createServer(registry.callback())`). */
-  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * A plain Node request handler (`http.createServer(registry.callback())`). The errors of its requests
+   * (faults answered 500, a full storage) go to `options.log`, by default to stderr.
+   */
+  callback(options?: CallbackOptions): (req: IncomingMessage, res: ServerResponse) => void;
   /** `GET /healthz` (the process answers) and `GET /readyz` (both stores reachable, else 503 naming which). */
   health(options?: HealthOptions): Middleware;
   /** The prom-client Registry holding berth's metrics (for `Registry.merge` into a host's); undefined with `metrics: false`. */
@@ -99,6 +103,8 @@ export function createRegistry(options: CreateRegistryOptions): Registry {
     router.routes() as unknown as Middleware,
     unknownEndpoint,
   ]);
+
+  const allowedMethods = registryAllowedMethods(router);
 
   // One worker per registry instance, only when there is somewhere to deliver to.
   const { outbox } = options.metadata;
@@ -136,11 +142,11 @@ export function createRegistry(options: CreateRegistryOptions): Registry {
       return closed;
     },
     routes: () => routes,
-    allowedMethods: () => router.allowedMethods() as unknown as Middleware,
-    callback: () => {
+    allowedMethods: () => allowedMethods,
+    callback: (callbackOptions = {}) => {
       const app = new Koa();
       app.use(registry.routes()).use(registry.allowedMethods());
-      app.on('error', () => undefined);
+      app.on('error', logRequestErrors(callbackOptions.log ?? consoleErrorLog));
       return app.callback();
     },
     health: (healthOptions) => healthEndpoints(options, healthOptions),

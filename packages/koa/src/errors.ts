@@ -14,8 +14,9 @@ export const CLIENT_CLOSED_REQUEST = 499;
 /**
  * Turns every failure below it into the spec's JSON error body. RegistryErrors keep their code and
  * status; anything else is a server fault, reported to the app's error listeners and answered as
- * 500 UNKNOWN without internals. A 507 (the registry's storage is full) is answered with its code but
- * reported too: it is the registry's trouble, for an operator to fix. A client that went away
+ * 500 UNKNOWN without internals. A RegistryError of status 500 (a body parser read the request body
+ * first) or 507 (the registry's storage is full) is answered with its code and message but reported
+ * too: it is the registry's trouble, for an operator to fix. A client that went away
  * mid-request is neither answered (it cannot be) nor reported: the status is set to 499 for the
  * access log, and that is all. A blob the metadata links but the blob store lacks is answered as the
  * spec says (BLOB_UNKNOWN) and reported to the error listeners as a MissingBlobError.
@@ -45,9 +46,12 @@ export function renderError(ctx: Context, error: RegistryError): void {
   ctx.body = error.toJSON();
 }
 
-/** What the app's error listeners hear of: faults (answered 500) and a full storage (507). */
+/**
+ * What the app's error listeners hear of: faults (answered 500, a RegistryError of that status too:
+ * a request body a host's body parser read first) and a full storage (507).
+ */
 function isServerTrouble(error: unknown): boolean {
-  if (isRegistryError(error)) return error.status === 507;
+  if (isRegistryError(error)) return error.status === 500 || error.status === 507;
   return !isClientFault(error);
 }
 

@@ -3,6 +3,8 @@ export type { AccessDecision, AccessRequest, Authorize } from './access-control.
 export { principalFromState } from './access-control.js';
 export * from './auth/index.js';
 export { API_VERSION_HEADER } from './errors.js';
+export { consoleErrorLog, isClientDisconnect, logRequestErrors, type CallbackOptions, type ErrorLog } from './error-log.js';
+export { BODY_ALREADY_READ } from './request-body.js';
 export { RegistryError, isRegistryError, type ErrorCode } from '@berth/core';
 export type { HealthOptions, Readiness } from './observability/health.js';
 export type { MetricsEndpointOptions } from './observability/metrics-endpoint.js';

@@ -11,6 +11,14 @@ function expectNoBody(response: request.Response): void {
   expect((response.body as Buffer).byteLength).toBe(0);
 }
 
+/** A 204 has no body by definition, and RFC 9110 (8.6) forbids a Content-Length on it. */
+function expectNoContent(response: request.Response): void {
+  expect(response.status).toBe(204);
+  expect(response.headers['content-length']).toBeUndefined();
+  expect(response.headers['content-type']).toBeUndefined();
+  expect((response.body as Buffer).byteLength).toBe(0);
+}
+
 describe('answers without a body', () => {
   let t: RegistryUnderTest;
   beforeEach(async () => {
@@ -18,7 +26,7 @@ describe('answers without a body', () => {
   });
   afterEach(async () => t.close());
 
-  it('for every 201 and 202 of uploads, manifests and deletes', async () => {
+  it('for every 201, 202 and 204 of uploads, manifests and deletes', async () => {
     const raw = <T extends request.Test>(test: T) => test.buffer(true).parse(binary);
     const bytes = randomBytes(100);
     const digest = sha256(bytes);
@@ -28,6 +36,9 @@ describe('answers without a body', () => {
     const location = started.headers['location'] as string;
     const patched = await raw(t.http.patch(location).set('Content-Type', 'application/octet-stream').send(bytes.subarray(0, 50))).expect(202);
     expectNoBody(patched);
+    const status = await raw(t.http.get(location));
+    expectNoContent(status);
+    expect(status.headers['range']).toBe('0-49');
     const finished = await raw(t.http.put(`${location}?digest=${digest}`).set('Content-Type', 'application/octet-stream').send(bytes.subarray(50))).expect(201);
     expectNoBody(finished);
 
@@ -40,5 +51,8 @@ describe('answers without a body', () => {
     expectNoBody(await raw(t.http.delete('/v2/team/app/manifests/v2')).expect(202));
     expectNoBody(await raw(t.http.delete(`/v2/team/app/manifests/${image.digest}`)).expect(202));
     expectNoBody(await raw(t.http.delete(`/v2/team/app/blobs/${digest}`)).expect(202));
+
+    const cancelled = (await raw(t.http.post('/v2/team/app/blobs/uploads/')).expect(202)).headers['location'] as string;
+    expectNoContent(await raw(t.http.delete(cancelled)));
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { digestOf, type BlobStore, type ListedBlob } from '@berth/core';
+import { digestOf, type BlobReader, type BlobStore, type ByteRange, type ListedBlob } from '@berth/core';
 import { rejectsWithRegistryError } from './assertions.js';
+import { asyncOnly } from './async-only.js';
 import { chunks, pseudoRandomBytes, readAll, slowly } from './fixtures.js';
 import { required, type TestApi } from './test-api.js';
 
@@ -35,9 +36,12 @@ export type BlobStoreFactory = () => Promise<BlobStoreSubject>;
  * - sharing: several store objects (processes) on one storage continue each other's uploads;
  * - inspection: the storage can be read without the store;
  * - ping: the optional `ping()` readiness check (without it, probes fall back to a read);
- * - listing: the optional `listBlobs()` the collector finds unknown bytes with (without it, they stay).
+ * - listing: the optional `listBlobs()` the collector finds unknown bytes with (without it, they stay);
+ * - reader: the optional `openReader()` blob downloads are served with when a store has it (without it,
+ *   through `open`'s stream);
+ * - close: the optional `close()` that releases what the store holds.
  */
-export type BlobContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping' | 'listing';
+export type BlobContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping' | 'listing' | 'reader' | 'close';
 
 export interface BlobStoreContractOptions {
   name?: string;
@@ -45,6 +49,37 @@ export interface BlobStoreContractOptions {
 }
 
 const MALFORMED_DIGESTS = ['sha256:abc', `md5:${'a'.repeat(32)}`, 'sha256:../../etc', 'nonsense'];
+
+/** A blob larger than any one read or stream chunk (64 KiB), so ranges cross chunk boundaries. */
+const LARGE_BLOB = 300_000;
+/** Ranges of LARGE_BLOB: the first and last byte, ones across chunk boundaries, and one ending past the blob. */
+const LARGE_BLOB_RANGES: readonly ByteRange[] = [
+  { start: 0, end: 0 },
+  { start: 5, end: 99_999 },
+  { start: 65_535, end: 65_536 },
+  { start: 123_456, end: 299_999 },
+  { start: 299_999, end: 299_999 },
+  { start: 200_000, end: 10_000_000 },
+];
+
+/**
+ * Reads a BlobReader whole as the registry sends a blob: positional reads from offset 0 into a buffer of
+ * `bufferSize` bytes until the reader's size, each read checked to stay within the buffer and the size.
+ */
+async function readWhole(reader: BlobReader, bufferSize: number): Promise<Buffer> {
+  const buffer = new Uint8Array(bufferSize);
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset < reader.size) {
+    const read = await reader.read(buffer, offset);
+    assert.ok(Number.isInteger(read) && read > 0 && read <= bufferSize, `read at ${offset} of ${reader.size} returned ${read} (buffer of ${bufferSize})`);
+    parts.push(Buffer.from(buffer.subarray(0, read)));
+    offset += read;
+  }
+  assert.equal(offset, reader.size, 'the reads add up to the reader\'s size');
+  assert.equal(await reader.read(buffer, offset), 0, 'a read at the end returns 0');
+  return Buffer.concat(parts);
+}
 
 /** Registers the behaviour every BlobStore must have as tests of the given runner. */
 export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, options: BlobStoreContractOptions = {}): void {
@@ -60,10 +95,11 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
 
     beforeEach(async () => {
       subject = await factory();
-      store = subject.store;
+      store = asyncOnly(subject.store, 'BlobStore');
     });
 
     afterEach(async () => {
+      await store.close?.();
       await subject.dispose?.();
     });
 
@@ -116,6 +152,17 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
         // Which code is the store's choice; the status is not.
         await rejectsWithRegistryError(store.open(digest, { start: 10, end: 12 }), { status: 416 });
         await rejectsWithRegistryError(store.open(digest, { start: 5, end: 4 }), { status: 416 });
+      });
+
+      it('streams any range of a large blob, across its chunks, exactly', async () => {
+        const content = pseudoRandomBytes(LARGE_BLOB, 17);
+        const digest = await publish(content);
+        assert.ok((await readAll(await store.open(digest))).equals(content), 'the whole blob');
+        for (const range of LARGE_BLOB_RANGES) {
+          const expected = content.subarray(range.start, Math.min(range.end, LARGE_BLOB - 1) + 1);
+          const read = await readAll(await store.open(digest, range));
+          assert.ok(read.equals(expected), `range ${range.start}-${range.end} differs (${read.length} bytes read, ${expected.length} expected)`);
+        }
       });
 
       it('answers undefined for a missing blob and deletes once', async () => {
@@ -327,6 +374,94 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
       });
     });
 
+    group('reader', () => {
+      const openReader = (digest: string, range?: ByteRange) => required(store.openReader, 'openReader() on the store', 'reader').call(store, digest, range);
+
+      async function opened(digest: string, range?: ByteRange): Promise<BlobReader> {
+        const reader = await openReader(digest, range);
+        assert.ok(reader, `openReader(${digest}) found the blob`);
+        return reader;
+      }
+
+      it('reads a whole blob exactly, with buffers of any size', async () => {
+        const content = pseudoRandomBytes(LARGE_BLOB, 19);
+        const digest = await publish(content);
+        for (const bufferSize of [4096, 65_536, 100_000, 1024 * 1024]) {
+          const reader = await opened(digest);
+          assert.equal(reader.size, LARGE_BLOB);
+          assert.ok((await readWhole(reader, bufferSize)).equals(content), `read with a ${bufferSize}-byte buffer`);
+          await reader.close();
+        }
+        const small = Buffer.from('a few bytes, one at a time');
+        const reader = await opened(await publish(small));
+        assert.ok((await readWhole(reader, 1)).equals(small), 'read with a 1-byte buffer');
+        await reader.close();
+      });
+
+      it('reads at any offset, in any order (positional reads), never past the end', async () => {
+        const content = pseudoRandomBytes(LARGE_BLOB, 23);
+        const reader = await opened(await publish(content));
+        const buffer = new Uint8Array(1000);
+        for (const offset of [200_000, 0, 123_457, 200_000, LARGE_BLOB - 1000]) {
+          assert.equal(await reader.read(buffer, offset), 1000);
+          assert.ok(Buffer.from(buffer).equals(content.subarray(offset, offset + 1000)), `1000 bytes at ${offset}`);
+        }
+        const tail = await reader.read(buffer, LARGE_BLOB - 3);
+        assert.ok(tail > 0 && tail <= 3, `a read 3 bytes before the end returned ${tail}`);
+        assert.ok(Buffer.from(buffer.subarray(0, tail)).equals(content.subarray(LARGE_BLOB - 3, LARGE_BLOB - 3 + tail)));
+        assert.equal(await reader.read(buffer, LARGE_BLOB), 0);
+        await reader.close();
+      });
+
+      it('reads ranges relative to their start, clamps an end past the blob and refuses a range outside it with 416', async () => {
+        const content = pseudoRandomBytes(LARGE_BLOB, 29);
+        const digest = await publish(content);
+        for (const range of LARGE_BLOB_RANGES) {
+          const expected = content.subarray(range.start, Math.min(range.end, LARGE_BLOB - 1) + 1);
+          const reader = await opened(digest, range);
+          assert.equal(reader.size, expected.length, `size of range ${range.start}-${range.end}`);
+          assert.ok((await readWhole(reader, 65_536)).equals(expected), `range ${range.start}-${range.end}`);
+          await reader.close();
+        }
+        await rejectsWithRegistryError(openReader(digest, { start: LARGE_BLOB, end: LARGE_BLOB + 5 }), { status: 416 });
+        await rejectsWithRegistryError(openReader(digest, { start: 5, end: 4 }), { status: 416 });
+      });
+
+      it('serves the empty blob, answers undefined for a missing one and DIGEST_INVALID for a malformed digest', async () => {
+        const empty = await opened(await publish(new Uint8Array(0)));
+        assert.equal(empty.size, 0);
+        assert.equal(await empty.read(new Uint8Array(10), 0), 0);
+        await empty.close();
+        assert.equal(await openReader(digestOf('never published')), undefined);
+        for (const bad of MALFORMED_DIGESTS) await rejectsWithRegistryError(openReader(bad), { code: 'DIGEST_INVALID' });
+      });
+
+      it('keeps reading after the blob is deleted, and closes more than once', async () => {
+        const content = pseudoRandomBytes(LARGE_BLOB, 31);
+        const digest = await publish(content);
+        const reader = await opened(digest);
+        await store.delete(digest);
+        assert.ok((await readWhole(reader, 65_536)).equals(content));
+        await reader.close();
+        await reader.close();
+      });
+    });
+
+    group('close', () => {
+      it('closes with an upload in progress, more than once; what was published stays published', async () => {
+        const close = required(store.close, 'close() on the store', 'close');
+        const kept = await publish(Buffer.from('published before close'));
+        const upload = await store.beginUpload();
+        await store.appendUpload(upload.id, chunks(pseudoRandomBytes(100_000, 37)), 0);
+        await close.call(store);
+        await close.call(store);
+        if (subject.reopen) {
+          store = asyncOnly(await subject.reopen(), 'BlobStore');
+          assert.deepEqual(await store.stat(kept), { digest: kept, size: 22 });
+        }
+      });
+    });
+
     group('listing', () => {
       it('lists every published blob once, with its size and time, and neither uploads in progress nor deleted blobs', async () => {
         const listBlobs = required(store.listBlobs, 'listBlobs() on the store', 'listing');
@@ -375,7 +510,7 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
         const upload = await store.beginUpload();
         await store.appendUpload(upload.id, chunks('before restart, '), 0);
 
-        store = await reopen();
+        store = asyncOnly(await reopen(), 'BlobStore');
         assert.deepEqual(await store.stat(kept), { digest: kept, size: 24 });
         assert.deepEqual(await store.uploadState(upload.id), { id: upload.id, size: 16, startedAt: upload.startedAt });
         await store.appendUpload(upload.id, chunks('after restart'), 16);
@@ -387,7 +522,7 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
 
     group('sharing', () => {
       it('continues, in one instance, an upload another instance began and appended to', async () => {
-        const other = await required(subject.openSibling, 'openSibling()', 'sharing')();
+        const other = asyncOnly(await required(subject.openSibling, 'openSibling()', 'sharing')(), 'BlobStore');
         const upload = await store.beginUpload();
         await store.appendUpload(upload.id, chunks('from a; '), 0);
         assert.equal((await other.uploadState(upload.id))?.size, 8);
@@ -400,7 +535,7 @@ export function blobStoreContract(test: TestApi, factory: BlobStoreFactory, opti
       });
 
       it('publishes the same content from two instances at once, intact', async () => {
-        const other = await required(subject.openSibling, 'openSibling()', 'sharing')();
+        const other = asyncOnly(await required(subject.openSibling, 'openSibling()', 'sharing')(), 'BlobStore');
         const content = pseudoRandomBytes(500_000, 11);
         const digest = digestOf(content);
         await Promise.all(

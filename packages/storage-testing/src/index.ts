@@ -16,4 +16,5 @@ export {
   type BlobStoreSubject,
 } from './blob-store-contract.js';
 export { rejectsWithRegistryError, type ExpectedRegistryError } from './assertions.js';
+export { asyncOnly } from './async-only.js';
 export { blobDigest, chunks, manifestWrite, pseudoRandomBytes, readAll } from './fixtures.js';

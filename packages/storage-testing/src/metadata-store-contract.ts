@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { digestOf, type ConvertedManifest, type ManifestWrite, type MetadataStore, type StoredManifest } from '@berth/core';
 import { rejectsWithRegistryError } from './assertions.js';
+import { asyncOnly } from './async-only.js';
 import { blobDigest, chunk, collectPages, hex, IMAGE_INDEX, manifestWrite, SCHEMA1_SIGNED } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
 import { usageContract } from './usage-contract.js';
@@ -87,7 +88,7 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
 
     beforeEach(async () => {
       subject = await factory();
-      store = subject.store;
+      store = asyncOnly(subject.store, 'MetadataStore');
       others = [];
     });
 
@@ -106,7 +107,7 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
     }
 
     async function sibling(): Promise<MetadataStore> {
-      const opened = await required(subject.openSibling, 'openSibling()', 'sharing')();
+      const opened = asyncOnly(await required(subject.openSibling, 'openSibling()', 'sharing')(), 'MetadataStore');
       others.push(opened);
       return opened;
     }
@@ -645,7 +646,7 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
       sibling: () => (skipped.has('sharing') ? undefined : sibling()),
       reopen: skipped.has('persistence')
         ? undefined
-        : async () => (store = await required(subject.reopen, 'reopen()', 'persistence')()),
+        : async () => (store = asyncOnly(await required(subject.reopen, 'reopen()', 'persistence')(), 'MetadataStore')),
     });
 
     group('persistence', () => {
@@ -660,7 +661,7 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         await store.putConvertedManifest(conversion);
         await store.getOrSetSetting('key', 'value');
 
-        store = await reopen();
+        store = asyncOnly(await reopen(), 'MetadataStore');
 
         const reopened = await store.getManifest('app', write.manifest.digest);
         assert.ok(reopened);

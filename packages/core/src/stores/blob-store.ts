@@ -80,4 +80,10 @@ export interface BlobStore {
    * writable), rejects otherwise. Readiness probes call it; without it they try a cheap read instead.
    */
   ping?(): Promise<void>;
+  /**
+   * Optional: releases what the store holds (open files, pooled buffers, clients, timers) once the
+   * registry is done with it; idempotent. Whoever opened the store closes it (the standalone server does
+   * on shutdown). What was published stays published.
+   */
+  close?(): Promise<void>;
 }

@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
-import { RegistryError } from '@berth/core';
+import { RegistryError, parseRangeHeader } from '@berth/core';
 import { RecycledBufferSender } from '../blob-sender.js';
-import { parseRangeHeader } from '../http-ranges.js';
 import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
 import { requestContext } from '../request-context.js';
 

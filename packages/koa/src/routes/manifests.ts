@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { isNegotiationRefusal, type ServedManifest } from '@berth/registry';
 import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
 import { requestContext } from '../request-context.js';
-import { requestBody } from './uploads.js';
+import { requestBody } from '../request-body.js';
 
 export function registerManifestRoutes(router: Router, { service, access }: RouteDeps): void {
   // GET also answers HEAD: the headers (length, digest, type) must be those of the body GET would send.

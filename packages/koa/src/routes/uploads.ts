@@ -1,10 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError, covers, repositoryScope, type BlobInfo } from '@berth/core';
-import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
+import { RegistryError, covers, parseContentRange, repositoryScope, type BlobInfo } from '@berth/core';
+import { rangeHeader, uploadLocation } from '@berth/registry';
 import type { AccessGate, RequestAccess } from '../access-control.js';
-import { parseContentRange } from '../http-ranges.js';
 import { emptyBody, param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
+import { hasBody, requestBody } from '../request-body.js';
 import { requestContext } from '../request-context.js';
 
 export function registerUploadRoutes(router: Router, { service, access }: RouteDeps): void {
@@ -106,16 +106,4 @@ function uploadHeaders(ctx: Context, repository: string, id: string, size: numbe
     'Docker-Upload-UUID': id,
   });
   emptyBody(ctx);
-}
-
-/** The raw request stream: digests are over the exact bytes, so no body parser may touch it. */
-export function requestBody(ctx: Context): ByteStream {
-  return ctx.req;
-}
-
-/** True when the request carries body bytes (a declared non-zero length, or chunked encoding). */
-export function hasBody(ctx: Context): boolean {
-  const length = ctx.get('Content-Length');
-  if (length !== '') return Number(length) > 0;
-  return ctx.get('Transfer-Encoding') !== '';
 }

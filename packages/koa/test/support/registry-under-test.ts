@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import request from 'supertest';
 import { afterAll } from 'vitest';
-import type { BlobStore, MetadataStore } from '@berth/core';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import type { MetadataStore } from '@berth/core';
+import { createFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import { recyclingPostgresStores } from '@berth/storage-postgres/testing';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createRegistry, type CreateRegistryOptions, type Registry } from '../../src/index.js';
@@ -26,7 +26,7 @@ export const metadataFactories: Record<string, MetadataFactory> = {
 export interface RegistryUnderTest {
   registry: Registry;
   metadata: MetadataStore;
-  blobs: BlobStore;
+  blobs: FsBlobStore;
   dir: string;
   http: ReturnType<typeof request>;
   close(): Promise<void>;
@@ -57,6 +57,7 @@ export async function openRegistry(
     http: request(app.callback()),
     async close() {
       await registry.close();
+      await blobs.close();
       await metadata.close();
       await rm(dir, { recursive: true, force: true });
     },

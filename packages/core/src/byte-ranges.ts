@@ -1,5 +1,9 @@
-import { RegistryError, type ByteRange } from '@berth/core';
-import type { ChunkRange } from '@berth/registry';
+import { RegistryError } from './errors.js';
+import type { ByteRange } from './stores/blob-store.js';
+
+// Byte ranges as HTTP and the stores share them: the `Range` of a blob download, the `Content-Range` of
+// an upload chunk, and the check a blob store makes of a range against a blob's size. Pure functions,
+// so every adapter and HTTP layer answers the same range the same way.
 
 export type RangeRequest = { kind: 'whole' } | { kind: 'partial'; range: ByteRange } | { kind: 'unsatisfiable' };
 
@@ -53,7 +57,7 @@ function countRanges(header: string): number {
  * Parses an upload chunk's `Content-Range` (`<start>-<end>`, also accepting a `bytes ` prefix).
  * Malformed -> 416, as the distribution spec answers any range it cannot use.
  */
-export function parseContentRange(header: string | undefined): ChunkRange | undefined {
+export function parseContentRange(header: string | undefined): ByteRange | undefined {
   if (header === undefined || header === '') return undefined;
   const match = /^(?:bytes )?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
   const start = Number(match?.[1]);
@@ -62,4 +66,23 @@ export function parseContentRange(header: string | undefined): ChunkRange | unde
     throw new RegistryError('BLOB_UPLOAD_INVALID', `invalid Content-Range "${header}"`, { status: 416 });
   }
   return { start, end };
+}
+
+/**
+ * A stored blob's check of a requested inclusive range against its `size`: an end past the blob is
+ * clamped (as HTTP does); a range that cannot be satisfied (negative, reversed, starting at or past the
+ * end, not a whole number) is a 416 RegistryError carrying the `Content-Range: bytes *\/size` HTTP asks
+ * for. Blob store adapters call it in `open` and `openReader`.
+ */
+export function satisfiableRange(range: ByteRange, size: number, digest?: string): ByteRange {
+  const { start, end } = range;
+  if (Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end && start < size) {
+    return { start, end: Math.min(end, size - 1) };
+  }
+  const blob = digest === undefined ? 'the blob' : `blob ${digest}`;
+  throw new RegistryError('BLOB_UNKNOWN', `range ${start}-${end} is outside ${blob} of ${size} bytes`, {
+    status: 416,
+    headers: { 'Content-Range': `bytes */${size}` },
+    detail: { ...(digest !== undefined && { digest }), size, range: { start, end } },
+  });
 }
