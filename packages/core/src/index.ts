@@ -25,3 +25,4 @@ export * from './schema1/empty-layer.js';
 export * from './access/index.js';
 export * from './events/index.js';
 export type * from './stores/event-outbox.js';
+export * from './retention/index.js';

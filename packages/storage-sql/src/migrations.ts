@@ -221,6 +221,23 @@ const MIGRATIONS: readonly SchemaMigration[] = [
         .dropTableIfExists(TABLES.blobs);
     },
   },
+  {
+    // Retention keeps the newest tags and removes old ones: a tag's push time, set whenever a manifest PUT
+    // names the tag. Existing tags get the creation time of the manifest they point at (the best known).
+    name: '0006_tag_push_times',
+    up(db) {
+      return db.schema
+        .alterTable(TABLES.tags, (table) => {
+          table.bigInteger('pushed_at').notNullable().defaultTo(0);
+        })
+        .raw(
+          `update ${TABLES.tags} set pushed_at = coalesce((select m.created_at from ${TABLES.manifests} m where m.repository = ${TABLES.tags}.repository and m.digest = ${TABLES.tags}.digest), 0)`,
+        );
+    },
+    down(db) {
+      return db.schema.alterTable(TABLES.tags, (table) => table.dropColumn('pushed_at'));
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */
