@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
+import type { RetentionRule } from '@berth/core';
+import { retentionRules } from './config/retention-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
@@ -68,6 +70,8 @@ export interface ServerConfig {
   gcGraceMs: number;
   /** The collection also removes untagged, unreferenced manifests. */
   gcDeleteUntagged: boolean;
+  /** Retention rules every collection applies (the config file's `retention.rules`); none by default. */
+  retention: RetentionRule[];
 }
 
 export type AuthConfig =
@@ -129,6 +133,7 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     gcIntervalMs: number('gcInterval'),
     gcGraceMs: number('gcGrace'),
     gcDeleteUntagged: value('gcDeleteUntagged') as boolean,
+    retention: retentionRules(text('retention')),
     ...eventsConfig(webhookSettings(value('webhooks') as readonly string[] | undefined), value('pullEvents') as boolean),
   };
 }

@@ -2,6 +2,7 @@ import { Document, isMap, isScalar } from 'yaml';
 import { formatDuration } from './duration.js';
 import type { ResolvedSettings, Source } from './resolve.js';
 import { SETTINGS, type Setting, type SettingValue } from './settings.js';
+import { printableRetention } from './retention-setting.js';
 import { maskedWebhook, webhookSettings } from './webhook-setting.js';
 
 /**
@@ -27,6 +28,7 @@ export function printSettings(resolved: ResolvedSettings): string {
 function printable(setting: Setting, value: SettingValue): unknown {
   if (setting.kind.type === 'duration') return formatDuration(value as number);
   if (setting.kind.type === 'webhooks') return webhookSettings(value as readonly string[]).map(maskedWebhook);
+  if (setting.kind.type === 'retention') return printableRetention(value as string);
   if (setting.secret === 'url-password' && typeof value === 'string') return maskUrlPassword(value);
   return Array.isArray(value) ? [...value] : value;
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import type { Setting, SettingValue } from './settings.js';
+import { parseRetention } from './retention-setting.js';
 import { parseWebhooks } from './webhook-setting.js';
 
 export type Parsed = { ok: true; value: SettingValue } | { ok: false; problem: string };
@@ -58,6 +59,8 @@ export function parseSettingValue(setting: Setting, raw: unknown, baseDir: strin
     }
     case 'webhooks':
       return parseWebhooks(raw);
+    case 'retention':
+      return parseRetention(raw);
     case 'section':
       return raw === undefined ? expected('a value') : { ok: true, value: JSON.stringify(raw) };
   }
