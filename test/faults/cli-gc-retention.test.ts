@@ -117,3 +117,29 @@ describe('berth gc with retention rules', () => {
     expect((refused as { stderr: string }).stderr).toContain('retention: rules.0: keepTags alone removes nothing: add olderThan or keepNewest');
   });
 });
+
+describe('serve --gc-interval with retention rules', () => {
+  it('applies the rules at each scheduled collection and logs how many tags went', async () => {
+    const dataDir = scratch.child('data');
+    const config = join(scratch.path, 'schedule.yml');
+    await writeFile(config, ['retention:', '  rules:', '    - repositories: sched/*', '      keepNewest: 1', ''].join('\n'));
+    const scheduled = await startBerth({ dataDir, args: ['--config', config, '--gc-interval', '1s', '--gc-grace', '0', '--log-format', 'json'] });
+    try {
+      const older = await push(scheduled, 'sched/app', 'one', 31);
+      const newer = await push(scheduled, 'sched/app', 'two', 32);
+      // Polled until a scheduled run has removed the older tag's bytes (the test's timeout bounds the wait).
+      const layer = blobFile(dataDir, older.images[0]!.layers[0]!.digest);
+      while (await exists(layer)) await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await fetch(`${scheduled.url}/v2/sched/app/manifests/one`, { method: 'HEAD' })).status).toBe(404);
+      for (const digest of imageBlobs(newer)) expect(await exists(blobFile(dataDir, digest)), digest).toBe(true);
+      const runs = scheduled
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes('"tagsRemoved"'))
+        .map((line) => JSON.parse(line) as { tagsRemoved: number });
+      expect(runs.some((entry) => entry.tagsRemoved === 1)).toBe(true);
+    } finally {
+      await scheduled.stop();
+    }
+  });
+});
