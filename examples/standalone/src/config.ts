@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
+import type { RetentionRule } from '@berth/core';
 import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
-import type { RetentionRule } from '@berth/core';
 import { retentionRules } from './config/retention-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';

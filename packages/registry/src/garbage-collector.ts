@@ -7,7 +7,6 @@ import {
   type CollectedBlob,
   type CollectedManifest,
   type ListedBlob,
-  type RetentionPolicy,
   type RetentionRule,
 } from '@berth/core';
 import type { ManifestService } from './manifest-service.js';
