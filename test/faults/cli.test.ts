@@ -120,7 +120,7 @@ describe('a config file', () => {
     const file = join(scratch.path, 'bad.yml');
     await writeFile(
       file,
-      ['listen:', '  port: 70000', '  colour: blue', 'storage:', '  uploadTtl: soon', 'auth:', '  mode: basic', '  htpasswd: missing.htpasswd', 'retention:', '  keep: 1', ''].join('\n'),
+      ['listen:', '  port: 70000', '  colour: blue', 'storage:', '  uploadTtl: soon', 'auth:', '  mode: basic', '  htpasswd: missing.htpasswd', 'ui:', '  theme: dark', ''].join('\n'),
     );
     const outcome = await berth(['config', 'check', file]);
     expect(outcome.code).toBe(2);
@@ -130,7 +130,7 @@ describe('a config file', () => {
       `berth: ${file}: listen.colour: unknown key (see berth config print for the keys)`,
       expect.stringMatching(new RegExp(`^berth: ${file}: storage\\.uploadTtl: expected a duration`)),
       `berth: ${file}: auth.htpasswd: file not found (${join(scratch.path, 'missing.htpasswd')})`,
-      expect.stringMatching(new RegExp(`^berth: ${file}: retention: not available in this version of berth`)),
+      expect.stringMatching(new RegExp(`^berth: ${file}: ui: not available in this version of berth`)),
     ]);
     // serve refuses it the same way, before anything is written.
     const data = join(scratch.path, 'bad-data');

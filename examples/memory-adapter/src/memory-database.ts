@@ -45,6 +45,8 @@ export class MemoryDatabase {
   readonly manifests = new Map<string, ManifestRow>();
   /** Keyed by rowKey(repository, tag); the value is the manifest digest. */
   readonly tags = new Map<string, string>();
+  /** Keyed like tags: when a manifest PUT last named the tag (its push time). */
+  readonly tagsPushedAt = new Map<string, number>();
   /** Keyed by rowKey(repository, digest); the value is the blob size. */
   readonly blobLinks = new Map<string, number>();
   /** Keyed like blobLinks: when the link was last written or named by a manifest push. */

@@ -11,6 +11,9 @@ import {
   type ListedBlob,
   type BlobLinkSweepOptions,
   type SweepOptions,
+  type ManifestSweepOptions,
+  type TagExpectation,
+  type TagRecord,
   type ConvertedManifest,
   type EventOutbox,
   type ManifestWrite,
@@ -143,7 +146,10 @@ export class MemoryMetadataStore implements MetadataStore {
       db.manifests.set(key, row);
     }
     db.manifests.get(key)!.touchedAt = now;
-    if (tag !== undefined) db.tags.set(rowKey(manifest.repository, tag), manifest.digest);
+    if (tag !== undefined) {
+      db.tags.set(rowKey(manifest.repository, tag), manifest.digest);
+      db.tagsPushedAt.set(rowKey(manifest.repository, tag), now);
+    }
     appendOutboxEntries(db, events);
   }
 
@@ -208,12 +214,15 @@ export class MemoryMetadataStore implements MetadataStore {
     limit,
     dryRun = false,
     after,
-  }: SweepOptions & { after?: CollectedManifest }): Promise<CollectedManifest[]> {
+    only,
+  }: ManifestSweepOptions): Promise<CollectedManifest[]> {
     const db = this.#open();
     const tagged = new Set([...db.tags].map(([key, digest]) => rowKey(splitRowKey(key)[0], digest)));
-    const afterKey = after === undefined ? undefined : rowKey(after.repository, after.digest);
+    const afterKey = only === undefined && after !== undefined ? rowKey(after.repository, after.digest) : undefined;
+    const listed = only === undefined ? undefined : new Set(only.slice(0, Math.max(limit, 0)).map(({ repository, digest }) => rowKey(repository, digest)));
     const swept = [...db.manifests]
       .filter(([key, row]) => row.touchedAt < touchedBefore.getTime() && !db.collectorMarks.has(key) && !tagged.has(key))
+      .filter(([key]) => listed === undefined || listed.has(key))
       .filter(([key]) => afterKey === undefined || byteOrder(key, afterKey) > 0)
       .sort(([a], [b]) => byteOrder(a, b))
       .slice(0, Math.max(limit, 0))
@@ -309,11 +318,26 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.#open().tags.get(rowKey(repository, tag));
   }
 
-  async deleteTag(repository: string, tag: string, events?: readonly OutboxEntry[]): Promise<boolean> {
+  async deleteTag(repository: string, tag: string, events?: readonly OutboxEntry[], expected?: TagExpectation): Promise<boolean> {
     const db = this.#open();
-    if (!db.tags.delete(rowKey(repository, tag))) return false;
+    const key = rowKey(repository, tag);
+    if (expected !== undefined) {
+      const unchanged = db.tags.get(key) === expected.digest && (db.tagsPushedAt.get(key) ?? 0) < expected.pushedBefore.getTime();
+      if (!unchanged) return false;
+    }
+    if (!db.tags.delete(key)) return false;
+    db.tagsPushedAt.delete(key);
     appendOutboxEntries(db, events);
     return true;
+  }
+
+  async listTagRecords(repository: string, options: PageOptions): Promise<TagRecord[]> {
+    const db = this.#open();
+    const names = await this.listTags(repository, options);
+    return names.map((name) => {
+      const key = rowKey(repository, name);
+      return { name, digest: db.tags.get(key)!, pushedAt: new Date(db.tagsPushedAt.get(key) ?? 0) };
+    });
   }
 
   async listTags(repository: string, options: PageOptions): Promise<string[]> {
@@ -416,7 +440,10 @@ function storedManifest(row: ManifestRow): StoredManifest {
 function removeManifest(db: MemoryDatabase, repository: string, digest: string): boolean {
   if (!db.manifests.delete(rowKey(repository, digest))) return false;
   for (const [key, target] of db.tags) {
-    if (target === digest && splitRowKey(key)[0] === repository) db.tags.delete(key);
+    if (target === digest && splitRowKey(key)[0] === repository) {
+      db.tags.delete(key);
+      db.tagsPushedAt.delete(key);
+    }
   }
   for (const [key, converted] of db.convertedManifests) {
     if (converted.repository === repository && converted.sourceDigest === digest) db.convertedManifests.delete(key);

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
+import type { RetentionRule } from '@berth/core';
 import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
 import type { RepositoryQuota } from '@berth/core';
 import { quotaSettings } from './config/quota-setting.js';
+import { retentionRules } from './config/retention-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
@@ -72,6 +74,8 @@ export interface ServerConfig {
   gcDeleteUntagged: boolean;
   /** Storage quotas (the config file's `quotas`), the first matching entry applying. */
   quotas: RepositoryQuota[];
+  /** Retention rules every collection applies (the config file's `retention.rules`); none by default. */
+  retention: RetentionRule[];
 }
 
 export type AuthConfig =
@@ -134,6 +138,7 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     gcGraceMs: number('gcGrace'),
     gcDeleteUntagged: value('gcDeleteUntagged') as boolean,
     quotas: quotaSettings(value('quotas') as readonly string[] | undefined),
+    retention: retentionRules(text('retention')),
     ...eventsConfig(webhookSettings(value('webhooks') as readonly string[] | undefined), value('pullEvents') as boolean),
   };
 }

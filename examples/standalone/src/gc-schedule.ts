@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RetentionRule } from '@berth/core';
 import { isCollectorBusy, type RegistryService } from '@berth/registry';
 
 export interface GcScheduleOptions {
@@ -6,6 +7,8 @@ export interface GcScheduleOptions {
   intervalMs: number;
   graceMs: number;
   deleteUntagged: boolean;
+  /** Retention rules each collection applies first (none: only garbage is collected). */
+  retention: readonly RetentionRule[];
 }
 
 /**
@@ -21,7 +24,7 @@ export function startGcSchedule(service: RegistryService, options: GcScheduleOpt
   let timer: NodeJS.Timeout | undefined;
   const collect = async () => {
     try {
-      const summary = await service.gc.run({ grace: options.graceMs, deleteUntagged: options.deleteUntagged });
+      const summary = await service.gc.run({ grace: options.graceMs, deleteUntagged: options.deleteUntagged, retention: options.retention });
       log.info(
         {
           manifestsDeleted: summary.manifestsDeleted,
@@ -29,6 +32,7 @@ export function startGcSchedule(service: RegistryService, options: GcScheduleOpt
           blobsDeleted: summary.blobsDeleted,
           bytesFreed: summary.bytesFreed,
           durationMs: summary.durationMs,
+          ...(summary.retention && { tagsRemoved: summary.retention.tagsRemoved }),
         },
         `garbage collection: ${summary.blobsDeleted} blobs (${summary.bytesFreed} bytes), ${summary.manifestsDeleted} manifests, ${summary.linksDeleted} links removed`,
       );

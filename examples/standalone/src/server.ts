@@ -83,7 +83,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     });
     stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
     if (config.gcIntervalMs > 0) {
-      stopGc = startGcSchedule(registry.service, { intervalMs: config.gcIntervalMs, graceMs: config.gcGraceMs, deleteUntagged: config.gcDeleteUntagged }, logger);
+      stopGc = startGcSchedule(registry.service, { intervalMs: config.gcIntervalMs, graceMs: config.gcGraceMs, deleteUntagged: config.gcDeleteUntagged, retention: config.retention }, logger);
     }
 
     app = new Koa();

@@ -82,13 +82,13 @@ describe('the config document', () => {
   });
 
   it('names every problem by its path', () => {
-    expect(problems({ listen: { port: -1, tls: { cert: 'c.pem' } }, storage: 'here', log: { level: 'loud' }, colour: 1, gc: { grace: 'soon' }, retention: { keep: 1 }, webhooks: [] })).toEqual([
+    expect(problems({ listen: { port: -1, tls: { cert: 'c.pem' } }, storage: 'here', log: { level: 'loud' }, colour: 1, gc: { grace: 'soon' }, ui: { theme: 'dark' }, webhooks: [] })).toEqual([
       'listen.port: expected an integer 0-65535',
       'listen.tls.cert: file not found (/etc/berth/c.pem)',
       'storage: expected a mapping of keys',
       'log.level: expected one of fatal, error, warn, info, debug, trace, silent',
       'gc.grace: expected a duration such as 500ms, 90s, 15m, 1h or 7d (a bare number is seconds; 0 turns it off)',
-      'retention: not available in this version of berth (comes with the lifecycle work: retention)',
+      'ui: not available in this version of berth (comes with the web UI)',
       'colour: unknown key (see berth config print for the keys)',
     ]);
   });

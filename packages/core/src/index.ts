@@ -27,3 +27,4 @@ export * from './access/index.js';
 export * from './events/index.js';
 export type * from './stores/event-outbox.js';
 export * from './usage/index.js';
+export * from './retention/index.js';

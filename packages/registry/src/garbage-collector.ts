@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { EMPTY_LAYER_DIGEST, RegistryError, type CollectedBlob, type ListedBlob } from '@berth/core';
+import {
+  EMPTY_LAYER_DIGEST,
+  RegistryError,
+  compileRetentionPolicy,
+  subjectOfReferrerTag,
+  type CollectedBlob,
+  type CollectedManifest,
+  type ListedBlob,
+  type RetentionRule,
+} from '@berth/core';
+import type { ManifestService } from './manifest-service.js';
 import type { ResolvedOptions } from './options.js';
+import { applyRetentionRules, manifestsHangingOn, type ManifestKey, type RetentionPassResult, type RetentionRemoval } from './retention-pass.js';
 
 export interface GcRunOptions {
   /** Report what would go, remove nothing. Default false. */
@@ -21,9 +32,15 @@ export interface GcRunOptions {
   leaseMs?: number;
   /** Told after each batch how far the run got (for a progress line). */
   onProgress?(progress: GcProgress): void;
+  /**
+   * Retention rules, applied before marking (see the README's "Retention"): the first rule whose pattern
+   * matches a repository removes the tags it selects, and what only those tags reached is collected in
+   * the same run. None by default.
+   */
+  retention?: readonly RetentionRule[];
 }
 
-export type GcPhase = 'mark' | 'manifests' | 'links' | 'adopt' | 'blobs';
+export type GcPhase = 'retention' | 'mark' | 'manifests' | 'links' | 'adopt' | 'blobs';
 
 export interface GcProgress {
   phase: GcPhase;
@@ -44,6 +61,13 @@ export interface GcSummary {
   blobsDeleted: number;
   bytesFreed: number;
   durationMs: number;
+  /** With retention rules: the tags they removed (or would remove, on a dry run), each with its rule. */
+  retention?: RetentionSummary;
+}
+
+export interface RetentionSummary {
+  tagsRemoved: number;
+  removals: RetentionRemoval[];
 }
 
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
@@ -64,7 +88,10 @@ const DEFAULT_LEASE_MS = 5 * 60 * 1000;
  * the order and the cutoff, and holds the lease that keeps a second collector out.
  */
 export class GarbageCollector {
-  constructor(private readonly options: ResolvedOptions) {}
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly manifests: ManifestService,
+  ) {}
 
   /** One collection. Fails with UNAVAILABLE when another collector (this or another instance) is running. */
   async run(runOptions: GcRunOptions = {}): Promise<GcSummary> {
@@ -76,10 +103,12 @@ export class GarbageCollector {
       batchSize = DEFAULT_BATCH,
       leaseMs = DEFAULT_LEASE_MS,
       onProgress,
+      retention,
     } = runOptions;
     if (!Number.isFinite(grace) || grace < 0) throw new RangeError('grace must be a number of milliseconds, 0 or more');
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
     if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new RangeError('leaseMs must be a positive number of milliseconds');
+    const policy = retention === undefined || retention.length === 0 ? undefined : compileRetentionPolicy(retention);
     const { metadata, blobs } = this.options;
     const owner = randomUUID();
     const renewLease = async () => {
@@ -101,6 +130,21 @@ export class GarbageCollector {
     };
     const progress = (phase: GcPhase) => onProgress?.({ phase, ...pickCounts(summary) });
     try {
+      if (policy !== undefined) {
+        progress('retention');
+        const pass = await applyRetentionRules({
+          metadata,
+          manifests: this.manifests,
+          policy,
+          clock: { now: new Date(started), keepPushedSince: touchedBefore },
+          dryRun,
+          pageSize: batchSize,
+          afterRepository: renewLease,
+        });
+        summary.retention = { tagsRemoved: 0, removals: pass.removals };
+        if (!dryRun) await this.collectUntagged(pass, summary, { touchedBefore, batchSize, renewLease, progress });
+        summary.retention.tagsRemoved = summary.retention.removals.length;
+      }
       if (deleteUntagged) {
         progress('mark');
         summary.reachableManifests = await metadata.markReachableManifests();
@@ -161,6 +205,50 @@ export class GarbageCollector {
     if (!dryRun) this.options.observer.gcRun({ bytesFreed: summary.bytesFreed, blobsDeleted: summary.blobsDeleted });
     return summary;
   }
+
+  /**
+   * Collects what retention left without a tag, in this run and whether or not deleteUntagged is on: the
+   * manifests that lost every tag, with their children and referrers, through the same guarded sweep as
+   * untagged manifests (so what another tag still reaches, or a push touched, stays). Referrer tags
+   * (`sha256-<hex>.sig`) of a manifest that went are removed too, and then what only they reached.
+   */
+  private async collectUntagged(pass: RetentionPassResult, summary: GcSummary, context: CollectUntaggedContext): Promise<void> {
+    const { metadata } = this.options;
+    const { touchedBefore, batchSize, renewLease, progress } = context;
+    const ruleOf = new Map(pass.removals.map((removal) => [removal.repository, removal.rule]));
+    for (let untagged: ManifestKey[] = pass.untagged; untagged.length > 0; ) {
+      const candidates = await manifestsHangingOn(metadata, untagged);
+      progress('mark');
+      await metadata.markReachableManifests();
+      await renewLease();
+      const swept: CollectedManifest[] = [];
+      for (let start = 0; start < candidates.length; start += batchSize) {
+        const only = candidates.slice(start, start + batchSize);
+        const batch = await metadata.sweepManifests({ touchedBefore, limit: only.length, only });
+        swept.push(...batch);
+        summary.manifestsDeleted += batch.length;
+        progress('manifests');
+        await renewLease();
+      }
+      untagged = [];
+      for (const gone of swept) {
+        for (const tag of pass.referrerTags.get(gone.repository) ?? []) {
+          if (subjectOfReferrerTag(tag.name) !== gone.digest) continue;
+          const expected = { digest: tag.digest, pushedBefore: touchedBefore };
+          if (!(await this.manifests.deleteTagIfUnchanged(gone.repository, tag.name, expected))) continue;
+          summary.retention!.removals.push({ repository: gone.repository, tag: tag.name, digest: tag.digest, rule: ruleOf.get(gone.repository)!, reason: 'subject-removed' });
+          untagged.push({ repository: gone.repository, digest: tag.digest });
+        }
+      }
+    }
+  }
+}
+
+interface CollectUntaggedContext {
+  touchedBefore: Date;
+  batchSize: number;
+  renewLease(): Promise<void>;
+  progress(phase: GcPhase): void;
 }
 
 function pickCounts({ manifestsDeleted, linksDeleted, blobsDeleted, bytesFreed }: GcSummary): Omit<GcProgress, 'phase'> {

@@ -11,3 +11,4 @@ export * from './signing-key.js';
 export * from './observer.js';
 export * from './missing-blob.js';
 export * from './events/index.js';
+export * from './retention-pass.js';

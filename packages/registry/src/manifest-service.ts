@@ -16,6 +16,7 @@ import {
   type RequestContext,
   type StoredManifest,
   type RepositoryQuota,
+  type TagExpectation,
 } from '@berth/core';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
@@ -191,6 +192,18 @@ export class ManifestService {
         : await this.options.metadata.deleteTag(repository, target.tag, deletion.outbox);
     if (!deleted) throw unknownManifest(target);
     this.events.published(deletion);
+  }
+
+  /**
+   * Removes a tag as a DELETE of it would (same event and outbox entries), but only while it still points
+   * at `expected.digest` and was pushed before `expected.pushedBefore`: retention removes what it judged,
+   * never a tag pushed again since. False when the tag was left.
+   */
+  async deleteTagIfUnchanged(repository: string, tag: string, expected: TagExpectation, context?: RequestContext): Promise<boolean> {
+    const deletion = this.events.prepare({ action: 'delete', kind: 'tag', repository, tag }, context);
+    const deleted = await this.options.metadata.deleteTag(repository, tag, deletion.outbox, expected);
+    if (deleted) this.events.published(deletion);
+    return deleted;
   }
 
   private async resolve(repository: string, target: { kind: 'tag'; tag: string }): Promise<StoredManifest> {

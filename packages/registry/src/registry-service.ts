@@ -15,7 +15,7 @@ export interface RegistryService {
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
   readonly listing: ListingService;
-  /** The online garbage collector: `gc.run({ dryRun, deleteUntagged, grace })`. */
+  /** The online garbage collector: `gc.run({ dryRun, deleteUntagged, grace, retention })`. */
   readonly gc: GarbageCollector;
   /** Where the service's work is reported (the `observer` option); a collector reports its runs here too. */
   readonly observer: Required<RegistryObserver>;
@@ -31,14 +31,16 @@ export function createRegistryService(options: RegistryServiceOptions): Registry
     pullEvents: resolved.pullEvents,
     ...(resolved.eventSource && { source: resolved.eventSource }),
   });
+  const manifests = new ManifestService(resolved, events);
   return {
     options: resolved,
     events,
     blobs: new BlobService(resolved, events),
     uploads: new UploadService(resolved, events),
-    manifests: new ManifestService(resolved, events),
+    manifests,
     listing: new ListingService(resolved),
-    gc: new GarbageCollector(resolved),
+    // Retention removes tags the way a DELETE of them does, events included.
+    gc: new GarbageCollector(resolved, manifests),
     observer: resolved.observer,
   };
 }

@@ -8,6 +8,9 @@ import {
   type UsageTotals,
   type BlobLinkSweepOptions,
   type SweepOptions,
+  type ManifestSweepOptions,
+  type TagExpectation,
+  type TagRecord,
   type ConvertedManifest,
   type EventOutbox,
   type ManifestWrite,
@@ -315,8 +318,25 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteTag(repository: string, tag: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
-    return this.#guard(() => this.#deleteWithEvents((db) => db(TABLES.tags).where({ repository, name: tag }).del(), events));
+  async deleteTag(repository: string, tag: string, events: readonly OutboxEntry[] = [], expected?: TagExpectation): Promise<boolean> {
+    return this.#guard(() =>
+      this.#deleteWithEvents((db) => {
+        const query = db(TABLES.tags).where({ repository, name: tag });
+        // In the delete's own statement: a push that moved the tag meanwhile keeps it.
+        if (expected !== undefined) query.where({ digest: expected.digest }).where('pushed_at', '<', expected.pushedBefore.getTime());
+        return query.del();
+      }, events),
+    );
+  }
+
+  async listTagRecords(repository: string, { last, limit }: PageOptions): Promise<TagRecord[]> {
+    return this.#guard(async () => {
+      if (limit <= 0) return [];
+      const query = this.knex(TABLES.tags).select('name', 'digest', 'pushed_at').where({ repository }).orderBy('name').limit(limit);
+      if (last !== undefined) query.where('name', '>', last);
+      const rows: Array<{ name: string; digest: string; pushed_at: number | string }> = await query;
+      return rows.map((row) => ({ name: row.name, digest: row.digest, pushedAt: new Date(Number(row.pushed_at)) }));
+    });
   }
 
   async listTags(repository: string, { last, limit }: PageOptions): Promise<string[]> {
@@ -468,9 +488,10 @@ export class KnexMetadataStore implements MetadataStore {
     limit,
     dryRun = false,
     after,
-  }: SweepOptions & { after?: CollectedManifest }): Promise<CollectedManifest[]> {
+    only,
+  }: ManifestSweepOptions): Promise<CollectedManifest[]> {
     return this.#guard(async () => {
-      if (limit <= 0) return [];
+      if (limit <= 0 || only?.length === 0) return [];
       const cutoff = touchedBefore.getTime();
       // Written for the rows' name: `m` in the listing, the table's own name in the delete, where the guard
       // is on the row itself so that PostgreSQL re-checks it on a row it waited for (a push touched it).
@@ -489,7 +510,12 @@ export class KnexMetadataStore implements MetadataStore {
       const query = unreachable(this.knex(`${TABLES.manifests} as m`).select('m.repository', 'm.digest', 'm.size'), 'm')
         .orderBy(['m.repository', 'm.digest'])
         .limit(limit);
-      if (after !== undefined) {
+      if (only !== undefined) {
+        const pairs = only.slice(0, limit);
+        query.where((listed) => {
+          for (const { repository, digest } of pairs) listed.orWhere((one) => one.where('m.repository', repository).where('m.digest', digest));
+        });
+      } else if (after !== undefined) {
         query.where((later) =>
           later.where('m.repository', '>', after.repository).orWhere((same) => same.where('m.repository', after.repository).where('m.digest', '>', after.digest)),
         );
@@ -694,10 +720,11 @@ export class KnexMetadataStore implements MetadataStore {
           .ignore();
       }
       if (tag !== undefined) {
+        // Every push of the tag is its push time, also one that names the digest it already had.
         await trx(TABLES.tags)
-          .insert({ repository, name: tag, digest })
+          .insert({ repository, name: tag, digest, pushed_at: touchedAt })
           .onConflict(['repository', 'name'])
-          .merge(['digest']);
+          .merge(['digest', 'pushed_at']);
       }
       await insertOutboxEntries(trx, events);
       if (created) {

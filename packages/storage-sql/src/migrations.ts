@@ -222,6 +222,23 @@ const MIGRATIONS: readonly SchemaMigration[] = [
     },
   },
   {
+    // Retention keeps the newest tags and removes old ones: a tag's push time, set whenever a manifest PUT
+    // names the tag. Existing tags get the creation time of the manifest they point at (the best known).
+    name: '0006_tag_push_times',
+    up(db) {
+      return db.schema
+        .alterTable(TABLES.tags, (table) => {
+          table.bigInteger('pushed_at').notNullable().defaultTo(0);
+        })
+        .raw(
+          `update ${TABLES.tags} set pushed_at = coalesce((select m.created_at from ${TABLES.manifests} m where m.repository = ${TABLES.tags}.repository and m.digest = ${TABLES.tags}.digest), 0)`,
+        );
+    },
+    down(db) {
+      return db.schema.alterTable(TABLES.tags, (table) => table.dropColumn('pushed_at'));
+    },
+  },
+  {
     // Usage counters, moved by every write that links, unlinks, stores or removes something, in its own
     // transaction: a row per repository, and the registry's totals spread over a few slots so that pushes
     // to different repositories do not all wait for one row. Existing data is counted here.

@@ -1,14 +1,14 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { digestOf, type MetadataStore } from '@berth/core';
-import { MIGRATION_NAMES, MIGRATIONS_TABLE } from '@berth/storage-sql';
+import { MIGRATION_NAMES, MIGRATIONS_TABLE, TABLES, metadataMigrationSource } from '@berth/storage-sql';
 import { blobDigest, manifestWrite, metadataStoreContract } from '@berth/storage-testing';
 import Database from 'better-sqlite3';
 import knex from 'knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqlInspector } from '../../storage-sql/test/support/sql-inspector.js';
-import { openSqliteMetadataStore } from '../src/index.js';
+import { openSqliteMetadataStore, sqliteDialect } from '../src/index.js';
 
 const folders: string[] = [];
 
@@ -101,6 +101,23 @@ describe('openSqliteMetadataStore', () => {
     const applied = raw.prepare(`select name from ${MIGRATIONS_TABLE} order by id`).all() as Array<{ name: string }>;
     expect(applied.map((row) => row.name)).toEqual([...MIGRATION_NAMES]);
     expect(await store.listTags('app', { limit: 10 })).toEqual(['latest']);
+  });
+
+  it('gives the tags of an older schema the creation time of their manifest as push time (0006)', async () => {
+    // A file migrated up to 0005 with one tagged manifest in it, as a previous version left it.
+    await mkdir(dirname(filename), { recursive: true });
+    const old = knex({ client: 'better-sqlite3', connection: { filename }, useNullAsDefault: true });
+    const source = metadataMigrationSource(sqliteDialect);
+    const upTo0005 = { ...source, getMigrations: async () => (await source.getMigrations([])).filter((step) => step.name < '0006') };
+    await old.migrate.latest({ migrationSource: upTo0005, tableName: MIGRATIONS_TABLE });
+    const created = Date.UTC(2024, 0, 2, 3, 4, 5);
+    const digest = digestOf('old manifest');
+    await old(TABLES.manifests).insert({ repository: 'app', digest, media_type: 'application/vnd.oci.image.manifest.v1+json', size: 12, content: Buffer.from('old manifest'), created_at: created, touched_at: created });
+    await old(TABLES.tags).insert({ repository: 'app', name: 'v1', digest });
+    await old.destroy();
+
+    store = await openSqliteMetadataStore({ filename });
+    expect(await store.listTagRecords('app', { limit: 10 })).toEqual([{ name: 'v1', digest, pushedAt: new Date(created) }]);
   });
 
   it('writes manifests, references and tags to the file, and cascades their deletion', async () => {

@@ -169,6 +169,29 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         assert.equal(await store.resolveTag('app', 'now'), untagged.manifest.digest);
       });
 
+      it('sweeps only the listed manifests when given `only`, with the same guards', async () => {
+        const listed = manifestWrite('app');
+        const listedReferrer = manifestWrite('app', { subject: listed.manifest.digest });
+        const unlisted = manifestWrite('app');
+        const listedTagged = manifestWrite('app', { tag: 'kept' });
+        const listedElsewhere = manifestWrite('other', { content: listed.manifest.content });
+        for (const write of [listed, listedReferrer, unlisted, listedTagged, listedElsewhere]) await store.putManifest(write);
+        await store.markReachableManifests();
+        const only = [listed, listedReferrer, listedTagged].map(({ manifest }) => ({ repository: manifest.repository, digest: manifest.digest }));
+
+        assert.deepEqual(await store.sweepManifests({ touchedBefore: earlier(), limit: 10, only }), [], 'nothing untouched for long enough');
+        const expected = [listed, listedReferrer]
+          .map(({ manifest }) => ({ repository: manifest.repository, digest: manifest.digest, size: manifest.size }))
+          .sort((a, b) => (a.digest < b.digest ? -1 : 1));
+        assert.deepEqual(await store.sweepManifests({ touchedBefore: later(), limit: 10, only, dryRun: true }), expected);
+        assert.equal((await store.sweepManifests({ touchedBefore: later(), limit: 1, only, dryRun: true })).length, 1, 'at most limit');
+        assert.deepEqual(await store.sweepManifests({ touchedBefore: later(), limit: 10, only: [] }), []);
+        assert.deepEqual(await store.sweepManifests({ touchedBefore: later(), limit: 10, only }), expected);
+        for (const kept of [unlisted, listedTagged, listedElsewhere]) {
+          assert.ok(await store.getManifest(kept.manifest.repository, kept.manifest.digest), 'an unlisted or tagged manifest stays');
+        }
+      });
+
       it('sweeps links no manifest of the repository names, unless the repository is uploading or a conversion needs them', async () => {
         const named = blobDigest('named');
         const unnamed = blobDigest('unnamed');
@@ -465,6 +488,57 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         for (const tag of tags) await store.putManifest({ ...write, tag });
         await store.putManifest(manifestWrite('other', { tag: 'zzz' }));
         assert.deepEqual(await store.listTags('app', { limit: 100 }), [...tags].sort());
+      });
+
+      it('records when a tag was pushed, moved or pushed again, and lists tags with digest and push time a page at a time', async () => {
+        const a = manifestWrite('app');
+        const b = manifestWrite('app');
+        const before = Date.now();
+        await store.putManifest({ ...a, tag: 'v1' });
+        await store.putManifest({ ...a, tag: 'v2' });
+        await store.putManifest(manifestWrite('other', { tag: 'v0' }));
+        const first = await store.listTagRecords('app', { limit: 10 });
+        assert.deepEqual(first.map(({ name, digest }) => ({ name, digest })), [
+          { name: 'v1', digest: a.manifest.digest },
+          { name: 'v2', digest: a.manifest.digest },
+        ]);
+        for (const record of first) {
+          assert.ok(record.pushedAt instanceof Date);
+          assert.ok(record.pushedAt.getTime() >= before - 1000 && record.pushedAt.getTime() <= Date.now() + 1000, 'the push time is the time of the push');
+        }
+        // Wait for the clock to move on, so a later push has a later time.
+        const v1At = first[0]!.pushedAt.getTime();
+        while (Date.now() <= v1At + 1) await new Promise((resolve) => setTimeout(resolve, 2));
+        await store.putManifest({ ...b, tag: 'v1' });
+        await store.putManifest({ ...a, tag: 'v2' });
+        const [moved, again] = await store.listTagRecords('app', { limit: 10 });
+        assert.equal(moved!.digest, b.manifest.digest);
+        assert.ok(moved!.pushedAt.getTime() > v1At, 'moving a tag sets its push time');
+        assert.ok(again!.pushedAt.getTime() > v1At, 'pushing a tag again sets its push time');
+
+        const names = ['t1', 't2', 't3', 't4', 't5'];
+        for (const name of names) await store.putManifest({ ...a, tag: name });
+        const pages = await collectPages(async (last) =>
+          (await store.listTagRecords('app', { ...(last !== undefined && { last }), limit: 2 })).map((record) => record.name),
+        );
+        assert.deepEqual(pages, chunk(['t1', 't2', 't3', 't4', 't5', 'v1', 'v2'], 2));
+        assert.deepEqual(await store.listTagRecords('app', { limit: 0 }), []);
+        assert.deepEqual(await store.listTagRecords('none', { limit: 5 }), []);
+      });
+
+      it('deletes a tag with an expectation only while it points at that digest and was pushed before that time', async () => {
+        const a = manifestWrite('app', { tag: 'v1' });
+        const b = manifestWrite('app');
+        await store.putManifest(a);
+        const [record] = await store.listTagRecords('app', { limit: 1 });
+        const after = new Date(record!.pushedAt.getTime() + 1);
+        assert.equal(await store.deleteTag('app', 'v1', [], { digest: b.manifest.digest, pushedBefore: new Date(Date.now() + 60_000) }), false, 'another digest');
+        assert.equal(await store.deleteTag('app', 'v1', [], { digest: a.manifest.digest, pushedBefore: record!.pushedAt }), false, 'pushed since');
+        assert.equal(await store.resolveTag('app', 'v1'), a.manifest.digest);
+        assert.equal(await store.deleteTag('app', 'v1', [], { digest: a.manifest.digest, pushedBefore: after }), true);
+        assert.equal(await store.resolveTag('app', 'v1'), undefined);
+        assert.ok(await store.getManifest('app', a.manifest.digest), 'the manifest stays');
+        assert.equal(await store.deleteTag('app', 'v1', [], { digest: a.manifest.digest, pushedBefore: new Date(Date.now() + 60_000) }), false, 'already gone');
       });
 
       it('pages by key: empty, full pages, an exact last page, and a `last` past the end', async () => {

@@ -69,6 +69,8 @@ export function outboxContract(test: Pick<TestApi, 'describe' | 'it'>, subject: 
       await store.putManifest(write);
       await store.linkBlob('app', blobDigest('layer'), 3);
       assert.equal(await store.deleteTag('app', 'missing', [outboxEntry('app', 'no tag')]), false);
+      const moved = { digest: blobDigest('another manifest'), pushedBefore: later(1000) };
+      assert.equal(await store.deleteTag('app', 'latest', [outboxEntry('app', 'tag moved')], moved), false);
       assert.equal(await store.deleteManifest('app', blobDigest('nothing'), [outboxEntry('app', 'no manifest')]), false);
       assert.equal(await store.unlinkBlob('app', blobDigest('nothing'), [outboxEntry('app', 'no link')]), false);
       assert.equal(await outbox.countPending(), 0);

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createFsBlobStore } from '@berth/blobs-fs';
-import { createRegistryService, isCollectorBusy, type GcProgress, type GcSummary } from '@berth/registry';
+import type { RetentionRule } from '@berth/core';
+import { createRegistryService, isCollectorBusy, type GcProgress, type GcSummary, type RetentionRemoval } from '@berth/registry';
 import { readServerConfig } from '../config.js';
 import { prepareDataDirectory } from '../data-dir.js';
 import { openMetadata } from '../server.js';
@@ -14,8 +15,10 @@ export const GC_HELP = `Usage: berth gc [--dry-run] [--delete-untagged] [--grace
 
 Runs one garbage collection over the stores the server uses (SQLite in the data directory, or the
 PostgreSQL database, and the blobs in the data directory), safely while servers run on them: blobs no
-tag reaches and that nothing touched within the grace period leave the blob store. Prints a progress
-line on a terminal (stderr) and a summary. Exit 0, or 1 when another collection is running.
+tag reaches and that nothing touched within the grace period leave the blob store. The config file's
+retention rules are applied first (tags they select go, and what only those tags reached). Prints a
+progress line on a terminal (stderr) and a summary, with the tags retention removed (or, on a dry run,
+would remove) and the rule of each. Exit 0, or 1 when another collection is running.
 
   --dry-run            report what would be removed, remove nothing
   --delete-untagged    also remove untagged manifests nothing reachable refers to (gc.deleteUntagged)
@@ -23,7 +26,7 @@ line on a terminal (stderr) and a summary. Exit 0, or 1 when another collection 
   --json               print the summary as one JSON object
   --data DIR           the data directory (as for serve; default ./data)
   --database URL       a postgres:// URL (as for serve); default: SQLite in the data directory
-  --config FILE        read storage and gc settings from this config file
+  --config FILE        read storage, gc and retention settings from this config file
 `;
 
 const FLAGS = [
@@ -76,12 +79,13 @@ export async function gc(argv: readonly string[]): Promise<number> {
         dryRun,
         deleteUntagged: config.gcDeleteUntagged,
         grace: config.gcGraceMs,
+        retention: config.retention,
         ...(terminal && { onProgress: (progress: GcProgress) => process.stderr.write(`\r\u001b[K${progressLine(progress)}`) }),
       });
     } finally {
       if (terminal) process.stderr.write('\r\u001b[K');
     }
-    process.stdout.write(json ? `${JSON.stringify(summary)}\n` : summaryText(summary));
+    process.stdout.write(json ? `${JSON.stringify(summary)}\n` : summaryText(summary) + retentionText(summary, config.retention));
     return 0;
   } catch (error) {
     // Another instance (or berth gc) holds the collector's lease: one line, exit 1.
@@ -106,6 +110,27 @@ function summaryText(summary: GcSummary): string {
     '',
   ].join('\n');
 }
+
+/** The retention report: one line per tag, grouped by rule, each rule named by its position and repositories. */
+function retentionText(summary: GcSummary, rules: readonly RetentionRule[]): string {
+  const report = summary.retention;
+  if (report === undefined) return '';
+  const verb = summary.dryRun ? 'would remove' : 'removed';
+  const lines = [`  tags retention ${verb}: ${report.tagsRemoved}`];
+  for (const [index, rule] of rules.entries()) {
+    const removals = report.removals.filter((removal) => removal.rule === index);
+    if (removals.length === 0) continue;
+    lines.push(`  rule ${index} (${rule.repositories.join(', ')}): ${removals.length}`);
+    for (const removal of removals) lines.push(`    ${removal.repository}:${removal.tag}  ${removal.digest}  ${REASONS[removal.reason]}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const REASONS: Record<RetentionRemoval['reason'], string> = {
+  'older-than': 'older than olderThan',
+  'not-newest': 'not among the newest keepNewest',
+  'subject-removed': 'signature of a removed manifest',
+};
 
 function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -4,6 +4,7 @@ import { formatDuration } from './duration.js';
 import { quotaSettings } from './quota-setting.js';
 import type { ResolvedSettings, Source } from './resolve.js';
 import { SETTINGS, type Setting, type SettingValue } from './settings.js';
+import { printableRetention } from './retention-setting.js';
 import { maskedWebhook, webhookSettings } from './webhook-setting.js';
 
 /**
@@ -30,6 +31,7 @@ function printable(setting: Setting, value: SettingValue): unknown {
   if (setting.kind.type === 'duration') return formatDuration(value as number);
   if (setting.kind.type === 'webhooks') return webhookSettings(value as readonly string[]).map(maskedWebhook);
   if (setting.kind.type === 'quotas') return quotaSettings(value as readonly string[]).map(({ repository, limit }) => ({ repository, limit: formatByteSize(limit) }));
+  if (setting.kind.type === 'retention') return printableRetention(value as string);
   if (setting.secret === 'url-password' && typeof value === 'string') return maskUrlPassword(value);
   return Array.isArray(value) ? [...value] : value;
 }

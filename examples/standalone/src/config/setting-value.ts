@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import type { Setting, SettingValue } from './settings.js';
 import { parseQuotas } from './quota-setting.js';
+import { parseRetention } from './retention-setting.js';
 import { parseWebhooks } from './webhook-setting.js';
 
 export type Parsed = { ok: true; value: SettingValue } | { ok: false; problem: string };
@@ -61,6 +62,8 @@ export function parseSettingValue(setting: Setting, raw: unknown, baseDir: strin
       return parseWebhooks(raw);
     case 'quotas':
       return parseQuotas(raw);
+    case 'retention':
+      return parseRetention(raw);
     case 'section':
       return raw === undefined ? expected('a value') : { ok: true, value: JSON.stringify(raw) };
   }

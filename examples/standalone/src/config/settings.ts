@@ -45,7 +45,9 @@ export type SettingKind =
    */
   | { readonly type: 'webhooks' }
   /** Storage quotas: only in the config file, a list of `{ repository, limit }`. Held as one JSON text per quota. */
-  | { readonly type: 'quotas' };
+  | { readonly type: 'quotas' }
+  /** Retention rules (the file only): the collections of `berth gc` and `--gc-interval` apply them. Held as JSON text. */
+  | { readonly type: 'retention' };
 
 export type SettingValue = string | number | boolean | readonly string[];
 
@@ -109,12 +111,12 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'gcInterval', flag: 'gc-interval', file: 'gc.interval', kind: SECONDS_OR_OFF, default: 0, valueName: 'DURATION', help: 'collect garbage inside the server this often, first one interval after start (0: off)' },
   { name: 'gcGrace', flag: 'gc-grace', file: 'gc.grace', kind: { type: 'duration', bareUnit: 's', zero: true }, default: 3_600_000, valueName: 'DURATION', help: 'what was pushed, linked or touched more recently than this stays (0 allowed)' },
   { name: 'gcDeleteUntagged', flag: 'gc-delete-untagged', file: 'gc.deleteUntagged', kind: { type: 'boolean' }, default: false, help: 'the collection also removes untagged manifests nothing reachable refers to' },
+  { name: 'retention', file: 'retention', kind: { type: 'retention' }, help: 'retention rules applied by every collection (berth gc, --gc-interval)' },
 
   // usage and quotas
   { name: 'quotas', file: 'quotas', kind: { type: 'quotas' }, help: 'storage quotas: a list of { repository: PATTERN, limit: SIZE } (500MiB, 10GB); the first matching entry applies' },
 
   // features built later: defined now so that a config file written for them is refused, not ignored
-  { name: 'retention', file: 'retention', kind: { type: 'section' }, help: 'retention rules', notAvailable: 'the lifecycle work: retention' },
   { name: 'mirrors', file: 'mirrors', kind: { type: 'section' }, help: 'pull-through mirrors', notAvailable: 'the mirror' },
   { name: 'ui', file: 'ui', kind: { type: 'section' }, help: 'the web UI', notAvailable: 'the web UI' },
 ];

@@ -82,6 +82,19 @@ export interface CollectedBlob {
 }
 
 
+/** A tag with what retention needs: the manifest it points at and when it was last pushed (moved or pushed again). */
+export interface TagRecord {
+  name: string;
+  digest: string;
+  pushedAt: Date;
+}
+
+/** What a guarded tag delete expects: the tag still points at `digest` and was pushed before `pushedBefore`. */
+export interface TagExpectation {
+  digest: string;
+  pushedBefore: Date;
+}
+
 export interface UploadSession {
   id: string;
   repository: string;
@@ -98,6 +111,12 @@ export interface SweepOptions {
   touchedBefore: Date;
   limit: number;
   dryRun?: boolean;
+}
+
+/** What `sweepManifests` takes: `only` limits the sweep to these manifests (at most `limit` of them; `after` is then ignored). */
+export interface ManifestSweepOptions extends SweepOptions {
+  after?: CollectedManifest;
+  only?: ReadonlyArray<{ repository: string; digest: string }>;
 }
 
 /** A manifest berth converted for an older client (for example to signed schema1), kept so its digest can be pulled later. */
@@ -150,10 +169,19 @@ export interface MetadataStore {
   deleteManifest(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean>;
 
   resolveTag(repository: string, tag: string): Promise<string | undefined>;
-  /** `events` go to the outbox in the same transaction, only when the tag was removed. */
-  deleteTag(repository: string, tag: string, events?: readonly OutboxEntry[]): Promise<boolean>;
+  /**
+   * `events` go to the outbox in the same transaction, only when the tag was removed. With `expected`, the
+   * tag is removed only if, in the delete's own statement, it still points at that digest and was pushed
+   * before that time (retention: a tag pushed again meanwhile stays).
+   */
+  deleteTag(repository: string, tag: string, events?: readonly OutboxEntry[], expected?: TagExpectation): Promise<boolean>;
   /** Tags in lexical order. */
   listTags(repository: string, page: PageOptions): Promise<string[]>;
+  /**
+   * Tags in lexical order with their digest and push time (set by every manifest PUT naming the tag),
+   * a page at a time (`last` is a tag name).
+   */
+  listTagRecords(repository: string, page: PageOptions): Promise<TagRecord[]>;
 
   /** Manifests of the repository whose subject is `subjectDigest`, optionally of one artifact type. */
   listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]>;
@@ -192,9 +220,10 @@ export interface MetadataStore {
   markReachableManifests(): Promise<number>;
   /**
    * Up to `limit` unmarked, untagged manifests touched before `touchedBefore`, removed (with their tags,
-   * references and conversions) unless `dryRun`. `after` pages a dry run (repository, digest order).
+   * references and conversions) unless `dryRun`. `after` pages a dry run (repository, digest order);
+   * `only` restricts the sweep to the given manifests (retention's candidates), with the same guards.
    */
-  sweepManifests(options: SweepOptions & { after?: CollectedManifest }): Promise<CollectedManifest[]>;
+  sweepManifests(options: ManifestSweepOptions): Promise<CollectedManifest[]>;
   /**
    * Up to `limit` blob links that no manifest of their repository names, touched before `touchedBefore`,
    * in repositories without an upload session, removed unless `dryRun`. A link to one of `keepWithConversions`
