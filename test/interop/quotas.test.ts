@@ -32,7 +32,7 @@ describe('quotas with skopeo and berth usage', () => {
     configFile = join(scratch.child('config'), 'berth.yml');
     await mkdir(dirname(configFile), { recursive: true });
     // Every blob skopeo sends is larger than 100 bytes: the tiny repository cannot take even one.
-    await writeFile(configFile, 'quotas:\n  - repository: tiny/*\n    limit: 100B\n  - repository: roomy/**\n    limit: 10MiB\n');
+    await writeFile(configFile, 'quotas:\n  - repositories: tiny/*\n    limit: 100B\n  - repositories: [roomy/**]\n    limit: 10MiB\n');
     berth = await startBerth({ dataDir, args: ['--config', configFile] });
   });
 

@@ -30,7 +30,7 @@ export function printSettings(resolved: ResolvedSettings): string {
 function printable(setting: Setting, value: SettingValue): unknown {
   if (setting.kind.type === 'duration') return formatDuration(value as number);
   if (setting.kind.type === 'webhooks') return webhookSettings(value as readonly string[]).map(maskedWebhook);
-  if (setting.kind.type === 'quotas') return quotaSettings(value as readonly string[]).map(({ repository, limit }) => ({ repository, limit: formatByteSize(limit) }));
+  if (setting.kind.type === 'quotas') return quotaSettings(value as readonly string[]).map(({ repository, limit }) => ({ repositories: repository, limit: formatByteSize(limit) }));
   if (setting.kind.type === 'retention') return printableRetention(value as string);
   if (setting.secret === 'url-password' && typeof value === 'string') return maskUrlPassword(value);
   return Array.isArray(value) ? [...value] : value;

@@ -12,30 +12,41 @@ const size = z.union([z.string(), z.number()]).transform((raw, ctx) => {
   return bytes;
 });
 
+const pattern = z
+  .string()
+  .min(1)
+  .refine((text) => !text.includes('${user}'), { message: '${user} has no meaning in a quota (it holds whoever pushes)' });
+
+// `repositories` as in the access file and the retention rules: one pattern or a list, each repository capped alone.
 const entry = z.strictObject({
-  repository: z
-    .string()
-    .min(1)
-    .refine((pattern) => !pattern.includes('${user}'), { message: '${user} has no meaning in a quota (it holds whoever pushes)' }),
+  repositories: z.union([pattern, z.array(pattern).min(1)]),
   limit: size,
 });
 
 /**
- * The config file's `quotas`: a list of `{ repository: PATTERN, limit: SIZE }`, the first matching entry
- * applying. Returned as one JSON text per quota (setting values are text), the limit in bytes.
+ * The config file's `quotas`: a list of `{ repositories: PATTERN | [PATTERN…], limit: SIZE }`, the first
+ * matching pattern applying. Returned as one JSON text per pattern (setting values are text), the limit in bytes.
  */
 export function parseQuotas(raw: unknown): { ok: true; value: string[] } | { ok: false; problem: string } {
-  if (!Array.isArray(raw)) return { ok: false, problem: 'expected a list of entries with repository and limit' };
+  if (!Array.isArray(raw)) return { ok: false, problem: 'expected a list of entries with repositories and limit' };
   const quotas: string[] = [];
   for (const [index, item] of raw.entries()) {
     const result = entry.safeParse(item);
     if (!result.success) {
       const issue = result.error.issues[0]!;
       const key = issue.path.map(String).join('.');
-      const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : issue.code === 'invalid_type' && key !== '' ? 'missing or not text' : issue.message;
+      const message =
+        issue.code === 'unrecognized_keys'
+          ? `unknown key ${issue.keys.join(', ')}`
+          : issue.code === 'invalid_union'
+            ? 'missing, or not a pattern or a list of patterns'
+            : issue.code === 'invalid_type' && key !== ''
+              ? 'missing or not text'
+              : issue.message;
       return { ok: false, problem: `entry ${index}: ${key === '' ? '' : `${key}: `}${message}` };
     }
-    quotas.push(JSON.stringify(result.data satisfies RepositoryQuota));
+    const { repositories, limit } = result.data;
+    for (const repository of [repositories].flat()) quotas.push(JSON.stringify({ repository, limit } satisfies RepositoryQuota));
   }
   return { ok: true, value: quotas };
 }

@@ -44,7 +44,7 @@ export type SettingKind =
    * list of URLs or of entries with headers, timeout, retries, filters. Held as one JSON text per endpoint.
    */
   | { readonly type: 'webhooks' }
-  /** Storage quotas: only in the config file, a list of `{ repository, limit }`. Held as one JSON text per quota. */
+  /** Storage quotas: only in the config file, a list of `{ repositories, limit }`. Held as one JSON text per pattern. */
   | { readonly type: 'quotas' }
   /** Retention rules (the file only): the collections of `berth gc` and `--gc-interval` apply them. Held as JSON text. */
   | { readonly type: 'retention' };
@@ -114,7 +114,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'retention', file: 'retention', kind: { type: 'retention' }, help: 'retention rules applied by every collection (berth gc, --gc-interval)' },
 
   // usage and quotas
-  { name: 'quotas', file: 'quotas', kind: { type: 'quotas' }, help: 'storage quotas: a list of { repository: PATTERN, limit: SIZE } (500MiB, 10GB); the first matching entry applies' },
+  { name: 'quotas', file: 'quotas', kind: { type: 'quotas' }, help: 'storage quotas: a list of { repositories: PATTERN or [PATTERN...], limit: SIZE } (500MiB, 10GB); the first matching pattern applies' },
 
   // features built later: defined now so that a config file written for them is refused, not ignored
   { name: 'mirrors', file: 'mirrors', kind: { type: 'section' }, help: 'pull-through mirrors', notAvailable: 'the mirror' },
