@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError, covers, repositoryScope, type BlobInfo } from '@berth/core';
+import { RegistryError, covers, handOverChunks, repositoryScope, type BlobInfo } from '@berth/core';
 import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
 import type { AccessGate, RequestAccess } from '../access-control.js';
 import { parseContentRange } from '../http-ranges.js';
@@ -108,9 +108,13 @@ function uploadHeaders(ctx: Context, repository: string, id: string, size: numbe
   emptyBody(ctx);
 }
 
-/** The raw request stream: digests are over the exact bytes, so no body parser may touch it. */
+/**
+ * The raw request stream: digests are over the exact bytes, so no body parser may touch it. Node gives an
+ * HTTP/1 request each body chunk in memory of its own, read by nobody after the registry took it, so the
+ * blob store may free each one as soon as it is on its way to disk (HTTP/2 chunks share their memory).
+ */
 export function requestBody(ctx: Context): ByteStream {
-  return ctx.req;
+  return ctx.req.httpVersionMajor === 1 ? handOverChunks(ctx.req) : ctx.req;
 }
 
 /** True when the request carries body bytes (a declared non-zero length, or chunked encoding). */
