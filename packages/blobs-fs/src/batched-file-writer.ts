@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { releaseChunk } from './release-chunk.js';
 import { WriteBufferPool, type WriteBufferLease } from './write-buffer-pool.js';
 
 /**
@@ -18,6 +19,11 @@ export interface BatchedFileWriterOptions {
   /** Where batch sizes and buffers come from; shared by a store's writers so that together they stay bounded. */
   pool?: WriteBufferPool;
   flushEveryBytes?: number;
+  /**
+   * The chunks are handed over (core's handOverChunks): free each one once it is copied or written, so
+   * that many uploads at once do not hold the garbage of their socket reads until the collector runs.
+   */
+  releaseChunks?: boolean;
 }
 
 /** What one positional write takes: a pooled buffer filled by copies, or the caller's chunks as they are. */
@@ -36,6 +42,7 @@ export class BatchedFileWriter {
   readonly #handle: FileHandle;
   readonly #buffers: WriteBufferLease;
   readonly #flushEveryBytes: number;
+  readonly #releaseChunks: boolean;
   #position: number;
   #unflushed = 0;
   #flushing: Promise<void> | undefined;
@@ -54,6 +61,7 @@ export class BatchedFileWriter {
     this.#position = position;
     this.#buffers = (options.pool ?? new WriteBufferPool()).lease();
     this.#flushEveryBytes = options.flushEveryBytes ?? DEFAULT_FLUSH_BYTES;
+    this.#releaseChunks = options.releaseChunks ?? false;
   }
 
   /** Takes a chunk into the batch, handing full batches to the disk; waits only when too many are waiting for it. */
@@ -96,6 +104,7 @@ export class BatchedFileWriter {
       copied += length;
       if (this.#filled === buffer.byteLength) this.#writeBatch();
     }
+    if (this.#releaseChunks) releaseChunk(chunk);
   }
 
   #gather(chunk: Uint8Array): void {
@@ -131,6 +140,7 @@ export class BatchedFileWriter {
         this.#fail(error);
       } finally {
         if ('buffer' in batch) this.#buffers.give(batch.buffer);
+        else if (this.#releaseChunks) for (const chunk of batch.chunks) releaseChunk(chunk);
         this.#writes.shift();
       }
     });

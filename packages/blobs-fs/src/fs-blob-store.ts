@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   RegistryError,
+  chunksAreHandedOver,
   createDigestHash,
   parseDigest,
   satisfiableRange,
@@ -237,8 +238,9 @@ export class FsBlobStore implements BlobStore {
               ? createDigestHash('sha256')
               : undefined;
 
-        // Hashed as it arrives, copied into pooled batches written while the next bytes are read.
-        const writer = new BatchedFileWriter(handle, size, { pool: this.#writeBuffers });
+        // Hashed as it arrives, copied into pooled batches written while the next bytes are read; a
+        // handed-over chunk (an HTTP/1 request's) is freed as soon as it is copied or written.
+        const writer = new BatchedFileWriter(handle, size, { pool: this.#writeBuffers, releaseChunks: chunksAreHandedOver(body) });
         let position: number;
         try {
           for await (const chunk of body) {

@@ -7,6 +7,7 @@ export type * from './manifest/types.js';
 export type * from './stores/blob-store.js';
 export type * from './stores/metadata-store.js';
 export * from './accept.js';
+export * from './handed-over-chunks.js';
 export * from './manifest/descriptor.js';
 export * from './manifest/validate.js';
 export * from './manifest/references.js';

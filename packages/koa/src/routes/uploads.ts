@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError, covers, parseContentRange, repositoryScope, type BlobInfo } from '@berth/core';
-import { rangeHeader, uploadLocation } from '@berth/registry';
+import { RegistryError, covers, handOverChunks, parseContentRange, repositoryScope, type BlobInfo } from '@berth/core';
+import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
 import type { AccessGate, RequestAccess } from '../access-control.js';
 import { emptyBody, param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
 import { hasBody, requestBody } from '../request-body.js';
@@ -27,7 +27,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
       });
       if (mounted) return created(ctx, repository, mounted);
     } else if (digest !== undefined) {
-      const blob = await service.uploads.putMonolithic(repository, digest, requestBody(ctx), requestContext(ctx, granted.principal));
+      const blob = await service.uploads.putMonolithic(repository, digest, uploadBody(ctx), requestContext(ctx, granted.principal));
       return created(ctx, repository, blob);
     }
     const state = await service.uploads.start(repository);
@@ -56,7 +56,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
     if (range && declaredLength !== '' && Number(declaredLength) !== range.end - range.start + 1) {
       throw new RegistryError('BLOB_UPLOAD_INVALID', 'Content-Length does not match Content-Range', { status: 416 });
     }
-    const state = await service.uploads.append(repository, param(ctx, 'uuid'), requestBody(ctx), range);
+    const state = await service.uploads.append(repository, param(ctx, 'uuid'), uploadBody(ctx), range);
     ctx.status = 202;
     uploadHeaders(ctx, repository, state.id, state.size);
   });
@@ -67,7 +67,7 @@ export function registerUploadRoutes(router: Router, { service, access }: RouteD
     const digest = queryParam(ctx, 'digest');
     if (digest === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
     const range = parseContentRange(ctx.get('Content-Range'));
-    const lastChunk = hasBody(ctx) ? requestBody(ctx) : undefined;
+    const lastChunk = hasBody(ctx) ? uploadBody(ctx) : undefined;
     const blob = await service.uploads.complete(repository, param(ctx, 'uuid'), digest, lastChunk, range, requestContext(ctx, granted.principal));
     created(ctx, repository, blob);
   });
@@ -106,4 +106,14 @@ function uploadHeaders(ctx: Context, repository: string, id: string, size: numbe
     'Docker-Upload-UUID': id,
   });
   emptyBody(ctx);
+}
+
+/**
+ * An upload's body. Node gives an HTTP/1 request each body chunk in memory of its own, read by nobody after
+ * the registry took it, so the blob store may free each one as soon as it is on its way to disk (HTTP/2
+ * chunks share their memory).
+ */
+function uploadBody(ctx: Context): ByteStream {
+  const body = requestBody(ctx);
+  return ctx.req.httpVersionMajor === 1 ? handOverChunks(body) : body;
 }
