@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 const projects = [
   'packages/core',
   'packages/blobs-fs',
+  'packages/blobs-s3',
   'packages/storage-sql',
   'packages/storage-sqlite',
   'packages/storage-postgres',

@@ -3,7 +3,7 @@
 # podman, buildah, containerd for the client harness in test/support), Debian's docker-registry
 # (distribution 2.8, the reference), htpasswd and openssl for its auth modes (openssl and curl
 # for the TLS tests too), Prometheus (a real scraper for the metrics test; its service is not
-# started), and a running PostgreSQL. Idempotent. The daemons (dockerd, containerd) are not started here: each test file
+# started), Swift and memcached for the S3 store's tests (not started here), and a running PostgreSQL. Idempotent. The daemons (dockerd, containerd) are not started here: each test file
 # starts its own, by hand, in a temp dir (test/support/docker-engine.ts, containerd.ts).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -22,6 +22,12 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # curl with HTTP/2 (nghttp2) for the TLS / HTTP/2 interop tests.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# OpenStack Swift all-in-one with its S3 layer (s3api, tempauth with memcached): the real S3-compatible
+# server the S3 blob store's tests start in a temp dir (packages/blobs-s3/test/support/swift.ts).
+for server in proxy object container account; do
+  [ -x "/usr/bin/swift-$server-server" ] || missing+=("swift-$server")
+done
+[ -x /usr/bin/memcached ] || missing+=(memcached)
 if ((${#missing[@]} > 0)); then
   echo "installing ${missing[*]}"
   # Package scripts must not start the system's docker/containerd services (without systemd,

@@ -24,6 +24,8 @@ export interface ServerConfig {
   schema1Push: boolean;
   /** Uploads not finished within this many milliseconds are discarded. */
   uploadTtlMs: number;
+  /** Blobs in an S3 bucket instead of the data directory. */
+  s3: S3Config | undefined;
   /** Platforms served from a list to clients that cannot read lists, in order of preference. */
   platforms: string[] | undefined;
   /** Sign-in: none, Basic against an htpasswd file, or Bearer tokens (built-in service or an external one). */
@@ -93,6 +95,35 @@ export type AuthConfig =
       accessFile: string | undefined;
     };
 
+/** Where the blobs go when they go to S3 (`--s3-*`, `storage.s3` in a config file). */
+export interface S3Config {
+  bucket: string;
+  prefix: string | undefined;
+  endpoint: string | undefined;
+  region: string | undefined;
+  forcePathStyle: boolean;
+  redirect: boolean;
+}
+
+function s3Config(value: (name: string) => unknown, label: (name: string) => string): S3Config | undefined {
+  const bucket = value('s3Bucket') as string | undefined;
+  const others = ['s3Prefix', 's3Endpoint', 's3Region'].filter((name) => value(name) !== undefined);
+  if (bucket === undefined) {
+    if (others.length > 0) throw new UsageError(`${label(others[0]!)} needs --s3-bucket (storage.s3.bucket in a config file)`);
+    return undefined;
+  }
+  const endpoint = value('s3Endpoint') as string | undefined;
+  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) throw new UsageError(`${label('s3Endpoint')} must be an http:// or https:// URL, not ${endpoint}`);
+  return {
+    bucket,
+    prefix: value('s3Prefix') as string | undefined,
+    endpoint,
+    region: value('s3Region') as string | undefined,
+    forcePathStyle: value('s3ForcePathStyle') as boolean,
+    redirect: value('s3Redirect') as boolean,
+  };
+}
+
 /** Resolves the settings and maps them; every mistake is a UsageError (one line per problem). */
 export async function readServerConfig(input: ResolveInput): Promise<{ config: ServerConfig; resolved: ResolvedSettings }> {
   const resolved = await resolveSettings(input);
@@ -124,6 +155,7 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     schema1Push: value('schema1Push') as boolean,
     platforms: list === undefined ? undefined : [...list],
     uploadTtlMs: number('uploadTtl'),
+    s3: s3Config(value, label),
     auth: authConfig(text, label),
     publicUrl: publicUrl(text('publicUrl'), label('publicUrl')),
     trustProxy: value('trustProxy') as boolean,

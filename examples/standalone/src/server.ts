@@ -9,7 +9,6 @@ import { createRegistry, type Registry } from '@berth/koa';
 import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
-import { createFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 import { createServerAccess } from './access.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
@@ -17,6 +16,7 @@ import { openWhenReachable } from './database-wait.js';
 import { createListener } from './listener.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
+import { openBlobStore, type StandaloneBlobStore } from './blob-store.js';
 import { startGcSchedule } from './gc-schedule.js';
 
 export interface RunningServer {
@@ -54,7 +54,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   }
 
   let metadata: MetadataStore | undefined;
-  let blobs: FsBlobStore | undefined;
+  let blobs: StandaloneBlobStore | undefined;
   let stopSweep: (() => Promise<void>) | undefined;
   let stopGc: () => Promise<void> = async () => undefined;
   let registry: Registry | undefined;
@@ -64,7 +64,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Before anything opens a file there: an unusable directory is one clear error, never a hang.
     await prepareDataDirectory(config.dataDir);
     metadata = await openMetadata(config, logger);
-    blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+    blobs = await openBlobStore(config);
     const access = await createServerAccess(config, metadata, logger);
     registry = createRegistry({
       ...(access.authorize && { authorize: access.authorize }),

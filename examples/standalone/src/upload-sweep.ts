@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { FsBlobStore } from '@berth/blobs-fs';
+import type { StandaloneBlobStore } from './blob-store.js';
 import type { RegistryService } from '@berth/registry';
 
 /**
@@ -9,7 +9,7 @@ import type { RegistryService } from '@berth/registry';
  */
 export function startUploadSweep(
   service: RegistryService,
-  blobs: FsBlobStore,
+  blobs: StandaloneBlobStore,
   ttlMs: number,
   logger: Logger,
 ): () => Promise<void> {

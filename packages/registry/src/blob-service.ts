@@ -41,6 +41,11 @@ export class BlobService {
     throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: value }, cause });
   }
 
+  /** Where the client may fetch a blob `stat` returned itself, when the blob store offers that (see BlobStore.redirectUrl). */
+  async redirectUrl(blob: BlobInfo): Promise<string | undefined> {
+    return this.options.blobs.redirectUrl?.(blob.digest);
+  }
+
   /** The bytes of a blob `stat` returned (or of an already validated range of it). */
   async content(blob: BlobInfo, range?: ByteRange): Promise<BlobContent> {
     const { blobs } = this.options;

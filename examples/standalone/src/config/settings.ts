@@ -78,7 +78,12 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'database', flag: 'database', envAliases: ['BERTH_DATABASE_URL'], file: 'storage.database', kind: { type: 'string' }, valueName: 'URL', help: 'a postgres:// URL: metadata in PostgreSQL (blobs stay in the data directory); default: SQLite in the data directory', secret: 'url-password' },
   { name: 'databaseWait', flag: 'database-wait', file: 'storage.databaseWait', kind: SECONDS_OR_OFF, default: 30_000, valueName: 'DURATION', help: 'how long to retry an unreachable PostgreSQL at start-up' },
   { name: 'uploadTtl', flag: 'upload-ttl', envAliases: ['BERTH_UPLOAD_TTL_HOURS'], file: 'storage.uploadTtl', kind: { type: 'duration', bareUnit: 'h', zero: false }, default: 168 * 3_600_000, valueName: 'DURATION', help: 'uploads not finished within this time are discarded (a bare number is hours)' },
-  { name: 's3', file: 'storage.s3', kind: { type: 'section' }, help: 'blobs in S3', notAvailable: 'the S3 blob store' },
+  { name: 's3Bucket', flag: 's3-bucket', file: 'storage.s3.bucket', kind: { type: 'string' }, valueName: 'NAME', help: 'put the blobs in this S3 bucket (credentials from the AWS chain) instead of the data directory' },
+  { name: 's3Prefix', flag: 's3-prefix', file: 'storage.s3.prefix', kind: { type: 'string' }, valueName: 'P', help: 'key prefix (a folder) in the bucket' },
+  { name: 's3Endpoint', flag: 's3-endpoint', file: 'storage.s3.endpoint', kind: { type: 'string' }, valueName: 'URL', help: 'an S3-compatible server (Swift, Ceph radosgw, MinIO); default: AWS' },
+  { name: 's3Region', flag: 's3-region', file: 'storage.s3.region', kind: { type: 'string' }, valueName: 'R', help: "the bucket's region; default: the AWS chain's, else us-east-1" },
+  { name: 's3ForcePathStyle', flag: 's3-force-path-style', file: 'storage.s3.forcePathStyle', kind: { type: 'boolean' }, default: false, help: 'path-style URLs (endpoint/bucket/key), as most compatible servers need' },
+  { name: 's3Redirect', flag: 's3-redirect', file: 'storage.s3.redirect', kind: { type: 'boolean' }, default: false, help: 'answer blob downloads with a redirect to a presigned S3 URL' },
 
   // auth and access
   { name: 'auth', flag: 'auth', envAliases: ['BERTH_AUTH'], file: 'auth.mode', kind: { type: 'choice', choices: ['none', 'basic', 'token'] }, default: 'none', valueName: 'MODE', help: 'none, basic or token' },

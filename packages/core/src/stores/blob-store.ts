@@ -51,6 +51,11 @@ export interface BlobStore {
    */
   openReader?(digest: string, range?: ByteRange): Promise<BlobReader | undefined>;
   /**
+   * Optional: a URL the client may download the whole blob from itself (a presigned object-storage URL),
+   * or undefined to have the registry serve it. Whole-blob GETs are then answered with a 307 to it.
+   */
+  redirectUrl?(digest: string): Promise<string | undefined>;
+  /**
    * Optional: every published blob, streamed (never all in memory), for the collector to find bytes the
    * metadata does not know. Without it, such bytes stay.
    */
