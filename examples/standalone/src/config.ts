@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
-import type { RetentionRule } from '@berth/core';
+import type { RetentionRule, RepositoryQuota } from '@berth/core';
 import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
-import type { RepositoryQuota } from '@berth/core';
 import { quotaSettings } from './config/quota-setting.js';
 import { retentionRules } from './config/retention-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';

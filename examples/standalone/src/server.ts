@@ -9,12 +9,12 @@ import { createRegistry, type Registry } from '@berth/koa';
 import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
-import { createFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
-import { createServerAccess } from './access.js';
+import { openServerAccess } from './access.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
 import { openWhenReachable } from './database-wait.js';
-import { createListener } from './listener.js';
+import { openListener } from './listener.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 import { startGcSchedule } from './gc-schedule.js';
@@ -32,7 +32,7 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything is written.
-  const listener = await createListener(config, logger);
+  const listener = await openListener(config, logger);
   // The ports are bound next, so a port in use is reported before anything is written: before the data
   // directory is created and before a database is touched (or migrated). Until the registry is ready,
   // a request that arrives gets 503.
@@ -64,8 +64,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Before anything opens a file there: an unusable directory is one clear error, never a hang.
     await prepareDataDirectory(config.dataDir);
     metadata = await openMetadata(config, logger);
-    blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
-    const access = await createServerAccess(config, metadata, logger);
+    blobs = await openFsBlobStore({ root: join(config.dataDir, 'blobs') });
+    const access = await openServerAccess(config, metadata, logger);
     registry = createRegistry({
       ...(access.authorize && { authorize: access.authorize }),
       metadata,

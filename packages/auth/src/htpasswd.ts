@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { RESERVED_USER_NAMES } from '@berth/core';
+import { RESERVED_USER_NAMES } from '@berth/core/internal';
 import { AuthConfigError } from './config-error.js';
 import { openWatchedFile, type WatchedFileOptions } from './watched-file.js';
 
@@ -30,7 +30,7 @@ interface HtpasswdEntries {
 
 /**
  * Opens an Apache htpasswd file of bcrypt entries (`htpasswd -B`), as distribution's htpasswd auth
- * reads it. The file is re-read when it changes; see {@link openWatchedFile}.
+ * reads it. The file is re-read when it changes; see `WatchedFileOptions` for how.
  */
 export async function openHtpasswd(path: string, options: HtpasswdOptions = {}): Promise<Htpasswd> {
   const file = await openWatchedFile(path, parseHtpasswd, options);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { libtrustPublicJwk, type LibtrustPublicJwk, type Scope } from '@berth/core';
+import { type Scope, type LibtrustPublicJwk } from '@berth/core';
+import { libtrustPublicJwk } from '@berth/core/internal';
 import { jwtVerify, SignJWT } from 'jose';
 import { accessClaimOf, TokenError, tokenErrorFrom } from './token-claims.js';
 import type { TokenSigningKey } from './token-signing-key.js';

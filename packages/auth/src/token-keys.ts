@@ -1,6 +1,6 @@
 import { createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { libtrustKeyId } from '@berth/core';
+import { libtrustKeyId } from '@berth/core/internal';
 import { z } from 'zod';
 import { algorithmsForKey, unsupportedKeyReason } from './token-claims.js';
 

@@ -1,12 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import {
-  generateLibtrustKey,
-  libtrustKeyFromJwk,
-  libtrustKeyFromText,
-  libtrustKeyToJwk,
-  type LibtrustKey,
-  type MetadataStore,
-} from '@berth/core';
+import { type MetadataStore, type LibtrustKey } from '@berth/core';
+import { generateLibtrustKey, libtrustKeyFromJwk, libtrustKeyFromText, libtrustKeyToJwk } from '@berth/core/internal';
 import { z } from 'zod';
 import { createCertificate } from './certificate.js';
 

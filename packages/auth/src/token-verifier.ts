@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { libtrustKeyId, type Scope } from '@berth/core';
+import { type Scope } from '@berth/core';
+import { libtrustKeyId } from '@berth/core/internal';
 import { decodeProtectedHeader, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 import { algorithmsForKey, scopesFromAccessClaim, TokenError, tokenErrorFrom } from './token-claims.js';
 import type { TrustedKey, TrustedKeys } from './token-keys.js';

@@ -37,7 +37,7 @@ export interface RegistryErrorOptions {
 
 /**
  * Marks RegistryErrors by a registry-wide symbol rather than by class identity, so an error made by one
- * copy of @berth/core is recognised by another (an app and a plugin may each bundle their own).
+ * copy of `@berth/core` is recognised by another (an app and a plugin may each bundle their own).
  */
 const REGISTRY_ERROR = Symbol.for('@berth/core.RegistryError');
 

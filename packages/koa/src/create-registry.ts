@@ -3,15 +3,14 @@ import Router from '@koa/router';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import {
-  combineObservers,
   createRegistryService,
-  WebhookDelivery,
   type DeliveryLog,
   type EndpointStatus,
   type RegistryEventListener,
   type RegistryService,
   type RegistryServiceOptions,
 } from '@berth/registry';
+import { combineObservers, WebhookDelivery } from '@berth/registry/internal';
 import type { EventAction } from '@berth/core';
 import { accessGate, type Authorize } from './access-control.js';
 import { consoleErrorLog, logRequestErrors, type CallbackOptions } from './error-log.js';

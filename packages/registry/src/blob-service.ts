@@ -1,13 +1,6 @@
 import type { Readable } from 'node:stream';
-import {
-  RegistryError,
-  assertRepositoryName,
-  parseDigest,
-  type BlobInfo,
-  type BlobReader,
-  type ByteRange,
-  type RequestContext,
-} from '@berth/core';
+import { RegistryError, parseDigest, type BlobInfo, type BlobReader, type ByteRange, type RequestContext } from '@berth/core';
+import { assertRepositoryName } from '@berth/core/internal';
 import { MissingBlobError } from './missing-blob.js';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';

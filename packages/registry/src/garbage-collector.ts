@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  EMPTY_LAYER_DIGEST,
-  RegistryError,
-  compileRetentionPolicy,
-  subjectOfReferrerTag,
-  type CollectedBlob,
-  type CollectedManifest,
-  type ListedBlob,
-  type RetentionRule,
-} from '@berth/core';
+import { RegistryError, type CollectedBlob, type CollectedManifest, type ListedBlob, type RetentionRule } from '@berth/core';
+import { EMPTY_LAYER_DIGEST, compileRetentionPolicy, subjectOfReferrerTag } from '@berth/core/internal';
 import type { ManifestService } from './manifest-service.js';
 import type { ResolvedOptions } from './options.js';
 import { applyRetentionRules, manifestsHangingOn, type ManifestKey, type RetentionPassResult, type RetentionRemoval } from './retention-pass.js';

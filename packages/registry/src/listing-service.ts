@@ -1,4 +1,5 @@
-import { MediaType, RegistryError, assertRepositoryName, parseDigest, type Descriptor } from '@berth/core';
+import { RegistryError, parseDigest, type Descriptor } from '@berth/core';
+import { MediaType, assertRepositoryName } from '@berth/core/internal';
 import type { ResolvedOptions } from './options.js';
 
 export interface PageRequest {

@@ -1,23 +1,25 @@
 import {
   RegistryError,
+  digestOf,
+  parseDigest,
+  type RequestContext,
+  type StoredManifest,
+  type RepositoryQuota,
+  type TagExpectation,
+} from '@berth/core';
+import {
   assertDescriptorSizes,
   assertRepositoryName,
-  digestOf,
   kindOfContentType,
   negotiate,
   parseAccept,
-  parseDigest,
   parseManifest,
   parseManifestLookup,
   parseManifestReference,
   type AcceptedTypes,
   type ManifestReference,
   type ParsedManifest,
-  type RequestContext,
-  type StoredManifest,
-  type RepositoryQuota,
-  type TagExpectation,
-} from '@berth/core';
+} from '@berth/core/internal';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
 import type { NegotiationOutcome } from './observer.js';

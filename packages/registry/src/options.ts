@@ -1,7 +1,8 @@
 import type { BlobStore, EventSource, MetadataStore } from '@berth/core';
 import type { ListenerErrorHandler } from './events/event-hub.js';
 import { resolveWebhookEndpoint, type ResolvedWebhookEndpoint, type WebhookEndpoint } from './events/webhook-endpoint.js';
-import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform, type PlatformPreference, type QuotaPolicy, type RepositoryQuota } from '@berth/core';
+import { type RepositoryQuota, type PlatformPreference, type QuotaPolicy } from '@berth/core';
+import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform } from '@berth/core/internal';
 import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
 export interface RegistryServiceOptions {

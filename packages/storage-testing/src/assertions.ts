@@ -10,7 +10,7 @@ export interface ExpectedRegistryError {
 
 /**
  * Asserts that `promise` rejects with a RegistryError of the given code, status and headers (those
- * given), and returns it. A plain Error, or a RegistryError from another copy of @berth/core,
+ * given), and returns it. A plain Error, or a RegistryError from another copy of `@berth/core`,
  * fails: the HTTP layer would answer either with a 500.
  */
 export async function rejectsWithRegistryError(promise: Promise<unknown>, expected: ExpectedRegistryError): Promise<RegistryError> {

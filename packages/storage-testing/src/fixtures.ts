@@ -7,7 +7,7 @@ export const SCHEMA1_SIGNED = 'application/vnd.docker.distribution.manifest.v1+p
 
 let nonce = 0;
 
-type ManifestWriteOptions = Partial<Omit<ManifestWrite['manifest'], 'repository'>> & Partial<Omit<ManifestWrite, 'manifest'>>;
+export type ManifestWriteOptions = Partial<Omit<ManifestWrite['manifest'], 'repository'>> & Partial<Omit<ManifestWrite, 'manifest'>>;
 
 /** A manifest write with unique bytes (so a unique digest) unless the caller passes content. */
 export function manifestWrite(repository: string, options: ManifestWriteOptions = {}): ManifestWrite {

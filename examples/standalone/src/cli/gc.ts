@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import type { RetentionRule } from '@berth/core';
 import { createRegistryService, isCollectorBusy, type GcProgress, type GcSummary, type RetentionRemoval } from '@berth/registry';
 import { readServerConfig } from '../config.js';
@@ -70,7 +70,7 @@ export async function gc(argv: readonly string[]): Promise<number> {
   await prepareDataDirectory(config.dataDir);
   const metadata = await openMetadata(config, logger);
   try {
-    const blobs = await createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+    const blobs = await openFsBlobStore({ root: join(config.dataDir, 'blobs') });
     const service = createRegistryService({ metadata, blobs });
     const terminal = process.stderr.isTTY === true;
     let summary: GcSummary;
