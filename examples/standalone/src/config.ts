@@ -7,6 +7,7 @@ import { retentionRules } from './config/retention-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
+/** The server's configuration, every setting resolved. */
 export interface ServerConfig {
   host: string;
   port: number;
@@ -77,6 +78,7 @@ export interface ServerConfig {
   retention: RetentionRule[];
 }
 
+/** The server's sign-in mode and its files. */
 export type AuthConfig =
   | { mode: 'none' }
   | { mode: 'basic'; htpasswdFile: string; accessFile: string | undefined }

@@ -19,6 +19,7 @@ import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 import { startGcSchedule } from './gc-schedule.js';
 
+/** A started server: its URL, its logger and how to stop it. */
 export interface RunningServer {
   url: string;
   logger: Logger;
@@ -30,6 +31,7 @@ export interface RunningServer {
   close(): Promise<{ drained: boolean }>;
 }
 
+/** Starts the berth server: opens the stores, listens, and runs the background work (upload sweep, collector schedule). */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything is written.
   const listener = await openListener(config, logger);

@@ -9,6 +9,7 @@ export class TrustedKeysError extends Error {
   override readonly name = 'TrustedKeysError';
 }
 
+/** One key a token may be signed with, and its key id. */
 export interface TrustedKey {
   readonly publicKey: KeyObject;
   /** The libtrust key ID, what distribution matches a token's `kid` against. */

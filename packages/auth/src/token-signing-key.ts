@@ -7,6 +7,7 @@ import { createCertificate } from './certificate.js';
 /** Where the generated token signing key lives in the metadata store's settings. */
 export const TOKEN_SIGNING_KEY_SETTING = 'token.signing-key';
 
+/** The key tokens are signed with, and its certificate (see {@link resolveTokenSigningKey}). */
 export interface TokenSigningKey {
   /** ECDSA P-256: tokens are ES256, with the libtrust key ID as `kid`. */
   key: LibtrustKey;

@@ -29,6 +29,7 @@ import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './lay
 /** Read size of blob streams: fewer thread-pool round trips than the 64 KiB default, still small per client. */
 const STREAM_CHUNK_BYTES = 256 * 1024;
 
+/** Options of {@link openFsBlobStore}. */
 export interface FsBlobStoreOptions {
   /** Directory holding blobs, uploads and temp files; created when missing. */
   root: string;

@@ -25,6 +25,7 @@ import { metricsEndpoint, type MetricsEndpointOptions } from './observability/me
 import { RegistryMetrics, type MetricsOptions } from './observability/registry-metrics.js';
 import { assignRequestId } from './observability/request-id.js';
 
+/** Options of {@link createRegistry}: the registry service options and the HTTP layer's. */
 export interface CreateRegistryOptions extends RegistryServiceOptions {
   /**
    * Serve the registry only for these hosts (a string, a list or a RegExp matched against `Host`).
@@ -59,6 +60,7 @@ export interface RegistryEvents {
   webhookStatus(): EndpointStatus[];
 }
 
+/** What {@link createRegistry} returns: the routes to mount, a Node request handler, health, metrics and events. */
 export interface Registry {
   service: RegistryService;
   router: Router;
@@ -84,6 +86,7 @@ export interface Registry {
   close(): Promise<void>;
 }
 
+/** Creates the registry as Koa middleware over a metadata store and a blob store. */
 export function createRegistry(options: CreateRegistryOptions): Registry {
   const metrics = options.metrics === false ? undefined : new RegistryMetrics(options.metrics);
   const service = createRegistryService({ ...options, observer: combineObservers([options.observer, metrics?.observer]) });

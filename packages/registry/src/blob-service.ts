@@ -117,6 +117,7 @@ async function readableOrNone(from: string, readable: MountOptions['readable']):
   return !readable || (await readable([from])).includes(from) ? from : undefined;
 }
 
+/** A cross-repository blob mount: where the blob comes from. */
 export interface MountOptions {
   /** The repository named by `from`: only a blob it links is mounted. */
   from?: string;

@@ -5,6 +5,7 @@ import { type RepositoryQuota, type PlatformPreference, type QuotaPolicy } from 
 import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform } from '@berth/core/internal';
 import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
+/** Options of {@link createRegistryService} (and of `createRegistry` in `@berth/koa`). */
 export interface RegistryServiceOptions {
   metadata: MetadataStore;
   blobs: BlobStore;
@@ -51,6 +52,7 @@ export interface RegistryServiceOptions {
   quotas?: RepositoryQuota[];
 }
 
+/** The service options with every default applied. */
 export interface ResolvedOptions
   extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas'>> {
   /** The compiled `quotas` option. */

@@ -37,6 +37,7 @@ import {
 import { TABLES } from './tables.js';
 import { applyUsageChange, listRepositoryUsage, readRegistryUsage, readRepositoryUsage } from './usage-counters.js';
 
+/** Options of a {@link KnexMetadataStore}. */
 export interface KnexMetadataStoreOptions {
   dialect: Dialect;
   /** Destroy the knex instance (its connection pool) on close(). Defaults to true: the store owns it. */

@@ -5,6 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import knex from 'knex';
 import { sqliteDialect, sqliteDialectFor } from './sqlite-dialect.js';
 
+/** Options of {@link openSqliteMetadataStore}. */
 export interface SqliteMetadataStoreOptions {
   /** Path of the database file (its folders are created), or `:memory:`. */
   filename: string;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { RegistryError, type ErrorCode } from '@berth/core';
 
+/** What {@link rejectsWithRegistryError} expects of the error: its code, status and headers (each checked when given). */
 export interface ExpectedRegistryError {
   /** Left out where the interface fixes only the status. */
   code?: ErrorCode;

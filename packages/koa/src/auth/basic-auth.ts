@@ -5,6 +5,7 @@ import type { Authorize } from '../access-control.js';
 import { basicChallenge, unauthorized } from './challenge.js';
 import { signInWithBasic } from './credentials.js';
 
+/** Options of {@link basicAuth}. */
 export interface BasicAuthOptions {
   /** The users (`openHtpasswd(path)` from `@berth/auth`; re-read when the file changes). */
   htpasswd: Htpasswd;

@@ -5,6 +5,7 @@ import { TokenError, createTokenVerifier, type TrustedKeys } from '@berth/auth';
 import type { Authorize } from '../access-control.js';
 import { bearerChallenge, unauthorized } from './challenge.js';
 
+/** Options of {@link tokenAuth}. */
 export interface TokenAuthOptions {
   /** The token service's `iss`. */
   issuer: string;

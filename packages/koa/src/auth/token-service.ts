@@ -17,6 +17,7 @@ import { registryErrors } from '../errors.js';
 import { basicChallenge, unauthorized } from './challenge.js';
 import { signInWithBasic, signInWithPassword } from './credentials.js';
 
+/** Options of {@link tokenService}. */
 export interface TokenServiceOptions {
   /** The users who may sign in. */
   htpasswd: Htpasswd;
@@ -38,6 +39,7 @@ export interface TokenServiceOptions {
   limiter?: SignInLimiter;
 }
 
+/** The token endpoint {@link tokenService} returns, to mount in the app. */
 export interface TokenService {
   /** `GET`/`POST <path>`, `GET <path>/cert.pem`, `GET <path>/jwks.json`, to `app.use()`. */
   routes(): Middleware;

@@ -11,6 +11,7 @@ export interface WebhookDeliveryState {
   oldestPendingAge(): Promise<number | undefined>;
 }
 
+/** The `metrics` option of {@link createRegistry}. */
 export interface MetricsOptions {
   /** Put before every metric name. Default `berth_`. */
   prefix?: string;

@@ -19,6 +19,7 @@ export interface EventSink {
   pulled(event: RegistryEvent): void;
 }
 
+/** Options of the event recorder. */
 export interface EventRecorderOptions {
   hub: EventHub;
   endpoints: readonly ResolvedWebhookEndpoint[];
