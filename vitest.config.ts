@@ -31,6 +31,11 @@ export default defineConfig({
         test: { name: 'interop', root: 'test', include: ['interop/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
       },
       {
+        // The public API reports in api/ against the built declarations.
+        extends: true as const,
+        test: { name: 'api', root: 'test', include: ['api/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 300_000 },
+      },
+      {
         // Crashes, full disks, overload and start-up failures, against the built standalone server.
         extends: true as const,
         test: { name: 'faults', root: 'test', include: ['faults/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },

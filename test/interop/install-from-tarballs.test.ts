@@ -191,9 +191,9 @@ describe('installed by name into a fresh Koa app', () => {
       join(dir, 'app.mjs'),
       `import Koa from 'koa';
 import { createRegistry } from '@berth/koa';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 ${store}
-const blobs = await createFsBlobStore({ root: process.env.BLOB_DIR });
+const blobs = await openFsBlobStore({ root: process.env.BLOB_DIR });
 const registry = createRegistry({ metadata, blobs });
 const app = new Koa();
 app.use(registry.routes()).use(registry.allowedMethods());

@@ -3,7 +3,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { createRegistry, type CreateRegistryOptions } from '@berth/koa';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { apiKeySignIn, appRules } from './api-keys.js';
 
 export interface ExampleAppOptions {
@@ -26,9 +26,9 @@ export interface ExampleApp {
  * An existing application with routes of its own (a health check and a small JSON API), into which
  * berth is mounted beside them. Clients call `/v2/` at the host root, so the registry shares the root.
  */
-export async function createExampleApp(options: ExampleAppOptions): Promise<ExampleApp> {
+export async function openExampleApp(options: ExampleAppOptions): Promise<ExampleApp> {
   const metadata = await openSqliteMetadataStore({ filename: join(options.dataDir, 'berth.sqlite') });
-  const blobs = await createFsBlobStore({ root: join(options.dataDir, 'blobs') });
+  const blobs = await openFsBlobStore({ root: join(options.dataDir, 'blobs') });
   const registry = createRegistry({
     metadata,
     blobs,

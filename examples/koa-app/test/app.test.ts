@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createExampleApp, type ExampleApp } from '../src/index.js';
+import { openExampleApp, type ExampleApp } from '../src/index.js';
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
@@ -18,7 +18,7 @@ describe('berth mounted in an existing Koa app', () => {
 
   async function open(registryHost?: string) {
     dir = await mkdtemp(join(tmpdir(), 'berth-example-'));
-    example = await createExampleApp({ dataDir: dir, ...(registryHost && { registryHost }) });
+    example = await openExampleApp({ dataDir: dir, ...(registryHost && { registryHost }) });
     return request(example.app.callback());
   }
 
@@ -58,7 +58,7 @@ describe('the host app deciding registry access with its own sign-in', () => {
 
   async function open() {
     dir = await mkdtemp(join(tmpdir(), 'berth-example-'));
-    example = await createExampleApp({ dataDir: dir, apiKeys: { alice: 'key-a', bob: 'key-b' } });
+    example = await openExampleApp({ dataDir: dir, apiKeys: { alice: 'key-a', bob: 'key-b' } });
     return request(example.app.callback());
   }
 

@@ -20,7 +20,7 @@ export interface ServerAccess {
 }
 
 /** Builds the sign-in mode the configuration asks for; every file is read (and checked) before the server listens. */
-export async function createServerAccess(config: ServerConfig, metadata: MetadataStore, logger: Logger): Promise<ServerAccess> {
+export async function openServerAccess(config: ServerConfig, metadata: MetadataStore, logger: Logger): Promise<ServerAccess> {
   const { auth } = config;
   if (auth.mode === 'none') return { authorize: undefined, tokenRoutes: undefined };
   const access = auth.accessFile === undefined ? undefined : await loadAccessFile(auth.accessFile);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { BlobStore } from '@berth/core';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import type { ServerConfig } from './config.js';
 
 /** The blob store the server and `berth gc` use, with the sweep of abandoned uploads both stores have. */
@@ -12,7 +12,7 @@ export type StandaloneBlobStore = BlobStore & { purgeUploads(date: Date): Promis
  */
 export async function openBlobStore(config: Pick<ServerConfig, 'dataDir' | 's3'>): Promise<StandaloneBlobStore> {
   const { s3 } = config;
-  if (s3 === undefined) return createFsBlobStore({ root: join(config.dataDir, 'blobs') });
+  if (s3 === undefined) return openFsBlobStore({ root: join(config.dataDir, 'blobs') });
   const { openS3BlobStore } = await import('@berth/blobs-s3');
   return openS3BlobStore({
     bucket: s3.bucket,

@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
-import type { RetentionRule } from '@berth/core';
+import type { RetentionRule, RepositoryQuota } from '@berth/core';
 import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
-import type { RepositoryQuota } from '@berth/core';
 import { quotaSettings } from './config/quota-setting.js';
 import { retentionRules } from './config/retention-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
+/** The server's configuration, every setting resolved. */
 export interface ServerConfig {
   host: string;
   port: number;
@@ -80,6 +80,7 @@ export interface ServerConfig {
   retention: RetentionRule[];
 }
 
+/** The server's sign-in mode and its files. */
 export type AuthConfig =
   | { mode: 'none' }
   | { mode: 'basic'; htpasswdFile: string; accessFile: string | undefined }

@@ -30,7 +30,7 @@ export interface Listener {
  * serves new connections at once, a bad one is logged and the old pair kept. Made before anything
  * else at start-up, so a bad certificate stops it before anything is written.
  */
-export async function createListener(options: ListenerOptions, logger: Logger): Promise<Listener> {
+export async function openListener(options: ListenerOptions, logger: Logger): Promise<Listener> {
   const files = certificateFiles(options);
   if (files === undefined) {
     const server = createHttpServer(serverOptions(options));

@@ -10,15 +10,16 @@ import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import type { ServerConfig } from './config.js';
-import { createServerAccess } from './access.js';
+import { openServerAccess } from './access.js';
 import { StartupError, prepareDataDirectory } from './data-dir.js';
 import { openWhenReachable } from './database-wait.js';
-import { createListener } from './listener.js';
+import { openListener } from './listener.js';
 import { logAppErrors, requestLog } from './request-log.js';
 import { startUploadSweep } from './upload-sweep.js';
 import { openBlobStore, type StandaloneBlobStore } from './blob-store.js';
 import { startGcSchedule } from './gc-schedule.js';
 
+/** A started server: its URL, its logger and how to stop it. */
 export interface RunningServer {
   url: string;
   logger: Logger;
@@ -30,9 +31,10 @@ export interface RunningServer {
   close(): Promise<{ drained: boolean }>;
 }
 
+/** Starts the berth server: opens the stores, listens, and runs the background work (upload sweep, collector schedule). */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   // HTTP, HTTPS or HTTPS with HTTP/2; a bad certificate stops the start here, before anything is written.
-  const listener = await createListener(config, logger);
+  const listener = await openListener(config, logger);
   // The ports are bound next, so a port in use is reported before anything is written: before the data
   // directory is created and before a database is touched (or migrated). Until the registry is ready,
   // a request that arrives gets 503.
@@ -65,7 +67,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await prepareDataDirectory(config.dataDir);
     metadata = await openMetadata(config, logger);
     blobs = await openBlobStore(config);
-    const access = await createServerAccess(config, metadata, logger);
+    const access = await openServerAccess(config, metadata, logger);
     registry = createRegistry({
       ...(access.authorize && { authorize: access.authorize }),
       metadata,

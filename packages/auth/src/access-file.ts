@@ -3,7 +3,7 @@ import * as z from 'zod';
 import type { AccessRule } from '@berth/core';
 import { AuthConfigError, readConfigFile } from './config-error.js';
 
-/** Reads an access file (YAML, or JSON, which is YAML): a list of {@link AccessRule}s. */
+/** Reads an access file (YAML, or JSON, which is YAML): a list of access rules (`AccessRule` from `@berth/core`). */
 export async function loadAccessFile(path: string): Promise<AccessRule[]> {
   return parseAccessRules(await readConfigFile(path), path);
 }

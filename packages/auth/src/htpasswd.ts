@@ -1,9 +1,10 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { RESERVED_USER_NAMES } from '@berth/core';
+import { RESERVED_USER_NAMES } from '@berth/core/internal';
 import { AuthConfigError } from './config-error.js';
 import { openWatchedFile, type WatchedFileOptions } from './watched-file.js';
 
+/** An open htpasswd file: checks passwords against its bcrypt entries, re-read when the file changes. */
 export interface Htpasswd {
   /** True when `password` is `user`'s. Unknown users cost as much as known ones (compared with a dummy hash of the file's highest cost). */
   verify(user: string, password: string): Promise<boolean>;
@@ -13,6 +14,7 @@ export interface Htpasswd {
   has(user: string): Promise<boolean>;
 }
 
+/** Options of {@link openHtpasswd}. */
 export interface HtpasswdOptions extends WatchedFileOptions {
   /** How long a successful check is remembered (default 5 minutes). */
   cacheTtlMs?: number;
@@ -30,7 +32,7 @@ interface HtpasswdEntries {
 
 /**
  * Opens an Apache htpasswd file of bcrypt entries (`htpasswd -B`), as distribution's htpasswd auth
- * reads it. The file is re-read when it changes; see {@link openWatchedFile}.
+ * reads it. The file is re-read when it changes; see `WatchedFileOptions` for how.
  */
 export async function openHtpasswd(path: string, options: HtpasswdOptions = {}): Promise<Htpasswd> {
   const file = await openWatchedFile(path, parseHtpasswd, options);

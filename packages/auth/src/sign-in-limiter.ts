@@ -12,6 +12,7 @@ export interface SignInLimiter {
   succeeded(account: string, address: string): void;
 }
 
+/** Options of {@link createSignInLimiter}. */
 export interface SignInLimiterOptions {
   /** Failures within the window that block (default 10). */
   maxFailures?: number;
@@ -23,6 +24,7 @@ export interface SignInLimiterOptions {
   now?: () => number;
 }
 
+/** Creates a limiter of failed sign-ins per account and client address (10 a minute by default), shared by the basic-auth hook and the token service. */
 export function createSignInLimiter(options: SignInLimiterOptions = {}): SignInLimiter {
   const maxFailures = options.maxFailures ?? 10;
   const windowMs = options.windowMs ?? 60_000;

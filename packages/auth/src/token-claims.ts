@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { knownActions, type Scope } from '@berth/core';
+import { type Scope } from '@berth/core';
+import { knownActions } from '@berth/core/internal';
 import { errors as joseErrors } from 'jose';
 import { z } from 'zod';
 

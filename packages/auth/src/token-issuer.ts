@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { libtrustPublicJwk, type LibtrustPublicJwk, type Scope } from '@berth/core';
+import { type Scope, type LibtrustPublicJwk } from '@berth/core';
+import { libtrustPublicJwk } from '@berth/core/internal';
 import { jwtVerify, SignJWT } from 'jose';
 import { accessClaimOf, TokenError, tokenErrorFrom } from './token-claims.js';
 import type { TokenSigningKey } from './token-signing-key.js';
 
+/** Options of {@link createTokenIssuer}. */
 export interface TokenIssuerOptions {
   /** The `iss` of every token; verifiers (berth's or distribution's `auth.token.issuer`) must expect it. */
   issuer: string;
@@ -18,6 +20,7 @@ export interface TokenIssuerOptions {
   now?: () => number;
 }
 
+/** An access token the issuer signed, with what the token endpoint answers about it. */
 export interface IssuedAccessToken {
   token: string;
   /** Seconds until it expires, the token response's `expires_in`. */
@@ -26,12 +29,14 @@ export interface IssuedAccessToken {
   issuedAt: string;
 }
 
+/** What a refresh token holds once verified. */
 export interface RefreshTokenClaims {
   subject: string;
   /** The user's credential version when it was issued; the caller refuses the token when it has changed. */
   credentialVersion: string;
 }
 
+/** Issues access and refresh tokens (see {@link createTokenIssuer}). */
 export interface TokenIssuer {
   /** An ES256 access token as distribution 2.8 accepts it; `subject` is '' for anonymous callers. */
   issueAccessToken(subject: string, access: readonly Scope[]): Promise<IssuedAccessToken>;
@@ -44,6 +49,7 @@ export interface TokenIssuer {
   readonly certificatePem: string;
 }
 
+/** The public half of a token signing key, as a JWK. */
 export type SigningJwk = LibtrustPublicJwk & { alg: 'ES256'; use: 'sig' };
 
 /**
@@ -55,6 +61,7 @@ const REFRESH_AUDIENCE_SUFFIX = '#refresh';
 const DEFAULT_ACCESS_TTL_SECONDS = 300;
 const DEFAULT_REFRESH_TTL_SECONDS = 30 * 24 * 60 * 60;
 
+/** Creates the issuer of Docker registry access and refresh tokens, signed with the given key. */
 export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const { issuer, service, signingKey } = options;
   const { key } = signingKey;

@@ -1,6 +1,6 @@
 import { createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { libtrustKeyId } from '@berth/core';
+import { libtrustKeyId } from '@berth/core/internal';
 import { z } from 'zod';
 import { algorithmsForKey, unsupportedKeyReason } from './token-claims.js';
 
@@ -9,6 +9,7 @@ export class TrustedKeysError extends Error {
   override readonly name = 'TrustedKeysError';
 }
 
+/** One key a token may be signed with, and its key id. */
 export interface TrustedKey {
   readonly publicKey: KeyObject;
   /** The libtrust key ID, what distribution matches a token's `kid` against. */

@@ -1,18 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import {
-  generateLibtrustKey,
-  libtrustKeyFromJwk,
-  libtrustKeyFromText,
-  libtrustKeyToJwk,
-  type LibtrustKey,
-  type MetadataStore,
-} from '@berth/core';
+import { type MetadataStore, type LibtrustKey } from '@berth/core';
+import { generateLibtrustKey, libtrustKeyFromJwk, libtrustKeyFromText, libtrustKeyToJwk } from '@berth/core/internal';
 import { z } from 'zod';
 import { createCertificate } from './certificate.js';
 
 /** Where the generated token signing key lives in the metadata store's settings. */
 export const TOKEN_SIGNING_KEY_SETTING = 'token.signing-key';
 
+/** The key tokens are signed with, and its certificate (see {@link resolveTokenSigningKey}). */
 export interface TokenSigningKey {
   /** ECDSA P-256: tokens are ES256, with the libtrust key ID as `kid`. */
   key: LibtrustKey;

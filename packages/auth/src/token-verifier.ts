@@ -1,11 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import { libtrustKeyId, type Scope } from '@berth/core';
+import { type Scope } from '@berth/core';
+import { libtrustKeyId } from '@berth/core/internal';
 import { decodeProtectedHeader, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 import { algorithmsForKey, scopesFromAccessClaim, TokenError, tokenErrorFrom } from './token-claims.js';
 import type { TrustedKey, TrustedKeys } from './token-keys.js';
 
 export { TokenError } from './token-claims.js';
 
+/** Options of {@link createTokenVerifier}. */
 export interface TokenVerifierOptions {
   /** The `iss` every token must carry (distribution's `auth.token.issuer`). */
   issuer: string;
@@ -18,6 +20,7 @@ export interface TokenVerifierOptions {
   now?: () => number;
 }
 
+/** What a verified access token grants, and to whom. */
 export interface VerifiedToken {
   /** The `sub` claim; '' for an anonymous token. */
   subject: string;
@@ -26,6 +29,7 @@ export interface VerifiedToken {
   expiresAt: Date;
 }
 
+/** Verifies bearer tokens (see {@link createTokenVerifier}). */
 export interface TokenVerifier {
   /** Checks a Docker registry access token; throws TokenError with a reason safe to show the client. */
   verify(token: string): Promise<VerifiedToken>;
@@ -40,6 +44,7 @@ const DEFAULT_LEEWAY_SECONDS = 60;
 const MAX_TOKEN_LENGTH = 64 * 1024;
 const MAX_CHAIN_LENGTH = 8;
 
+/** Creates a verifier of Docker registry bearer tokens against trusted keys, issuer and audience. */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const leeway = options.leewaySeconds ?? DEFAULT_LEEWAY_SECONDS;
   const now = options.now ?? Date.now;

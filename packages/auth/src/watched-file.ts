@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { readConfigFile } from './config-error.js';
 
+/** How a file berth re-reads on change (an htpasswd file) is watched. */
 export interface WatchedFileOptions {
   /** How long the last check is trusted before the file is `stat`ed again (default 1000 ms). */
   recheckIntervalMs?: number;

@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ANONYMOUS, compileAccessRules, userPrincipal } from '@berth/core';
+import { ANONYMOUS, userPrincipal } from '@berth/core';
+import { compileAccessRules } from '@berth/core/internal';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadAccessFile, parseAccessRules } from '../src/access-file.js';
 import { AuthConfigError } from '../src/config-error.js';

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { generateLibtrustKey, libtrustKeyId, type Scope } from '@berth/core';
+import { type Scope } from '@berth/core';
+import { generateLibtrustKey, libtrustKeyId } from '@berth/core/internal';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTokenIssuer, REFRESH_TOKEN_TYPE, type TokenIssuer } from '../src/token-issuer.js';

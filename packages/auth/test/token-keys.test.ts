@@ -2,7 +2,7 @@ import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypt
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { libtrustKeyId } from '@berth/core';
+import { libtrustKeyId } from '@berth/core/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCertificate } from '../src/certificate.js';
 import { loadTrustedKeys, parseTrustedKeys, TrustedKeysError } from '../src/token-keys.js';

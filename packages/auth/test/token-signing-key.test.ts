@@ -1,11 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import {
-  generateLibtrustKey,
-  libtrustKeyId,
-  libtrustKeyToJwk,
-  libtrustKeyToPem,
-  type MetadataStore,
-} from '@berth/core';
+import { type MetadataStore } from '@berth/core';
+import { generateLibtrustKey, libtrustKeyId, libtrustKeyToJwk, libtrustKeyToPem } from '@berth/core/internal';
 import { describe, expect, it } from 'vitest';
 import { createTokenIssuer } from '../src/token-issuer.js';
 import { parseTrustedKeys } from '../src/token-keys.js';

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, KeyObject, X509Certificate } from 'node:crypto';
-import { libtrustKeyId } from '@berth/core';
+import { libtrustKeyId } from '@berth/core/internal';
 import { base64url, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createCertificate } from '../src/certificate.js';

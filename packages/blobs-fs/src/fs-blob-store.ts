@@ -10,6 +10,7 @@ import {
   parseDigest,
   satisfiableRange,
   type BlobInfo,
+  type BlobReader,
   type BlobStore,
   type ByteRange,
   type DigestAlgorithm,
@@ -29,6 +30,7 @@ import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './lay
 /** Read size of blob streams: fewer thread-pool round trips than the 64 KiB default, still small per client. */
 const STREAM_CHUNK_BYTES = 256 * 1024;
 
+/** Options of {@link openFsBlobStore}. */
 export interface FsBlobStoreOptions {
   /** Directory holding blobs, uploads and temp files; created when missing. */
   root: string;
@@ -61,12 +63,19 @@ interface StoredUploadState {
   startedAt: string;
 }
 
+/** The private constructor, for openFsBlobStore (a class's static block is the one place that may call it). */
+let construct: (layout: FsLayout) => FsBlobStore;
+
 /**
  * A BlobStore on a local (or shared) filesystem. See FsLayout for the directory layout. Every operation
  * that writes answers a full filesystem (ENOSPC, EDQUOT) with a 507 RegistryError, after undoing what it
  * wrote, so a push that does not fit leaves nothing behind and pushes work again once there is room.
  */
 export class FsBlobStore implements BlobStore {
+  static {
+    construct = (layout) => new FsBlobStore(layout);
+  }
+
   readonly #layout: FsLayout;
   readonly #locks = new KeyedMutex();
   readonly #runningHashes = new Map<string, RunningHash>();
@@ -78,12 +87,6 @@ export class FsBlobStore implements BlobStore {
 
   private constructor(layout: FsLayout) {
     this.#layout = layout;
-  }
-
-  static async open(options: FsBlobStoreOptions): Promise<FsBlobStore> {
-    const layout = new FsLayout(options.root);
-    for (const dir of [layout.blobsDir, layout.uploadsDir, layout.tmpDir]) await mkdir(dir, { recursive: true });
-    return new FsBlobStore(layout);
   }
 
   get root(): string {
@@ -123,7 +126,7 @@ export class FsBlobStore implements BlobStore {
    * The blob (or an inclusive range of it) as positional reads into the caller's buffers, or undefined
    * when it does not exist. The caller must close the reader. See FileRangeReader for why.
    */
-  async openReader(digest: string, range?: ByteRange): Promise<FileRangeReader | undefined> {
+  async openReader(digest: string, range?: ByteRange): Promise<BlobReader | undefined> {
     const opened = await this.#openRange(digest, range, true);
     return opened && new FileRangeReader(opened.handle, opened.start, opened.end - opened.start + 1);
   }
@@ -455,9 +458,18 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-/** Opens (creating when needed) a filesystem blob store rooted at `options.root`. */
-export function createFsBlobStore(options: FsBlobStoreOptions): Promise<FsBlobStore> {
-  return FsBlobStore.open(options);
+/**
+ * Opens a filesystem blob store rooted at `options.root`, creating its directories when needed.
+ *
+ * @example
+ * ```ts
+ * const blobs = await openFsBlobStore({ root: './data/blobs' });
+ * ```
+ */
+export async function openFsBlobStore(options: FsBlobStoreOptions): Promise<FsBlobStore> {
+  const layout = new FsLayout(options.root);
+  for (const dir of [layout.blobsDir, layout.uploadsDir, layout.tmpDir]) await mkdir(dir, { recursive: true });
+  return construct(layout);
 }
 
 function isCurrent(running: RunningHash, size: bigint, mtimeNs: bigint): boolean {

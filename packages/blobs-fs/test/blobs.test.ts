@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '@berth/core';
-import { createFsBlobStore } from '../src/index.js';
+import { openFsBlobStore } from '../src/index.js';
 import { chunks, filesUnder, readAll, tmpRoot } from './helpers.js';
 
 describe('FsBlobStore blobs', () => {
@@ -10,7 +10,7 @@ describe('FsBlobStore blobs', () => {
   // FsBlobStore (packages/storage-testing/test/fs-blob-store.test.ts); here only what is this store's own.
   it('round-trips a blob through an upload, stored under blobs/<alg>/<xx>/<hex>', async () => {
     const root = await tmpRoot();
-    const store = await createFsBlobStore({ root });
+    const store = await openFsBlobStore({ root });
     const content = randomBytes(100_000);
     const digest = digestOf(content);
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '@berth/core';
-import { createFsBlobStore, type FsBlobStore } from '../src/index.js';
+import { openFsBlobStore, type FsBlobStore } from '../src/index.js';
 import { chunks, filesUnder, readAll, registryErrorOf, tmpRoot } from './helpers.js';
 
 /*
@@ -53,7 +53,7 @@ async function sha256OfFile(path: string): Promise<string> {
 describe('FsBlobStore after a writer is killed mid-upload', () => {
   it('shows no blob, reports the on-disk size and commits the bytes actually on disk', async () => {
     const root = await tmpRoot();
-    const store = await createFsBlobStore({ root });
+    const store = await openFsBlobStore({ root });
     const { id, size } = await uploadInterruptedByKill(store, root);
     const onDisk = await sha256OfFile(join(root, 'uploads', id, 'data'));
 
@@ -72,7 +72,7 @@ describe('FsBlobStore after a writer is killed mid-upload', () => {
 
   it('refuses to commit what memory believed, publishing nothing', async () => {
     const root = await tmpRoot();
-    const store = await createFsBlobStore({ root });
+    const store = await openFsBlobStore({ root });
     const { id } = await uploadInterruptedByKill(store, root);
 
     expect((await registryErrorOf(store.commitUpload(id, digestOf('head|')))).code).toBe('DIGEST_INVALID');
@@ -82,8 +82,8 @@ describe('FsBlobStore after a writer is killed mid-upload', () => {
 
   it('can be aborted, by a restarted store, leaving nothing behind', async () => {
     const root = await tmpRoot();
-    const { id } = await uploadInterruptedByKill(await createFsBlobStore({ root }), root);
-    const restarted = await createFsBlobStore({ root });
+    const { id } = await uploadInterruptedByKill(await openFsBlobStore({ root }), root);
+    const restarted = await openFsBlobStore({ root });
     expect(await restarted.abortUpload(id)).toBe(true);
     expect(await restarted.uploadState(id)).toBeUndefined();
     expect(await filesUnder(root)).toEqual([]);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { markAsUntransferable } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { digestOf, handOverChunks } from '@berth/core';
-import { createFsBlobStore } from '../src/index.js';
+import { openFsBlobStore } from '../src/index.js';
 import { BatchedFileWriter } from '../src/batched-file-writer.js';
 import { releaseChunk } from '../src/release-chunk.js';
 import { WriteBufferPool } from '../src/write-buffer-pool.js';
@@ -81,7 +81,7 @@ describe('handed-over chunks', () => {
   });
 
   it('FsBlobStore stores a handed-over body byte for byte and frees its chunks; any other body is left as it was', async () => {
-    const store = await createFsBlobStore({ root: await tmpRoot() });
+    const store = await openFsBlobStore({ root: await tmpRoot() });
     const content = randomBytes(2 * 1024 * KiB + 5);
     const digest = digestOf(content);
 

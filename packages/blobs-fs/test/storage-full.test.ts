@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryError, digestOf } from '@berth/core';
-import { createFsBlobStore, type FsBlobStore } from '../src/index.js';
+import { openFsBlobStore, type FsBlobStore } from '../src/index.js';
 import { failFullAsInsufficientStorage } from '../src/storage-full.js';
 import { chunks, registryErrorOf } from './helpers.js';
 
@@ -45,7 +45,7 @@ describe('FsBlobStore on a filesystem that runs full', () => {
     } catch {
       context.skip('cannot mount a tmpfs here (not root?)');
     }
-    store = await createFsBlobStore({ root: dir });
+    store = await openFsBlobStore({ root: dir });
   });
 
   afterEach(async () => {

@@ -3,7 +3,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '@berth/core';
-import { createFsBlobStore } from '../src/index.js';
+import { openFsBlobStore } from '../src/index.js';
 import { BatchedFileWriter } from '../src/batched-file-writer.js';
 import { WriteBufferPool } from '../src/write-buffer-pool.js';
 import { chunks, readAll, registryErrorOf, tmpRoot } from './helpers.js';
@@ -26,7 +26,7 @@ async function* asAsync(parts: Iterable<Uint8Array>): AsyncGenerator<Uint8Array>
 
 describe('FsBlobStore streaming writes', () => {
   it('stores an upload sent as thousands of tiny chunks and a few large ones, byte for byte', async () => {
-    const store = await createFsBlobStore({ root: await tmpRoot() });
+    const store = await openFsBlobStore({ root: await tmpRoot() });
     // Tiny chunks exceed the per-batch buffer count; large ones exceed the batch size.
     const content = Buffer.concat([randomBytes(20_000), randomBytes(9 * MiB + 7), randomBytes(3_000)]);
     const parts = [
@@ -42,7 +42,7 @@ describe('FsBlobStore streaming writes', () => {
   });
 
   it('keeps an upload as it was when its body fails after several batches, and accepts the chunk again', async () => {
-    const store = await createFsBlobStore({ root: await tmpRoot() });
+    const store = await openFsBlobStore({ root: await tmpRoot() });
     const first = randomBytes(MiB);
     const second = randomBytes(10 * MiB);
     const upload = await store.beginUpload();
@@ -153,7 +153,7 @@ describe('FsBlobStore streaming writes', () => {
 
 describe('FsBlobStore concurrent uploads', () => {
   it('stores many uploads streamed at once, byte for byte, whichever buffer size each was given', async () => {
-    const store = await createFsBlobStore({ root: await tmpRoot() });
+    const store = await openFsBlobStore({ root: await tmpRoot() });
     // More uploads than the default budget has large batches for: some gather 1 MiB batches, the rest copy into 64 KiB.
     const contents = Array.from({ length: 24 }, (_, index) => randomBytes(2 * MiB + index * 4099));
     const uploads = await Promise.all(contents.map(() => store.beginUpload()));
@@ -175,7 +175,7 @@ describe('FsBlobStore concurrent uploads', () => {
 
 describe('FsBlobStore positional reads', () => {
   async function storedBlob(content: Buffer) {
-    const store = await createFsBlobStore({ root: await tmpRoot() });
+    const store = await openFsBlobStore({ root: await tmpRoot() });
     const upload = await store.beginUpload();
     await store.appendUpload(upload.id, chunks(content), 0);
     const digest = digestOf(content);

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '@berth/core';
-import { createFsBlobStore } from '../src/index.js';
+import { openFsBlobStore } from '../src/index.js';
 import { chunks, tmpRoot } from './helpers.js';
 
 describe('FsBlobStore uploads', () => {
@@ -10,8 +10,8 @@ describe('FsBlobStore uploads', () => {
   // abort) is proven by @berth/storage-testing's contract against FsBlobStore; here only this store's own.
   it('does not trust its own running hash once another store appended to the upload', async () => {
     const root = await tmpRoot();
-    const a = await createFsBlobStore({ root });
-    const b = await createFsBlobStore({ root });
+    const a = await openFsBlobStore({ root });
+    const b = await openFsBlobStore({ root });
     const upload = await a.beginUpload();
     await a.appendUpload(upload.id, chunks('from a; '), 0);
     await b.appendUpload(upload.id, chunks('from b'), 8);
@@ -22,7 +22,7 @@ describe('FsBlobStore uploads', () => {
 
   it('lists and purges uploads begun before a date', async () => {
     const root = await tmpRoot();
-    const store = await createFsBlobStore({ root });
+    const store = await openFsBlobStore({ root });
     const old = await store.beginUpload();
     const cutoff = new Date(old.startedAt.getTime() + 1);
     // A second upload stamped after the cutoff, whatever the clock resolution.

@@ -27,6 +27,7 @@ import {
   parseDigest,
   satisfiableRange,
   type BlobInfo,
+  type BlobReader,
   type BlobStore,
   type ByteRange,
   type ListedBlob,
@@ -155,7 +156,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** Positional reads over streamed ranged GETs; see S3RangeReader. */
-  async openReader(digest: string, range?: ByteRange): Promise<S3RangeReader | undefined> {
+  async openReader(digest: string, range?: ByteRange): Promise<BlobReader | undefined> {
     const parsed = parseDigest(digest);
     const key = this.#layout.blobKey(parsed);
     const opened = range === undefined ? await this.#get(key) : await this.#getRange(key, parsed, range);

@@ -3,8 +3,10 @@ import { RegistryError } from './errors.js';
 
 /** Digest algorithms berth accepts, with the length of their lowercase hex encoding. */
 export const DIGEST_ALGORITHMS = { sha256: 64, sha512: 128 } as const;
+/** A digest algorithm berth accepts (sha256, sha512). */
 export type DigestAlgorithm = keyof typeof DIGEST_ALGORITHMS;
 
+/** A digest split into its algorithm and hex value. */
 export interface ParsedDigest {
   algorithm: DigestAlgorithm;
   hex: string;
@@ -36,6 +38,7 @@ export function parseDigest(value: string): ParsedDigest {
   return { algorithm: algorithm as DigestAlgorithm, hex, value };
 }
 
+/** Whether a string is a well-formed digest of an algorithm berth accepts. */
 export function isValidDigest(value: string): boolean {
   try {
     parseDigest(value);
@@ -45,6 +48,7 @@ export function isValidDigest(value: string): boolean {
   }
 }
 
+/** A streaming hash for digests of the algorithm (sha256 unless told). */
 export function createDigestHash(algorithm: DigestAlgorithm = 'sha256'): Hash {
   return createHash(algorithm);
 }

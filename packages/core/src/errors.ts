@@ -24,8 +24,10 @@ export const ERROR_CODES = {
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const;
 
+/** An OCI Distribution error code (the keys of {@link ERROR_CODES}). */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** Options of a {@link RegistryError}. */
 export interface RegistryErrorOptions {
   /** Overrides the code's default HTTP status (for example 416 for an out-of-order chunk). */
   status?: number;
@@ -37,10 +39,11 @@ export interface RegistryErrorOptions {
 
 /**
  * Marks RegistryErrors by a registry-wide symbol rather than by class identity, so an error made by one
- * copy of @berth/core is recognised by another (an app and a plugin may each bundle their own).
+ * copy of `@berth/core` is recognised by another (an app and a plugin may each bundle their own).
  */
 const REGISTRY_ERROR = Symbol.for('@berth/core.RegistryError');
 
+/** An error with an OCI Distribution error code and HTTP status: what every layer of berth throws for a refusal. */
 export class RegistryError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return isRegistryError(value);
@@ -69,6 +72,7 @@ export class RegistryError extends Error {
   }
 }
 
+/** Whether a value is a {@link RegistryError}, also one made by another copy of this package. */
 export function isRegistryError(value: unknown): value is RegistryError {
   return typeof value === 'object' && value !== null && (value as { [REGISTRY_ERROR]?: unknown })[REGISTRY_ERROR] === true;
 }

@@ -10,7 +10,7 @@ import {
   type ManifestKind,
   type Negotiation,
   type ParsedManifest,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 const d = (n: number) => `sha256:${String(n).padStart(64, '0')}`;
 

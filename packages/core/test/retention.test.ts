@@ -8,7 +8,7 @@ import {
   subjectOfReferrerTag,
   type RetentionRule,
   type TagRecord,
-} from '../src/index.js';
+} from '../src/internal.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2030-06-01T00:00:00Z');

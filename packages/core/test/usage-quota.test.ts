@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileQuotas, exceedsQuota, formatByteSize, parseByteSize, quotaExceededError } from '../src/index.js';
+import { compileQuotas, exceedsQuota, formatByteSize, parseByteSize, quotaExceededError } from '../src/internal.js';
 
 describe('byte sizes', () => {
   it('reads SI and IEC units and bare bytes, and nothing else', () => {

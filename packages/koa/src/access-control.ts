@@ -2,16 +2,14 @@ import type { Context } from 'koa';
 import {
   ANONYMOUS,
   RegistryError,
-  covers,
   isRegistryError,
-  missingScopes,
-  operationScopes,
   userPrincipal,
   type Principal,
   type RegistryOperation,
   type RepositoryAction,
   type Scope,
 } from '@berth/core';
+import { covers, missingScopes, operationScopes } from '@berth/core/internal';
 
 /** What a request asks of the `authorize` hook. */
 export interface AccessRequest {

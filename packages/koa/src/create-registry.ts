@@ -3,15 +3,14 @@ import Router from '@koa/router';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import {
-  combineObservers,
   createRegistryService,
-  WebhookDelivery,
   type DeliveryLog,
   type EndpointStatus,
   type RegistryEventListener,
   type RegistryService,
   type RegistryServiceOptions,
 } from '@berth/registry';
+import { combineObservers, WebhookDelivery } from '@berth/registry/internal';
 import type { EventAction } from '@berth/core';
 import { accessGate, type Authorize } from './access-control.js';
 import { consoleErrorLog, logRequestErrors, type CallbackOptions } from './error-log.js';
@@ -26,6 +25,7 @@ import { metricsEndpoint, type MetricsEndpointOptions } from './observability/me
 import { RegistryMetrics, type MetricsOptions } from './observability/registry-metrics.js';
 import { assignRequestId } from './observability/request-id.js';
 
+/** Options of {@link createRegistry}: the registry service options and the HTTP layer's. */
 export interface CreateRegistryOptions extends RegistryServiceOptions {
   /**
    * Serve the registry only for these hosts (a string, a list or a RegExp matched against `Host`).
@@ -60,6 +60,7 @@ export interface RegistryEvents {
   webhookStatus(): EndpointStatus[];
 }
 
+/** What {@link createRegistry} returns: the routes to mount, a Node request handler, health, metrics and events. */
 export interface Registry {
   service: RegistryService;
   router: Router;
@@ -85,6 +86,7 @@ export interface Registry {
   close(): Promise<void>;
 }
 
+/** Creates the registry as Koa middleware over a metadata store and a blob store. */
 export function createRegistry(options: CreateRegistryOptions): Registry {
   const metrics = options.metrics === false ? undefined : new RegistryMetrics(options.metrics);
   const service = createRegistryService({ ...options, observer: combineObservers([options.observer, metrics?.observer]) });

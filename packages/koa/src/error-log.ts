@@ -5,6 +5,7 @@ export interface ErrorLog {
   error(fields: object, message: string): void;
 }
 
+/** Options of `registry.callback()`. */
 export interface CallbackOptions {
   /** Gets one line per failing request (`{ err, method, url }`). Default: `consoleErrorLog`, on stderr. */
   log?: ErrorLog;

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { ERROR_CODES, RegistryError, isRegistryError, type ErrorCode } from '@berth/core';
-import { missingBlobBehind } from '@berth/registry';
+import { missingBlobBehind } from '@berth/registry/internal';
 
 /** Header every registry response carries, errors included, so clients know they reached a v2 registry. */
 export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';

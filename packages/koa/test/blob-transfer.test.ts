@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import type { MetadataStore } from '@berth/core';
 import { createRegistry } from '../src/index.js';
@@ -26,7 +26,7 @@ describe('blob transfer through reused send buffers', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-koa-transfer-'));
     metadata = await openSqliteMetadataStore({ filename: join(dir, 'berth.sqlite') });
-    const blobs = await createFsBlobStore({ root: join(dir, 'blobs') });
+    const blobs = await openFsBlobStore({ root: join(dir, 'blobs') });
     const app = new Koa();
     app.on('error', (error: unknown) => appErrors.push(error));
     const registry = createRegistry({ metadata, blobs });

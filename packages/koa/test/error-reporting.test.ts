@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryError, type BlobStore, type MetadataStore } from '@berth/core';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createRegistry } from '../src/index.js';
 
@@ -28,7 +28,7 @@ describe('error reporting', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-koa-errors-'));
     metadata = await openSqliteMetadataStore({ filename: join(dir, 'berth.sqlite') });
-    const real = await createFsBlobStore({ root: join(dir, 'blobs') });
+    const real = await openFsBlobStore({ root: join(dir, 'blobs') });
     // The real store, but an append can be made to fail the way the test needs.
     const blobs: BlobStore = {
       stat: (digest) => real.stat(digest),

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BlobStore, MetadataStore } from '@berth/core';
-import { createFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { BODY_ALREADY_READ, createRegistry, type ErrorLog, type Registry } from '../src/index.js';
 import { OCI_MANIFEST, expectError, pushImage, sha256 } from './support/content.js';
@@ -27,7 +27,7 @@ describe('in a host app', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-host-app-'));
     metadata = await openSqliteMetadataStore({ filename: join(dir, 'berth.sqlite') });
-    fsBlobs = await createFsBlobStore({ root: join(dir, 'blobs') });
+    fsBlobs = await openFsBlobStore({ root: join(dir, 'blobs') });
     // The real store; only stat can be made to fail.
     const blobs: BlobStore = {
       stat: (digest) => (statFault ? Promise.reject(statFault) : fsBlobs.stat(digest)),

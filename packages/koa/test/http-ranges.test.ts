@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryError } from '@berth/core';
-import { MAX_RANGES, parseRangeHeader } from '@berth/core';
+import { MAX_RANGES, parseRangeHeader } from '@berth/core/internal';
 import { binary, expectError, pushBlob } from './support/content.js';
 import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
 

@@ -7,7 +7,7 @@ import {
   parseSchema1Manifest,
   schema1PayloadOf,
   signSchema1Payload,
-} from '@berth/core';
+} from '@berth/core/internal';
 import {
   DOCKER_LIST,
   DOCKER_MANIFEST,

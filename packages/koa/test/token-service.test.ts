@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type request from 'supertest';
 import type { Middleware } from 'koa';
-import { libtrustKeyId, type Scope } from '@berth/core';
+import { type Scope } from '@berth/core';
+import { libtrustKeyId } from '@berth/core/internal';
 import { createSignInLimiter, createTokenVerifier, parseTrustedKeys, resolveTokenSigningKey } from '@berth/auth';
 import { sha256 } from './support/content.js';
 import {

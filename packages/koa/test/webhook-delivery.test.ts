@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetadataStore } from '@berth/core';
-import { resolveWebhookEndpoint, WebhookDelivery } from '@berth/registry';
+import { resolveWebhookEndpoint, WebhookDelivery } from '@berth/registry/internal';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { RegistryMetrics } from '../src/observability/registry-metrics.js';
 import { WebhookReceiver } from '../../../test/support/webhook-receiver.js';

@@ -1,13 +1,6 @@
 import type { Readable } from 'node:stream';
-import {
-  RegistryError,
-  assertRepositoryName,
-  parseDigest,
-  type BlobInfo,
-  type BlobReader,
-  type ByteRange,
-  type RequestContext,
-} from '@berth/core';
+import { RegistryError, parseDigest, type BlobInfo, type BlobReader, type ByteRange, type RequestContext } from '@berth/core';
+import { assertRepositoryName } from '@berth/core/internal';
 import { MissingBlobError } from './missing-blob.js';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';
@@ -129,6 +122,7 @@ async function readableOrNone(from: string, readable: MountOptions['readable']):
   return !readable || (await readable([from])).includes(from) ? from : undefined;
 }
 
+/** A cross-repository blob mount: where the blob comes from. */
 export interface MountOptions {
   /** The repository named by `from`: only a blob it links is mounted. */
   from?: string;

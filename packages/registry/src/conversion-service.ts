@@ -1,18 +1,14 @@
 import { Readable } from 'node:stream';
+import { RegistryError, digestOf, type ConvertedManifest, type StoredManifest, type LibtrustKey } from '@berth/core';
 import {
   EMPTY_LAYER_BLOB,
   EMPTY_LAYER_DIGEST,
   MediaType,
-  RegistryError,
   convertToSchema1,
   convertToSchema2,
-  digestOf,
   parseManifest,
   signSchema1Payload,
-  type ConvertedManifest,
-  type LibtrustKey,
-  type StoredManifest,
-} from '@berth/core';
+} from '@berth/core/internal';
 import { readBoundedBody } from './body.js';
 import { LruCache } from './conversion-cache.js';
 import { MissingBlobError } from './missing-blob.js';

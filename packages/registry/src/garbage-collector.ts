@@ -1,18 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import {
-  EMPTY_LAYER_DIGEST,
-  RegistryError,
-  compileRetentionPolicy,
-  subjectOfReferrerTag,
-  type CollectedBlob,
-  type CollectedManifest,
-  type ListedBlob,
-  type RetentionRule,
-} from '@berth/core';
+import { RegistryError, type CollectedBlob, type CollectedManifest, type ListedBlob, type RetentionRule } from '@berth/core';
+import { EMPTY_LAYER_DIGEST, compileRetentionPolicy, subjectOfReferrerTag } from '@berth/core/internal';
 import type { ManifestService } from './manifest-service.js';
 import type { ResolvedOptions } from './options.js';
 import { applyRetentionRules, manifestsHangingOn, type ManifestKey, type RetentionPassResult, type RetentionRemoval } from './retention-pass.js';
 
+/** Options of `service.gc.run()`. */
 export interface GcRunOptions {
   /** Report what would go, remove nothing. Default false. */
   dryRun?: boolean;
@@ -40,8 +33,10 @@ export interface GcRunOptions {
   retention?: readonly RetentionRule[];
 }
 
+/** A garbage-collector run's phase, as progress reports it. */
 export type GcPhase = 'retention' | 'mark' | 'manifests' | 'links' | 'adopt' | 'blobs';
 
+/** A progress report of a garbage-collector run. */
 export interface GcProgress {
   phase: GcPhase;
   manifestsDeleted: number;
@@ -50,6 +45,7 @@ export interface GcProgress {
   bytesFreed: number;
 }
 
+/** What a garbage-collector run did (or, dry, would do). */
 export interface GcSummary {
   dryRun: boolean;
   /** Manifests marked reachable (only counted with deleteUntagged, which needs the marks). */
@@ -65,11 +61,13 @@ export interface GcSummary {
   retention?: RetentionSummary;
 }
 
+/** What the retention rules removed in a garbage-collector run. */
 export interface RetentionSummary {
   tagsRemoved: number;
   removals: RetentionRemoval[];
 }
 
+/** The garbage collector's default grace: blobs and manifests touched more recently than this are kept (one hour). */
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 /** The detail of the UNAVAILABLE a run meets when another collector holds the lease (a database that is down is UNAVAILABLE too). */

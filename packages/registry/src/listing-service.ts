@@ -1,18 +1,22 @@
-import { MediaType, RegistryError, assertRepositoryName, parseDigest, type Descriptor } from '@berth/core';
+import { RegistryError, parseDigest, type Descriptor } from '@berth/core';
+import { MediaType, assertRepositoryName } from '@berth/core/internal';
 import type { ResolvedOptions } from './options.js';
 
+/** Which page of a listing to read. */
 export interface PageRequest {
   /** The client's `n`; undefined when it gave none. */
   n?: number;
   last?: string;
 }
 
+/** One page of a listing and where the next one starts. */
 export interface Page<T> {
   items: T[];
   /** Set when more items follow: the `last` to ask for the next page with, and the page size used. */
   next?: { last: string; n: number };
 }
 
+/** The referrers of a manifest, as an OCI image index. */
 export interface ReferrersIndex {
   index: { schemaVersion: 2; mediaType: string; manifests: Descriptor[] };
   /** Filters the registry applied (answered as `OCI-Filters-Applied`). */

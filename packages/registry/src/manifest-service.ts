@@ -1,23 +1,25 @@
 import {
   RegistryError,
+  digestOf,
+  parseDigest,
+  type RequestContext,
+  type StoredManifest,
+  type RepositoryQuota,
+  type TagExpectation,
+} from '@berth/core';
+import {
   assertDescriptorSizes,
   assertRepositoryName,
-  digestOf,
   kindOfContentType,
   negotiate,
   parseAccept,
-  parseDigest,
   parseManifest,
   parseManifestLookup,
   parseManifestReference,
   type AcceptedTypes,
   type ManifestReference,
   type ParsedManifest,
-  type RequestContext,
-  type StoredManifest,
-  type RepositoryQuota,
-  type TagExpectation,
-} from '@berth/core';
+} from '@berth/core/internal';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
 import type { NegotiationOutcome } from './observer.js';
@@ -27,6 +29,7 @@ import type { ResolvedOptions } from './options.js';
 /** A list may name an index which names images; deeper nesting is refused rather than followed. */
 const MAX_CHILD_DEPTH = 2;
 
+/** What a manifest push stored. */
 export interface PushedManifest {
   digest: string;
   /** Digest of the manifest's `subject`, answered as `OCI-Subject`. */
@@ -50,6 +53,7 @@ export function isNegotiationRefusal(error: unknown): boolean {
   return typeof error === 'object' && error !== null && refusals.has(error);
 }
 
+/** Pushes, pulls and deletes manifests and tags. */
 export class ManifestService {
   private readonly conversions: ConversionService;
 

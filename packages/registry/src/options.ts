@@ -1,9 +1,11 @@
 import type { BlobStore, EventSource, MetadataStore } from '@berth/core';
 import type { ListenerErrorHandler } from './events/event-hub.js';
 import { resolveWebhookEndpoint, type ResolvedWebhookEndpoint, type WebhookEndpoint } from './events/webhook-endpoint.js';
-import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform, type PlatformPreference, type QuotaPolicy, type RepositoryQuota } from '@berth/core';
+import { type RepositoryQuota, type PlatformPreference, type QuotaPolicy } from '@berth/core';
+import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform } from '@berth/core/internal';
 import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
+/** Options of {@link createRegistryService} (and of `createRegistry` in `@berth/koa`). */
 export interface RegistryServiceOptions {
   metadata: MetadataStore;
   blobs: BlobStore;
@@ -50,6 +52,7 @@ export interface RegistryServiceOptions {
   quotas?: RepositoryQuota[];
 }
 
+/** The service options with every default applied. */
 export interface ResolvedOptions
   extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas'>> {
   /** The compiled `quotas` option. */

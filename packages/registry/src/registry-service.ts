@@ -23,6 +23,7 @@ export interface RegistryService {
   readonly events: EventRecorder;
 }
 
+/** Creates the registry service over the stores of the options. */
 export function createRegistryService(options: RegistryServiceOptions): RegistryService {
   const resolved = resolveOptions(options);
   const events = new EventRecorder({

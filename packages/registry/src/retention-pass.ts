@@ -1,13 +1,5 @@
-import {
-  parseManifest,
-  selectTagsToRemove,
-  subjectOfReferrerTag,
-  type MetadataStore,
-  type RetentionClock,
-  type RetentionPolicy,
-  type RetentionReason,
-  type TagRecord,
-} from '@berth/core';
+import { type MetadataStore, type TagRecord, type RetentionReason } from '@berth/core';
+import { parseManifest, selectTagsToRemove, subjectOfReferrerTag, type RetentionClock, type RetentionPolicy } from '@berth/core/internal';
 import type { ManifestService } from './manifest-service.js';
 
 /** A tag retention removed (or, on a dry run, would remove), and the rule that did it. */

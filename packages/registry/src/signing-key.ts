@@ -1,11 +1,5 @@
-import {
-  generateLibtrustKey,
-  libtrustKeyFromJwk,
-  libtrustKeyFromText,
-  libtrustKeyToJwk,
-  type LibtrustKey,
-  type MetadataStore,
-} from '@berth/core';
+import { type MetadataStore, type LibtrustKey } from '@berth/core';
+import { generateLibtrustKey, libtrustKeyFromJwk, libtrustKeyFromText, libtrustKeyToJwk } from '@berth/core/internal';
 
 /** Where the schema1 signing key lives in the metadata store's settings, so every instance signs alike. */
 export const SIGNING_KEY_SETTING = 'schema1.signing-key.jwk';

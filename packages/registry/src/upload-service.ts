@@ -1,13 +1,5 @@
-import {
-  RegistryError,
-  assertRepositoryName,
-  exceedsQuota,
-  parseDigest,
-  quotaExceededError,
-  type BlobInfo,
-  type RequestContext,
-  type UploadState,
-} from '@berth/core';
+import { RegistryError, exceedsQuota, parseDigest, quotaExceededError, type BlobInfo, type RequestContext, type UploadState } from '@berth/core';
+import { assertRepositoryName } from '@berth/core/internal';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ByteStream } from './body.js';
 import type { ResolvedOptions } from './options.js';

@@ -1,4 +1,7 @@
+/**
+ * The PostgreSQL metadata store for berth, for shared and multi-instance registries.
+ *
+ * @packageDocumentation
+ */
 export { openPostgresMetadataStore, type PostgresMetadataStoreOptions } from './open-postgres-metadata-store.js';
-export { postgresDialect } from './postgres-dialect.js';
 export { isConnectionFailure } from './postgres-errors.js';
-export { MIGRATION_LOCK_KEY } from './migration-lock.js';

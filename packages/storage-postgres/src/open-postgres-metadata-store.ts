@@ -3,6 +3,7 @@ import knex, { type Knex } from 'knex';
 import { withMigrationLock } from './migration-lock.js';
 import { postgresDialect } from './postgres-dialect.js';
 
+/** Options of {@link openPostgresMetadataStore}. */
 export interface PostgresMetadataStoreOptions {
   /** A `postgres://user:password@host:port/database` URL, or pg connection settings. */
   connection: string | Knex.PgConnectionConfig;

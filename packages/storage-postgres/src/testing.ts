@@ -11,6 +11,7 @@ import { openPostgresMetadataStore } from './open-postgres-metadata-store.js';
  */
 export const TEST_POSTGRES_ADMIN_URL = process.env['BERTH_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** A throwaway database of {@link createScratchDatabase}. */
 export interface ScratchDatabase {
   /** The database's name: `berth_test_` and random hex. */
   readonly name: string;
@@ -61,6 +62,7 @@ async function dropDatabase(name: string, adminUrl: string): Promise<void> {
   }
 }
 
+/** Stores of {@link recyclingPostgresStores}. */
 export interface RecyclingStores {
   /** An open store on an empty, migrated database of its own. Its close() empties and keeps it for the next open(). */
   open(): Promise<KnexMetadataStore>;

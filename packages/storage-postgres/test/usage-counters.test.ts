@@ -1,7 +1,8 @@
 import knex from 'knex';
 import { expect, it } from 'vitest';
 import { assertCountersAfterWrites, countedUsage, migrateUpTo, recountUsage, writeOldRows } from '../../storage-sql/test/support/usage-recount.js';
-import { openPostgresMetadataStore, postgresDialect } from '../src/index.js';
+import { openPostgresMetadataStore } from '../src/index.js';
+import { postgresDialect } from '../src/postgres-dialect.js';
 import { createScratchDatabase } from '../src/testing.js';
 
 it('0007_usage counts what an older database holds, and the counters then follow every write', async () => {

@@ -37,6 +37,7 @@ import {
 import { TABLES } from './tables.js';
 import { applyUsageChange, listRepositoryUsage, readRegistryUsage, readRepositoryUsage } from './usage-counters.js';
 
+/** Options of a {@link KnexMetadataStore}. */
 export interface KnexMetadataStoreOptions {
   dialect: Dialect;
   /** Destroy the knex instance (its connection pool) on close(). Defaults to true: the store owns it. */
@@ -149,13 +150,7 @@ export class KnexMetadataStore implements MetadataStore {
   readonly #destroyOnClose: boolean;
   readonly outbox: EventOutbox;
 
-  /** Brings the schema up to date, then returns a store over it. */
-  static async open(knex: Knex, options: KnexMetadataStoreOptions): Promise<KnexMetadataStore> {
-    await migrateMetadataSchema(knex, options.dialect);
-    return new KnexMetadataStore(knex, options);
-  }
-
-  /** Expects a migrated schema; use open() unless the migrations ran elsewhere. */
+  /** Expects a migrated schema; use openKnexMetadataStore() unless the migrations ran elsewhere. */
   constructor(knex: Knex, options: KnexMetadataStoreOptions) {
     this.knex = knex;
     this.#dialect = options.dialect;
@@ -817,4 +812,10 @@ export class KnexMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     if (this.#destroyOnClose) await this.knex.destroy();
   }
+}
+
+/** Brings the schema of the knex instance's database up to date, then returns a store over it. */
+export async function openKnexMetadataStore(knex: Knex, options: KnexMetadataStoreOptions): Promise<KnexMetadataStore> {
+  await migrateMetadataSchema(knex, options.dialect);
+  return new KnexMetadataStore(knex, options);
 }

@@ -7,7 +7,7 @@ import { MIGRATIONS_TABLE, TABLES } from './tables.js';
  * followed by a new one. Steps return the schema builder unexecuted (knex runs it), so the DDL can
  * also be compiled for another dialect without a connection.
  */
-interface SchemaMigration {
+export interface SchemaMigration {
   name: string;
   up(db: Knex, dialect: Dialect): Knex.SchemaBuilder;
   down(db: Knex): Knex.SchemaBuilder;

@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { KnexMetadataStore } from '@berth/storage-sql';
+import { openKnexMetadataStore, type KnexMetadataStore } from '@berth/storage-sql';
 import type BetterSqlite3 from 'better-sqlite3';
 import knex from 'knex';
 import { sqliteDialect, sqliteDialectFor } from './sqlite-dialect.js';
 
+/** Options of {@link openSqliteMetadataStore}. */
 export interface SqliteMetadataStoreOptions {
   /** Path of the database file (its folders are created), or `:memory:`. */
   filename: string;
@@ -40,7 +41,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   });
   try {
     const dialect = options.filename === ':memory:' ? sqliteDialect : sqliteDialectFor(dirname(options.filename));
-    return await KnexMetadataStore.open(db, { dialect });
+    return await openKnexMetadataStore(db, { dialect });
   } catch (error) {
     await db.destroy();
     throw error;

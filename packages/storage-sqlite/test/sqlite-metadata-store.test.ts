@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import knex from 'knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqlInspector } from '../../storage-sql/test/support/sql-inspector.js';
-import { openSqliteMetadataStore, sqliteDialect } from '../src/index.js';
+import { openSqliteMetadataStore } from '../src/index.js';
+import { sqliteDialect } from '../src/sqlite-dialect.js';
 
 const folders: string[] = [];
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import knex from 'knex';
 import { afterEach, expect, it } from 'vitest';
 import { assertCountersAfterWrites, countedUsage, migrateUpTo, recountUsage, writeOldRows } from '../../storage-sql/test/support/usage-recount.js';
-import { openSqliteMetadataStore, sqliteDialect } from '../src/index.js';
+import { openSqliteMetadataStore } from '../src/index.js';
+import { sqliteDialect } from '../src/sqlite-dialect.js';
 
 const folders: string[] = [];
 afterEach(async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { RegistryError, type ErrorCode } from '@berth/core';
 
+/** What {@link rejectsWithRegistryError} expects of the error: its code, status and headers (each checked when given). */
 export interface ExpectedRegistryError {
   /** Left out where the interface fixes only the status. */
   code?: ErrorCode;
@@ -10,7 +11,7 @@ export interface ExpectedRegistryError {
 
 /**
  * Asserts that `promise` rejects with a RegistryError of the given code, status and headers (those
- * given), and returns it. A plain Error, or a RegistryError from another copy of @berth/core,
+ * given), and returns it. A plain Error, or a RegistryError from another copy of `@berth/core`,
  * fails: the HTTP layer would answer either with a 500.
  */
 export async function rejectsWithRegistryError(promise: Promise<unknown>, expected: ExpectedRegistryError): Promise<RegistryError> {

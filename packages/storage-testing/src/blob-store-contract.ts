@@ -15,6 +15,7 @@ export interface BlobInspector {
   pendingUploads(): Promise<number>;
 }
 
+/** A blob store under test and how to reopen it. */
 export interface BlobStoreSubject {
   /** A fresh, empty store. */
   store: BlobStore;
@@ -28,6 +29,7 @@ export interface BlobStoreSubject {
   dispose?: () => Promise<void>;
 }
 
+/** Opens a fresh blob store for one test of {@link blobStoreContract}. */
 export type BlobStoreFactory = () => Promise<BlobStoreSubject>;
 
 /**
@@ -43,8 +45,11 @@ export type BlobStoreFactory = () => Promise<BlobStoreSubject>;
  */
 export type BlobContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping' | 'listing' | 'reader' | 'close';
 
+/** Options of {@link blobStoreContract}: groups to skip, the suite name. */
 export interface BlobStoreContractOptions {
+  /** Names the store in the test titles. Default: `store`. */
   name?: string;
+  /** Groups the store does not promise, left out. Default: none (every group runs). */
   skip?: readonly BlobContractGroup[];
 }
 

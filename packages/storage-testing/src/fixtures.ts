@@ -7,7 +7,8 @@ export const SCHEMA1_SIGNED = 'application/vnd.docker.distribution.manifest.v1+p
 
 let nonce = 0;
 
-type ManifestWriteOptions = Partial<Omit<ManifestWrite['manifest'], 'repository'>> & Partial<Omit<ManifestWrite, 'manifest'>>;
+/** Fields of a {@link manifestWrite} fixture to override. */
+export type ManifestWriteOptions = Partial<Omit<ManifestWrite['manifest'], 'repository'>> & Partial<Omit<ManifestWrite, 'manifest'>>;
 
 /** A manifest write with unique bytes (so a unique digest) unless the caller passes content. */
 export function manifestWrite(repository: string, options: ManifestWriteOptions = {}): ManifestWrite {
@@ -73,6 +74,7 @@ export async function* slowly(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** Reads a stream to its end into one buffer (an empty one for undefined). */
 export async function readAll(stream: Readable | undefined): Promise<Buffer> {
   if (stream === undefined) throw new Error('expected a stream, got undefined');
   const parts: Buffer[] = [];

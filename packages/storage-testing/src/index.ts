@@ -1,3 +1,9 @@
+/**
+ * Contract test suites for berth metadata and blob store adapters, runnable under any test runner: pass
+ * your runner's `describe`, `it` and hooks, and a factory for your store.
+ *
+ * @packageDocumentation
+ */
 export type { TestApi } from './test-api.js';
 export {
   metadataStoreContract,
@@ -17,4 +23,4 @@ export {
 } from './blob-store-contract.js';
 export { rejectsWithRegistryError, type ExpectedRegistryError } from './assertions.js';
 export { asyncOnly } from './async-only.js';
-export { blobDigest, chunks, manifestWrite, pseudoRandomBytes, readAll } from './fixtures.js';
+export { blobDigest, chunks, manifestWrite, pseudoRandomBytes, readAll, type ManifestWriteOptions } from './fixtures.js';

@@ -43,6 +43,7 @@ export interface MetadataStoreSubject {
   dispose?: () => Promise<void>;
 }
 
+/** Opens a fresh metadata store for one test of {@link metadataStoreContract}. */
 export type MetadataStoreFactory = () => Promise<MetadataStoreSubject>;
 
 /**
@@ -55,9 +56,11 @@ export type MetadataStoreFactory = () => Promise<MetadataStoreSubject>;
  */
 export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping';
 
+/** Options of {@link metadataStoreContract}: groups to skip, the suite name. */
 export interface MetadataStoreContractOptions {
   /** Names the store in the test titles. */
   name?: string;
+  /** Groups the store does not promise, left out. Default: none (every group runs). */
   skip?: readonly MetadataContractGroup[];
 }
 

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { describe, expect, it } from 'vitest';
 import { blobStoreContract, type BlobStoreFactory } from '../src/index.js';
 import { miniRunner } from './support/mini-runner.js';
@@ -11,9 +11,9 @@ import { miniRunner } from './support/mini-runner.js';
 const fsFactory: BlobStoreFactory = async () => {
   const root = await mkdtemp(join(tmpdir(), 'berth-mini-runner-'));
   return {
-    store: await createFsBlobStore({ root }),
-    reopen: () => createFsBlobStore({ root }),
-    openSibling: () => createFsBlobStore({ root }),
+    store: await openFsBlobStore({ root }),
+    reopen: () => openFsBlobStore({ root }),
+    openSibling: () => openFsBlobStore({ root }),
     dispose: () => rm(root, { recursive: true, force: true }),
   };
 };

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import { RegistryError, type BlobReader, type BlobStore } from '@berth/core';
 import { describe, expect, it } from 'vitest';
 import { asyncOnly, blobStoreContract, type BlobContractGroup, type BlobStoreFactory } from '../src/index.js';
@@ -15,7 +15,7 @@ const METHODS = ['stat', 'open', 'openReader', 'listBlobs', 'delete', 'beginUplo
 function brokenFactory(breakIt: (real: FsBlobStore) => Partial<BlobStore>): BlobStoreFactory {
   return async () => {
     const root = await mkdtemp(join(tmpdir(), 'berth-broken-adapter-'));
-    const real = await createFsBlobStore({ root });
+    const real = await openFsBlobStore({ root });
     const store = Object.fromEntries(METHODS.map((method) => [method, (real[method] as (...args: unknown[]) => unknown).bind(real)])) as unknown as BlobStore;
     return { store: Object.assign(store, breakIt(real)), dispose: () => rm(root, { recursive: true, force: true }) };
   };

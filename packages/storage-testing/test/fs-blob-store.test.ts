@@ -3,7 +3,7 @@
 import { readdir, readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { afterEach, beforeEach, describe, it } from 'vitest';
 import { blobStoreContract, type BlobInspector } from '../src/index.js';
 
@@ -46,9 +46,9 @@ blobStoreContract(
   async () => {
     const root = await mkdtemp(join(tmpdir(), 'berth-blob-contract-'));
     return {
-      store: await createFsBlobStore({ root }),
-      reopen: () => createFsBlobStore({ root }),
-      openSibling: () => createFsBlobStore({ root }),
+      store: await openFsBlobStore({ root }),
+      reopen: () => openFsBlobStore({ root }),
+      openSibling: () => openFsBlobStore({ root }),
       inspect: fsInspector(root),
       dispose: () => rm(root, { recursive: true, force: true }),
     };

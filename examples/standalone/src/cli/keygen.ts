@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { chmod, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { generateLibtrustKey, libtrustKeyToPem } from '@berth/core';
+import { generateLibtrustKey, libtrustKeyToPem } from '@berth/core/internal';
 import { parseArgs } from './args.js';
 import { UsageError } from './usage-error.js';
 

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { compileQuotas, formatByteSize, type RepositoryUsage, type UsageTotals } from '@berth/core';
+import { type RepositoryUsage, type UsageTotals } from '@berth/core';
+import { compileQuotas, formatByteSize } from '@berth/core/internal';
 import { readServerConfig } from '../config.js';
 import { openMetadata } from '../server.js';
 import { parseArgs } from './args.js';

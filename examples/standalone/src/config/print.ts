@@ -1,4 +1,4 @@
-import { formatByteSize } from '@berth/core';
+import { formatByteSize } from '@berth/core/internal';
 import { Document, isMap, isScalar } from 'yaml';
 import { formatDuration } from './duration.js';
 import { quotaSettings } from './quota-setting.js';

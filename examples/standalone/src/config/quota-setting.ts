@@ -1,4 +1,5 @@
-import { parseByteSize, type RepositoryQuota } from '@berth/core';
+import { type RepositoryQuota } from '@berth/core';
+import { parseByteSize } from '@berth/core/internal';
 import { z } from 'zod';
 
 const SIZE_EXPECTED = 'expected a size such as 500MiB, 10GB or 1.5GiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; a bare number is bytes)';

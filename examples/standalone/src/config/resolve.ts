@@ -8,6 +8,7 @@ import { SETTINGS, envNames, type Setting, type SettingValue } from './settings.
 /** Where a resolved value came from: `--port`, `PORT`, `listen.port` in the file, or the default. */
 export type Source = { kind: 'flag' | 'env' | 'file'; name: string } | { kind: 'default' };
 
+/** A setting's value and where it came from. */
 export interface ResolvedSetting {
   readonly value: SettingValue;
   readonly source: Source;
@@ -16,6 +17,7 @@ export interface ResolvedSetting {
 /** Every setting that has a value, by setting name. */
 export type ResolvedSettings = Map<string, ResolvedSetting>;
 
+/** What the settings are read from: command-line flags, the environment and the config file. */
 export interface ResolveInput {
   /** Flag values by flag name (as `parseArgs` gives them). */
   flags: ReadonlyMap<string, string | boolean | string[]>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ruleProblem, type RetentionRule } from '@berth/core';
+import { type RetentionRule } from '@berth/core';
+import { ruleProblem } from '@berth/core/internal';
 import { formatDuration, parseDuration } from './duration.js';
 
 const patterns = (what: string) =>

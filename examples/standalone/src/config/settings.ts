@@ -49,6 +49,7 @@ export type SettingKind =
   /** Retention rules (the file only): the collections of `berth gc` and `--gc-interval` apply them. Held as JSON text. */
   | { readonly type: 'retention' };
 
+/** The value of one setting. */
 export type SettingValue = string | number | boolean | readonly string[];
 
 const PORT = { type: 'integer', min: 0, max: 65535, expected: 'an integer 0-65535' } as const;

@@ -1,8 +1,10 @@
 /** Who made a request: a signed-in user, or nobody (no credentials). */
 export type Principal = { readonly kind: 'user'; readonly name: string } | { readonly kind: 'anonymous' };
 
+/** The principal of a request that signed in as nobody. */
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
 
+/** The principal of a signed-in user. */
 export function userPrincipal(name: string): Principal {
   return { kind: 'user', name };
 }

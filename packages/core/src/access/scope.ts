@@ -12,7 +12,9 @@ export interface Scope {
   readonly actions: readonly ScopeAction[];
 }
 
+/** The actions a scope may name, `*` for all. */
 export const SCOPE_ACTIONS = ['pull', 'push', 'delete', '*'] as const;
+/** An action a scope may name (one of {@link SCOPE_ACTIONS}). */
 export type ScopeAction = (typeof SCOPE_ACTIONS)[number];
 /** The actions a repository operation can need (`*` stands for all of them). */
 export type RepositoryAction = Exclude<ScopeAction, '*'>;

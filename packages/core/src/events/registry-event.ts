@@ -6,8 +6,10 @@ export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+
 /** What distribution reports for a blob pushed, pulled or mounted: it has no media type of its own. */
 export const BLOB_EVENT_MEDIA_TYPE = 'application/octet-stream';
 
+/** What an event reports: a push, a pull, a delete or a mount. */
 export type EventAction = 'push' | 'pull' | 'delete' | 'mount';
 
+/** Every event action, in a fixed order. */
 export const EVENT_ACTIONS: readonly EventAction[] = ['push', 'pull', 'delete', 'mount'];
 
 /**

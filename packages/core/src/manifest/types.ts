@@ -1,5 +1,6 @@
 import type { ManifestKind } from '../media-types.js';
 
+/** An image platform (OS, architecture, variant) as an index or manifest list names it. */
 export interface Platform {
   architecture: string;
   os: string;

@@ -415,6 +415,7 @@ export function goObjectBytes(members: ReadonlyArray<readonly [string, Uint8Arra
   return out.byte(0x7d).toBytes();
 }
 
+/** A JSON value as Go decodes it into `interface{}` (schema1 signing keys keep extra JWK fields as these). */
 export type GoValue = null | boolean | number | string | GoValue[] | { [key: string]: GoValue };
 
 /** json.Marshal of a decoded interface{} value: maps sorted by key, strings HTML-safe, compact. */

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 
+/** What a blob store knows about a stored blob. */
 export interface BlobInfo {
   digest: string;
   size: number;
@@ -16,6 +17,7 @@ export interface ByteRange {
   end: number;
 }
 
+/** An upload in progress as the blob store sees it: its id, the bytes received so far and when it started. */
 export interface UploadState {
   id: string;
   /** Bytes received so far; the next chunk must start here. */

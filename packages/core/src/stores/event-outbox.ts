@@ -20,6 +20,7 @@ export interface ClaimedOutboxEntry extends OutboxEntry {
   createdAt: Date;
 }
 
+/** A lease on outbox entries for one worker. */
 export interface OutboxClaim {
   /** Who holds the lease (one id per worker, for example per process). */
   owner: string;

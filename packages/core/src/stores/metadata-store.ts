@@ -23,6 +23,7 @@ export interface StoredManifest {
   createdAt: Date;
 }
 
+/** A manifest to store, with what it references, the tags to move to it and the events of the change. */
 export interface ManifestWrite {
   manifest: Omit<StoredManifest, 'createdAt'>;
   /** Blob digests the manifest references (config, layers). */
@@ -65,6 +66,7 @@ export interface UsageTotals {
   manifestCount: number;
 }
 
+/** The bytes and counts one repository holds. */
 export interface RepositoryUsage extends UsageTotals {
   repository: string;
 }
@@ -76,6 +78,7 @@ export interface CollectedManifest {
   size: number;
 }
 
+/** A blob the garbage collector deleted from the metadata, with its size. */
 export interface CollectedBlob {
   digest: string;
   size: number;
@@ -95,6 +98,7 @@ export interface TagExpectation {
   pushedBefore: Date;
 }
 
+/** An upload in progress as the metadata store records it. */
 export interface UploadSession {
   id: string;
   repository: string;
@@ -107,6 +111,7 @@ export interface BlobLinkSweepOptions extends SweepOptions {
   after?: { repository: string; digest: string };
 }
 
+/** Limits of one garbage-collector sweep over the metadata store. */
 export interface SweepOptions {
   touchedBefore: Date;
   limit: number;

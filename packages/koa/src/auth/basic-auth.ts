@@ -1,11 +1,13 @@
-import { DEFAULT_ACCESS_RULES, RegistryError, compileAccessRules, type AccessRule } from '@berth/core';
+import { RegistryError, type AccessRule } from '@berth/core';
+import { DEFAULT_ACCESS_RULES, compileAccessRules } from '@berth/core/internal';
 import { createSignInLimiter, type Htpasswd, type SignInLimiter } from '@berth/auth';
 import type { Authorize } from '../access-control.js';
 import { basicChallenge, unauthorized } from './challenge.js';
 import { signInWithBasic } from './credentials.js';
 
+/** Options of {@link basicAuth}. */
 export interface BasicAuthOptions {
-  /** The users (`openHtpasswd(path)` from @berth/auth; re-read when the file changes). */
+  /** The users (`openHtpasswd(path)` from `@berth/auth`; re-read when the file changes). */
   htpasswd: Htpasswd;
   /** Who may do what; default: every signed-in user everything, anonymous callers nothing. */
   access?: readonly AccessRule[];

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import { RegistryError, formatScope, type Scope } from '@berth/core';
+import { RegistryError, type Scope } from '@berth/core';
+import { formatScope } from '@berth/core/internal';
 
 /** `realm="…"`-style parameter; quotes and backslashes escaped as RFC 9110 quoted-strings require. */
 function quoted(value: string): string {

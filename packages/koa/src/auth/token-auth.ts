@@ -1,16 +1,11 @@
 import type { Context } from 'koa';
-import {
-  ANONYMOUS,
-  compileAccessRules,
-  intersectScopes,
-  userPrincipal,
-  type AccessRule,
-  type Scope,
-} from '@berth/core';
+import { ANONYMOUS, userPrincipal, type AccessRule, type Scope } from '@berth/core';
+import { compileAccessRules, intersectScopes } from '@berth/core/internal';
 import { TokenError, createTokenVerifier, type TrustedKeys } from '@berth/auth';
 import type { Authorize } from '../access-control.js';
 import { bearerChallenge, unauthorized } from './challenge.js';
 
+/** Options of {@link tokenAuth}. */
 export interface TokenAuthOptions {
   /** The token service's `iss`. */
   issuer: string;

@@ -1,16 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import {
-  DEFAULT_ACCESS_RULES,
-  RegistryError,
-  compileAccessRules,
-  formatScope,
-  parseScopes,
-  userPrincipal,
-  type AccessRule,
-  type Principal,
-  type Scope,
-} from '@berth/core';
+import { RegistryError, userPrincipal, type AccessRule, type Principal, type Scope } from '@berth/core';
+import { DEFAULT_ACCESS_RULES, compileAccessRules, formatScope, parseScopes } from '@berth/core/internal';
 import {
   TokenError,
   createSignInLimiter,
@@ -21,11 +12,12 @@ import {
   type TokenSigningKey,
   type TrustedKeys,
 } from '@berth/auth';
-import { readBoundedBody } from '@berth/registry';
+import { readBoundedBody } from '@berth/registry/internal';
 import { registryErrors } from '../errors.js';
 import { basicChallenge, unauthorized } from './challenge.js';
 import { signInWithBasic, signInWithPassword } from './credentials.js';
 
+/** Options of {@link tokenService}. */
 export interface TokenServiceOptions {
   /** The users who may sign in. */
   htpasswd: Htpasswd;
@@ -47,6 +39,7 @@ export interface TokenServiceOptions {
   limiter?: SignInLimiter;
 }
 
+/** The token endpoint {@link tokenService} returns, to mount in the app. */
 export interface TokenService {
   /** `GET`/`POST <path>`, `GET <path>/cert.pem`, `GET <path>/jwks.json`, to `app.use()`. */
   routes(): Middleware;

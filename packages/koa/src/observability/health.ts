@@ -1,6 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { digestOf, isRegistryError, type BlobStore, type MetadataStore } from '@berth/core';
 
+/** Options of `registry.health()`. */
 export interface HealthOptions {
   /** Answers 200 while the process answers at all (liveness). Default `/healthz`. */
   livePath?: string;

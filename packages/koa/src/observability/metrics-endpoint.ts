@@ -1,6 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { Registry } from 'prom-client';
 
+/** Options of `registry.metricsMiddleware()`. */
 export interface MetricsEndpointOptions {
   /** Default `/metrics`. */
   path?: string;

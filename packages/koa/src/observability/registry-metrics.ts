@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { countReceivedBytes } from './received-bytes.js';
-import { redactedUrl, type EndpointStatus, type RegistryObserver } from '@berth/registry';
+import { type EndpointStatus, type RegistryObserver } from '@berth/registry';
+import { redactedUrl } from '@berth/registry/internal';
 
 /** What the metrics read of webhook delivery when scraped. */
 export interface WebhookDeliveryState {
@@ -10,6 +11,7 @@ export interface WebhookDeliveryState {
   oldestPendingAge(): Promise<number | undefined>;
 }
 
+/** The `metrics` option of {@link createRegistry}. */
 export interface MetricsOptions {
   /** Put before every metric name. Default `berth_`. */
   prefix?: string;

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
-import { RegistryError, parseRangeHeader } from '@berth/core';
+import { RegistryError } from '@berth/core';
+import { parseRangeHeader } from '@berth/core/internal';
 import { RecycledBufferSender } from '../blob-sender.js';
 import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
 import { requestContext } from '../request-context.js';

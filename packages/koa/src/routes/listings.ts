@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { CATALOG_SCOPE, RegistryError, covers, repositoryScope } from '@berth/core';
+import { RegistryError } from '@berth/core';
+import { CATALOG_SCOPE, covers, repositoryScope } from '@berth/core/internal';
 import type { AccessGate } from '../access-control.js';
 import type { Page, PageRequest } from '@berth/registry';
 import { param, queryParam, repositoryParam, type RouteDeps } from '../context.js';

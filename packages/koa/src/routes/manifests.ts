@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { isNegotiationRefusal, type ServedManifest } from '@berth/registry';
+import { type ServedManifest } from '@berth/registry';
+import { isNegotiationRefusal } from '@berth/registry/internal';
 import { emptyBody, param, repositoryParam, type RouteDeps } from '../context.js';
 import { requestContext } from '../request-context.js';
 import { requestBody } from '../request-body.js';

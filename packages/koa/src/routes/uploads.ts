@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError, covers, handOverChunks, parseContentRange, repositoryScope, type BlobInfo } from '@berth/core';
-import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry';
+import { RegistryError, handOverChunks, type BlobInfo } from '@berth/core';
+import { covers, parseContentRange, repositoryScope } from '@berth/core/internal';
+import { rangeHeader, uploadLocation, type ByteStream } from '@berth/registry/internal';
 import type { AccessGate, RequestAccess } from '../access-control.js';
 import { emptyBody, param, queryParam, repositoryParam, type RouteDeps } from '../context.js';
 import { hasBody, requestBody } from '../request-body.js';

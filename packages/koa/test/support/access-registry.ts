@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import Koa, { type Middleware } from 'koa';
 import request from 'supertest';
 import type { AccessRule } from '@berth/core';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import {
   createSignInLimiter,
@@ -30,7 +30,7 @@ import {
 
 export type Http = ReturnType<typeof request>;
 export type SqliteMetadata = Awaited<ReturnType<typeof openSqliteMetadataStore>>;
-export type BlobStore = Awaited<ReturnType<typeof createFsBlobStore>>;
+export type BlobStore = Awaited<ReturnType<typeof openFsBlobStore>>;
 
 /** The users of the htpasswd file and their passwords. */
 export const PASSWORDS = { reader: 'reader-secret', writer: 'writer-secret', admin: 'admin-secret', alice: 'alice-secret', bob: 'bob-secret' } as const;
@@ -105,7 +105,7 @@ export interface AccessRegistry {
 export async function openAccessRegistry(options: AccessRegistryOptions): Promise<AccessRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-access-'));
   const metadata = await openSqliteMetadataStore({ filename: join(dir, 'berth.sqlite') });
-  const blobs = await createFsBlobStore({ root: join(dir, 'blobs') });
+  const blobs = await openFsBlobStore({ root: join(dir, 'blobs') });
   const htpasswdPath = join(dir, 'users.htpasswd');
   await writeHtpasswd(htpasswdPath, PASSWORDS);
   const htpasswd = await openHtpasswd(htpasswdPath);

@@ -1,7 +1,8 @@
 // Hostile bearer tokens, crafted by hand (node:crypto + base64url) or with @berth/auth's issuer under
 // the wrong settings, to check that tokenAuth refuses each of them.
 import { createHmac } from 'node:crypto';
-import { generateLibtrustKey, type Scope } from '@berth/core';
+import { type Scope } from '@berth/core';
+import { generateLibtrustKey } from '@berth/core/internal';
 import { createTokenIssuer, type TokenSigningKey } from '@berth/auth';
 
 const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');

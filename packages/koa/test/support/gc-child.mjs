@@ -1,7 +1,7 @@
 // A collector in a process of its own, for the kill -9 test: it runs service.gc over the given stores
 // and, at the `hangAt`-th blob it removes, says "hung" and stops there (its transaction open, its bytes
 // half removed), waiting to be killed. Uses the built packages (dist), as a deployed berth would.
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { createRegistryService } from '@berth/registry';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
@@ -9,7 +9,7 @@ import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 const [kind, location, blobRoot, hangAt] = process.argv.slice(2);
 const metadata =
   kind === 'sqlite' ? await openSqliteMetadataStore({ filename: location }) : await openPostgresMetadataStore({ connection: location });
-const fsBlobs = await createFsBlobStore({ root: blobRoot });
+const fsBlobs = await openFsBlobStore({ root: blobRoot });
 let removed = 0;
 const blobs = new Proxy(fsBlobs, {
   get(target, property) {

@@ -5,7 +5,7 @@ import Koa from 'koa';
 import request from 'supertest';
 import { afterAll } from 'vitest';
 import type { MetadataStore } from '@berth/core';
-import { createFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import { recyclingPostgresStores } from '@berth/storage-postgres/testing';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createRegistry, type CreateRegistryOptions, type Registry } from '../../src/index.js';
@@ -39,7 +39,7 @@ export async function openRegistry(
 ): Promise<RegistryUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-koa-'));
   const metadata = await factory(dir);
-  const blobs = await createFsBlobStore({ root: join(dir, 'blobs') });
+  const blobs = await openFsBlobStore({ root: join(dir, 'blobs') });
   const registry = createRegistry({ metadata, blobs, ...options });
   const app = new Koa();
   // The host's own sign-in leaves the user on ctx.state.user (koa-passport style).

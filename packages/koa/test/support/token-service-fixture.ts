@@ -16,7 +16,7 @@ import {
   type TokenSigningKey,
   type TokenVerifier,
 } from '@berth/auth';
-import { createFsBlobStore } from '@berth/blobs-fs';
+import { openFsBlobStore } from '@berth/blobs-fs';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createRegistry, tokenAuth, tokenService, type TokenService, type TokenServiceOptions } from '../../src/index.js';
 
@@ -99,7 +99,7 @@ export async function openTokenService(fixture: TokenServiceFixtureOptions): Pro
   const keys = parseTrustedKeys(signingKey.certificatePem, 'token service certificate');
   const registry = createRegistry({
     metadata,
-    blobs: await createFsBlobStore({ root: join(dir, 'blobs') }),
+    blobs: await openFsBlobStore({ root: join(dir, 'blobs') }),
     authorize: tokenAuth({ issuer: ISSUER, service: SERVICE, keys, realm: 'http://registry.test/token',
       ...(fixture.registryAccess !== undefined && { access: fixture.registryAccess }),
     }),

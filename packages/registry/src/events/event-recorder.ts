@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  buildEvent,
-  isIgnored,
-  type EventSource,
-  type OutboxEntry,
-  type PullChange,
-  type RegistryChange,
-  type RegistryEvent,
-  type RequestContext,
-} from '@berth/core';
+import { type EventSource, type OutboxEntry, type RegistryEvent, type RequestContext, type PullChange, type RegistryChange } from '@berth/core';
+import { buildEvent, isIgnored } from '@berth/core/internal';
 import type { EventHub } from './event-hub.js';
 import type { ResolvedWebhookEndpoint } from './webhook-endpoint.js';
 
@@ -27,6 +19,7 @@ export interface EventSink {
   pulled(event: RegistryEvent): void;
 }
 
+/** Options of the event recorder. */
 export interface EventRecorderOptions {
   hub: EventHub;
   endpoints: readonly ResolvedWebhookEndpoint[];

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { EVENTS_MEDIA_TYPE, isIgnored, type ClaimedOutboxEntry, type EventOutbox, type RegistryEvent } from '@berth/core';
+import { EVENTS_MEDIA_TYPE, type ClaimedOutboxEntry, type EventOutbox, type RegistryEvent } from '@berth/core';
+import { isIgnored } from '@berth/core/internal';
 import type { EventSink } from './event-recorder.js';
 import { redactedUrl, type ResolvedWebhookEndpoint } from './webhook-endpoint.js';
 

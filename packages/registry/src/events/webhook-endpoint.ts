@@ -24,6 +24,7 @@ export interface WebhookEndpoint {
   maxPendingPulls?: number;
 }
 
+/** A webhook endpoint with every default applied. */
 export interface ResolvedWebhookEndpoint {
   url: string;
   headers: Record<string, string>;
