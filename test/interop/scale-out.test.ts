@@ -81,13 +81,11 @@ async function startInstance(name: string): Promise<Instance> {
 }
 
 beforeAll(async () => {
-  const started = Date.now();
   [database, swift, scratch, skopeo] = await Promise.all([createScratchDatabase(), sharedSwift(), createScratch('berth-scale-out-'), createSkopeo()]);
   view = new BucketView(swift, `scale-out-${randomUUID()}/`);
   // All three at once: their migrations of the empty database take turns.
   instances = await Promise.all(['a', 'b', 'c'].map(startInstance));
   nginx = await startNginx(instances.map((instance) => instance.address));
-  console.log(`scale-out: PostgreSQL, Swift, 3 instances and nginx ready in ${Date.now() - started} ms`);
 });
 
 afterAll(async () => {
