@@ -2,6 +2,7 @@
 // (docker/distribution 2.8) on this machine, workload by workload, alternating the two servers round by
 // round so that drift hits both. Prints a Markdown table and writes bench-results/<timestamp>.json.
 // The `tls` workload is berth alone: HTTP/2 against HTTP/1.1, both over TLS, on one --http2 server.
+// The `s3` workload (only with --only s3: it starts Swift) compares both with their blobs in S3, see s3.mjs.
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -12,10 +13,13 @@ import { BlobSource, measureDurableWriteRate } from './blob-data.mjs';
 import { request } from './http.mjs';
 import { MiB, finishRow, renderTable, writeResults } from './report.mjs';
 import { SCHEMA2, pushChunked, pushImage, pushMonolithic, pullBlob, putManifest } from './registry-client.mjs';
+import { benchS3 } from './s3.mjs';
 import { startBerth, startReference, trackPeakRss } from './servers.mjs';
 import { http1Agent, http1Pull, http1PushMonolithic, http2PushMonolithic, http2Pull, http2Session, startTlsBerth } from './tls.mjs';
 
 const WORKLOADS = ['push', 'chunked', 'pull', 'manifests', 'tags', 'tls'];
+/** Workloads that run only when named with --only: they bring servers of their own. */
+const OWN_SERVERS = { s3: benchS3 };
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -514,24 +518,27 @@ async function main() {
   process.once('SIGTERM', onSignal);
   const failures = [];
   try {
-    const berth = await startBerth();
-    started.push(berth);
-    const reference = await startReference();
-    started.push(reference);
+    const needsFilesystemServers = config.workloads.some((name) => !(name in OWN_SERVERS));
+    const berth = needsFilesystemServers ? await startBerth() : undefined;
+    if (berth) started.push(berth);
+    const reference = needsFilesystemServers ? await startReference() : undefined;
+    if (reference) started.push(reference);
     const servers = { berth, reference };
-    log(`berth ${berth.url} (pid ${berth.pid}), reference ${reference.url} (pid ${reference.pid})`);
+    if (berth && reference) log(`berth ${berth.url} (pid ${berth.pid}), reference ${reference.url} (pid ${reference.pid})`);
     const state = {};
     const benches = { push: benchPush, chunked: benchChunked, pull: benchPull, manifests: benchManifests, tags: benchTags, tls: benchTls };
     for (const name of config.workloads) {
       const bench = benches[name];
-      if (!bench) throw new Error(`unknown workload "${name}" (known: ${WORKLOADS.join(', ')})`);
+      const own = OWN_SERVERS[name];
+      if (!bench && !own) throw new Error(`unknown workload "${name}" (known: ${[...WORKLOADS, ...Object.keys(OWN_SERVERS)].join(', ')})`);
       try {
-        await bench(servers, state);
+        if (own) await own({ config, rows, log, alternate });
+        else await bench(servers, state);
       } catch (error) {
         failures.push({ workload: name, error: error instanceof Error ? error.message : String(error) });
         rows.push({ workload: name, unit: '', status: `FAILED: ${error instanceof Error ? error.message.split('\n')[0] : error}` });
         log(`${name} failed: ${error instanceof Error ? error.stack : error}`);
-        log(`berth log tail:\n${berth.logs().slice(-2000)}`);
+        if (berth) log(`berth log tail:\n${berth.logs().slice(-2000)}`);
       }
     }
   } finally {

@@ -41,7 +41,7 @@ process.once('exit', () => {
 const BERTH_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 /**
- * @param {{ args?: string[] }} [options]  args: further command-line flags for berth
+ * @param {{ args?: string[], env?: Record<string, string> }} [options]  args: further command-line flags for berth; env: added to its environment
  * @returns {Promise<BenchServer>}
  */
 export async function startBerth(options = {}) {
@@ -54,7 +54,7 @@ export async function startBerth(options = {}) {
   const child = spawn(process.execPath, [...nodeArgs, BERTH_MAIN, '--host', '127.0.0.1', '--port', '0', '--data', dataDir, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...options.env, LOG_LEVEL: 'warn' },
   });
   running.set(child, dataDir);
   const watched = watch(child, 'berth', () => rm(dataDir, { recursive: true, force: true }));
@@ -74,8 +74,12 @@ export async function startBerth(options = {}) {
   }
 }
 
-/** @returns {Promise<BenchServer>} */
-export async function startReference() {
+/**
+ * @param {{ storage?: Record<string, unknown> }} [options]  storage: the config's storage driver section instead of a
+ *   filesystem in the tmp dir (e.g. `{ s3: {...} }`)
+ * @returns {Promise<BenchServer>}
+ */
+export async function startReference(options = {}) {
   if (!existsSync(REFERENCE_REGISTRY_BIN)) {
     throw new Error(`${REFERENCE_REGISTRY_BIN} is missing: run scripts/ensure-system-deps.sh (Debian package docker-registry)`);
   }
@@ -90,7 +94,7 @@ export async function startReference() {
         version: 0.1,
         log: { level: 'error', accesslog: { disabled: true } },
         storage: {
-          filesystem: { rootdirectory: join(workDir, 'storage') },
+          ...(options.storage ?? { filesystem: { rootdirectory: join(workDir, 'storage') } }),
           delete: { enabled: true },
           maintenance: { uploadpurging: { enabled: false } },
         },

@@ -14,6 +14,8 @@ export interface CopyOptions {
   readonly format?: ManifestFormat;
   /** Copy every image of an index / manifest list (`--all`). */
   readonly all?: boolean;
+  /** `--retry-times`: how often skopeo starts the copy over after a retryable error (default 0). */
+  readonly retryTimes?: number;
 }
 
 export interface CopyResult {
@@ -125,7 +127,7 @@ export async function createSkopeo(options: CreateSkopeoOptions = {}): Promise<S
   return {
     copy: async (source, destination, options = {}) => {
       const digestFile = join(sandbox, `digest-${digestFiles++}`);
-      const args = ['copy', '--retry-times', '0', '--digestfile', digestFile];
+      const args = ['copy', '--retry-times', String(options.retryTimes ?? 0), '--digestfile', digestFile];
       if (source.startsWith('docker://')) args.push(...tlsFlags(certDir, '--src-'));
       if (destination.startsWith('docker://')) args.push(...tlsFlags(certDir, '--dest-'));
       if (options.format) args.push('--format', options.format);
