@@ -67,7 +67,7 @@ function pushRows(rows, store, run, withGoals) {
 }
 
 /** Generates a registry of `blobCount` blobs on the store, collects it with `berth gc`, and cleans up. */
-async function collectGenerated(store, blobCount, log) {
+export async function collectGenerated(store, blobCount, log) {
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-gc-bench-'));
   let database;
   try {
