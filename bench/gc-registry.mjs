@@ -4,7 +4,7 @@
 // a collection with `--grace 0 --delete-untagged` must remove, counted while generating, so the bench can
 // check the run as well as time it.
 //
-// Per repository (the registry is `blobs / 500` of them), out of 100 manifests kept and 500 blobs:
+// Per repository (the registry is `blobs / 500` of them), 100 manifests kept and about 510 blobs:
 //   10 tagged indexes over 2 untagged child images each    55 tagged images
 //    5 cosign-style signatures on tagged images (untagged)  10 untagged images (pushed by digest): garbage
 //    5 images pushed and deleted again (their links stay): garbage
