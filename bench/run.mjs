@@ -3,6 +3,7 @@
 // round so that drift hits both. Prints a Markdown table and writes bench-results/<timestamp>.json.
 // The `tls` workload is berth alone: HTTP/2 against HTTP/1.1, both over TLS, on one --http2 server.
 // The `s3` workload (only with --only s3: it starts Swift) compares both with their blobs in S3, see s3.mjs.
+// The `gc` workload is berth alone too: `berth gc` over a generated registry (bench/gc.mjs).
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { BlobSource, measureDurableWriteRate } from './blob-data.mjs';
+import { benchGc } from './gc.mjs';
 import { request } from './http.mjs';
 import { MiB, finishRow, renderTable, writeResults } from './report.mjs';
 import { SCHEMA2, pushChunked, pushImage, pushMonolithic, pullBlob, putManifest } from './registry-client.mjs';
@@ -17,9 +19,11 @@ import { benchS3 } from './s3.mjs';
 import { startBerth, startReference, trackPeakRss } from './servers.mjs';
 import { http1Agent, http1Pull, http1PushMonolithic, http2PushMonolithic, http2Pull, http2Session, startTlsBerth } from './tls.mjs';
 
-const WORKLOADS = ['push', 'chunked', 'pull', 'manifests', 'tags', 'tls'];
+const WORKLOADS = ['push', 'chunked', 'pull', 'manifests', 'tags', 'tls', 'gc'];
 /** Workloads that run only when named with --only: they bring servers of their own. */
-const OWN_SERVERS = { s3: benchS3 };
+const ONLY_WHEN_NAMED = { s3: benchS3 };
+/** Workloads that need neither of the two compared filesystem servers. */
+const WITHOUT_COMPARED_SERVERS = new Set(['tls', 'gc', ...Object.keys(ONLY_WHEN_NAMED)]);
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -44,6 +48,8 @@ const config = {
   tagConnections: 10,
   tlsSize: quick ? 64 * MiB : 256 * MiB,
   tlsParallel: 8,
+  // Blobs of the generated registries the collector runs over (a fifth as many manifests); goals apply to the last.
+  gcSizes: quick ? [5_000, 20_000] : [25_000, 100_000],
   workloads: args.only ? args.only.split(',') : WORKLOADS,
 };
 const SCHEMA1_TYPES = [
@@ -518,19 +524,22 @@ async function main() {
   process.once('SIGTERM', onSignal);
   const failures = [];
   try {
-    const needsFilesystemServers = config.workloads.some((name) => !(name in OWN_SERVERS));
-    const berth = needsFilesystemServers ? await startBerth() : undefined;
-    if (berth) started.push(berth);
-    const reference = needsFilesystemServers ? await startReference() : undefined;
-    if (reference) started.push(reference);
-    const servers = { berth, reference };
-    if (berth && reference) log(`berth ${berth.url} (pid ${berth.pid}), reference ${reference.url} (pid ${reference.pid})`);
+    let servers = {};
+    if (!config.workloads.every((name) => WITHOUT_COMPARED_SERVERS.has(name))) {
+      const berth = await startBerth();
+      started.push(berth);
+      const reference = await startReference();
+      started.push(reference);
+      servers = { berth, reference };
+      log(`berth ${berth.url} (pid ${berth.pid}), reference ${reference.url} (pid ${reference.pid})`);
+    }
     const state = {};
-    const benches = { push: benchPush, chunked: benchChunked, pull: benchPull, manifests: benchManifests, tags: benchTags, tls: benchTls };
+    const gc = () => benchGc({ sizes: config.gcSizes, postgres: true, rows, log });
+    const benches = { push: benchPush, chunked: benchChunked, pull: benchPull, manifests: benchManifests, tags: benchTags, tls: benchTls, gc };
     for (const name of config.workloads) {
       const bench = benches[name];
-      const own = OWN_SERVERS[name];
-      if (!bench && !own) throw new Error(`unknown workload "${name}" (known: ${[...WORKLOADS, ...Object.keys(OWN_SERVERS)].join(', ')})`);
+      const own = ONLY_WHEN_NAMED[name];
+      if (!bench && !own) throw new Error(`unknown workload "${name}" (known: ${[...WORKLOADS, ...Object.keys(ONLY_WHEN_NAMED)].join(', ')})`);
       try {
         if (own) await own({ config, rows, log, alternate });
         else await bench(servers, state);
@@ -538,7 +547,7 @@ async function main() {
         failures.push({ workload: name, error: error instanceof Error ? error.message : String(error) });
         rows.push({ workload: name, unit: '', status: `FAILED: ${error instanceof Error ? error.message.split('\n')[0] : error}` });
         log(`${name} failed: ${error instanceof Error ? error.stack : error}`);
-        if (berth) log(`berth log tail:\n${berth.logs().slice(-2000)}`);
+        if (servers.berth) log(`berth log tail:\n${servers.berth.logs().slice(-2000)}`);
       }
     }
   } finally {

@@ -29,6 +29,8 @@ import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './lay
 
 /** Read size of blob streams: fewer thread-pool round trips than the 64 KiB default, still small per client. */
 const STREAM_CHUNK_BYTES = 256 * 1024;
+/** Files listBlobs() stats at once. */
+const PARALLEL_STATS = 16;
 
 /** Options of {@link openFsBlobStore}. */
 export interface FsBlobStoreOptions {
@@ -137,13 +139,22 @@ export class FsBlobStore implements BlobStore {
       const algorithmDir = join(this.#layout.blobsDir, algorithm);
       for (const prefix of (await readdirIfExists(algorithmDir)).sort()) {
         const prefixDir = join(algorithmDir, prefix);
-        for (const hex of (await readdirIfExists(prefixDir)).sort()) {
-          const info = await stat(join(prefixDir, hex)).catch((error: unknown) => {
-            // Deleted between the listing and the stat.
-            if (isErrnoException(error, 'ENOENT')) return undefined;
-            throw error;
-          });
-          if (info?.isFile()) yield { digest: `${algorithm}:${hex}`, size: info.size, modifiedAt: info.mtime };
+        const names = (await readdirIfExists(prefixDir)).sort();
+        // A few stats in flight at once: one at a time, a large store's listing is mostly waiting.
+        for (let start = 0; start < names.length; start += PARALLEL_STATS) {
+          const batch = names.slice(start, start + PARALLEL_STATS);
+          const infos = await Promise.all(
+            batch.map((hex) =>
+              stat(join(prefixDir, hex)).catch((error: unknown) => {
+                // Deleted between the listing and the stat.
+                if (isErrnoException(error, 'ENOENT')) return undefined;
+                throw error;
+              }),
+            ),
+          );
+          for (const [index, info] of infos.entries()) {
+            if (info?.isFile()) yield { digest: `${algorithm}:${batch[index]}`, size: info.size, modifiedAt: info.mtime };
+          }
         }
       }
     }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENTS_MEDIA_TYPE, type EventAction, type MetadataStore, type RegistryEvent } from '@berth/core';
 import { WebhookReceiver, brief } from '../../../test/support/webhook-receiver.js';
 import { pushBlob, pushImage, sha256, OCI_MANIFEST } from './support/content.js';
+import { createRegistry } from '../src/index.js';
 import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
 
 /** Every event the registry emits in-process, by arrival. */
@@ -131,6 +133,47 @@ describe.each(Object.entries(metadataFactories))('events on %s', (_name, factory
     await expect.poll(() => t!.metadata.outbox!.countPending()).toBe(0);
     expect(await t.registry.events.oldestPendingAge()).toBeUndefined();
     await filtered.stop();
+  });
+
+  it('tells nobody of a mount undone because its bytes vanished between its two looks at them', async () => {
+    receiver = await WebhookReceiver.start();
+    t = await openRegistry(factory);
+    const layer = await pushBlob(t.http, 'team/app', randomBytes(40));
+    // A collector removes the bytes just after the mount's first look at them.
+    let vanish = true;
+    const blobs = new Proxy(t.blobs, {
+      get(target, property) {
+        if (property === 'stat') {
+          return async (digest: string) => {
+            const stored = await target.stat(digest);
+            if (vanish && digest === layer) {
+              vanish = false;
+              await target.delete(digest);
+            }
+            return stored;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const registry = createRegistry({ metadata: t.metadata, blobs, webhooks: [{ url: receiver.url }] });
+    try {
+      const mounts: RegistryEvent[] = [];
+      registry.events.on('mount', (event) => void mounts.push(event));
+      const http = request(registry.callback());
+      // Not mounted: the client is sent to upload instead.
+      await http.post(`/v2/team/copy/blobs/uploads/?mount=${layer}&from=team/app`).expect(202);
+      await http.head(`/v2/team/copy/blobs/${layer}`).expect(404);
+      // A push after it is delivered alone: the outbox held nothing of the mount.
+      const marker = await pushBlob(http, 'team/marker', randomBytes(10));
+      const delivered = await receiver.waitFor((events) => events.some((event) => event.target.digest === marker), 'the marker push');
+      expect(delivered.map(brief)).toEqual([`push team/marker ${marker}`]);
+      expect(mounts).toEqual([]);
+      await expect.poll(() => t!.metadata.outbox!.countPending()).toBe(0);
+    } finally {
+      await registry.close();
+    }
   });
 
   it('keeps retrying an endpoint that fails, and delivers each repository in order once it answers', async () => {

@@ -309,8 +309,8 @@ describe.each(['sqlite', 'postgres'])('a collector killed (kill -9) mid-sweep on
     const orphans: string[] = [];
     for (let index = 0; index < 10; index++) orphans.push(await pushBlob(http, 'junk', randomBytes(16)));
 
-    // The collector process removes two blobs, then stops inside the third's transaction (its bytes gone,
-    // its row not yet), and is killed there.
+    // The collector process removes two blobs, then stops inside the next batch's transaction (the fourth's
+    // bytes gone, its row and the third's not yet, the third's bytes left), and is killed there.
     const child = spawn(process.execPath, [GC_CHILD, storeName, location, join(t.dir, 'blobs'), '3'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -328,7 +328,7 @@ describe.each(['sqlite', 'postgres'])('a collector killed (kill -9) mid-sweep on
     await pullAll(http, 'app', 'v1');
 
     // The next collector waits for the dead one's lease to run out, then finishes the work: the rows the
-    // killed run left (the third's rolled back with its transaction) go, bytes already gone or not.
+    // killed run left (the third's and fourth's rolled back with their transaction) go, bytes already gone or not.
     let summary;
     for (;;) {
       try {

@@ -84,19 +84,23 @@ export class BlobService {
     if (source === undefined || !(await this.options.metadata.blobLink(source, value))) return undefined;
     const stored = await this.options.blobs.stat(value);
     if (!stored) return undefined;
-    const mounted = this.events.prepare(
-      { action: 'mount', kind: 'blob', repository, digest: stored.digest, size: stored.size, fromRepository: source },
-      context,
-    );
     const quota = this.options.quotas.quotaFor(repository);
+    const linkOptions = quota === undefined ? {} : { quota };
     // Past the quota, the mount is refused (403 DENIED) rather than turned into an upload that would be refused too.
-    await this.options.metadata.linkBlob(repository, stored.digest, stored.size, mounted.outbox, quota === undefined ? {} : { quota });
+    await this.options.metadata.linkBlob(repository, stored.digest, stored.size, [], linkOptions);
     // A collector may have removed the bytes between the stat and the link (the link, once made, keeps
     // them): then the mount did not happen, and the client uploads.
     if (!(await this.options.blobs.stat(stored.digest))) {
       await this.options.metadata.unlinkBlob(repository, stored.digest);
       return undefined;
     }
+    // Only a mount that stuck is told: its event is written with a second touch of the link, now that the
+    // bytes are known to be there, so an undone mount leaves no event in the outbox.
+    const mounted = this.events.prepare(
+      { action: 'mount', kind: 'blob', repository, digest: stored.digest, size: stored.size, fromRepository: source },
+      context,
+    );
+    await this.options.metadata.linkBlob(repository, stored.digest, stored.size, mounted.outbox, linkOptions);
     this.events.published(mounted);
     return stored;
   }

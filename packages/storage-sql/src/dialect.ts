@@ -34,8 +34,9 @@ export interface Dialect {
   lockOutboxEndpoint?(trx: Knex.Transaction, endpoint: string): Promise<void>;
   /**
    * True where the database runs one write transaction at a time (SQLite): the collector then removes a
-   * batch of rows in one transaction, which no deadlock can break. Elsewhere it removes one row per
-   * statement, so it never holds a row while waiting for another that a push holds.
+   * batch of rows in one transaction, which no deadlock can break. Elsewhere it removes manifests one row
+   * per statement, so it never holds a row while waiting for another that a push holds, and links and
+   * blobs in batches it first locks FOR UPDATE SKIP LOCKED, so it waits for none of their rows.
    */
   readonly singleWriter?: boolean;
 }

@@ -116,13 +116,18 @@ async function touchReferences(
 }
 
 /**
- * Runs the query as a delete of at most one row and returns the deleted row's `size` (undefined when none
- * matched). Written out because knex leaves RETURNING off a delete on SQLite, which has it since 3.35.
+ * Runs the query as a delete and returns the deleted rows' `columns`. Written out because knex leaves
+ * RETURNING off a delete on SQLite, which has it since 3.35.
  */
-async function deleteReturningSize(trx: Knex.Transaction, query: Knex.QueryBuilder): Promise<number | undefined> {
+async function deleteReturning<Row>(trx: Knex.Transaction, query: Knex.QueryBuilder, columns: readonly string[]): Promise<Row[]> {
   const { sql, bindings } = query.del().toSQL();
-  const result = (await trx.raw(`${sql} returning size`, bindings)) as Array<{ size: number | string }> | { rows: Array<{ size: number | string }> };
-  const [row] = Array.isArray(result) ? result : result.rows;
+  const result = (await trx.raw(`${sql} returning ${columns.join(', ')}`, bindings)) as Row[] | { rows: Row[] };
+  return Array.isArray(result) ? result : result.rows;
+}
+
+/** Runs the query as a delete of at most one row and returns the deleted row's `size` (undefined when none matched). */
+async function deleteReturningSize(trx: Knex.Transaction, query: Knex.QueryBuilder): Promise<number | undefined> {
+  const [row] = await deleteReturning<{ size: number | string }>(trx, query, ['size']);
   return row === undefined ? undefined : Number(row.size);
 }
 
@@ -580,13 +585,25 @@ export class KnexMetadataStore implements MetadataStore {
       }
       const candidates: Array<{ repository: string; digest: string }> = await query;
       if (dryRun || candidates.length === 0) return candidates;
-      return this.#sweepRows(candidates, async (trx, { repository, digest }) => {
-        const removed = await removeBlobLink(
+      const keyColumns = [`${TABLES.blobLinks}.repository`, `${TABLES.blobLinks}.digest`];
+      return this.#sweepBatch(TABLES.blobLinks, ['repository', 'digest'], candidates, async (trx, keys) => {
+        const removed = await deleteReturning<{ repository: string; digest: string; size: number | string }>(
           trx,
-          unused(trx(TABLES.blobLinks).where({ [`${TABLES.blobLinks}.repository`]: repository, [`${TABLES.blobLinks}.digest`]: digest }), TABLES.blobLinks),
-          repository,
+          unused(trx(TABLES.blobLinks).whereIn(keyColumns, keys), TABLES.blobLinks),
+          ['repository', 'digest', 'size'],
         );
-        return removed ? { repository, digest } : undefined;
+        // One usage change per repository, in name order.
+        const freed = new Map<string, { blobBytes: number; blobCount: number }>();
+        for (const { repository, size } of removed) {
+          const change = freed.get(repository) ?? { blobBytes: 0, blobCount: 0 };
+          change.blobBytes -= Number(size);
+          change.blobCount -= 1;
+          freed.set(repository, change);
+        }
+        for (const [repository, change] of [...freed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+          await applyUsageChange(trx, repository, { repository: change });
+        }
+        return removed;
       });
     });
   }
@@ -628,34 +645,22 @@ export class KnexMetadataStore implements MetadataStore {
       const candidates: Array<{ digest: string; size: number | string }> = await query;
       if (dryRun || candidates.length === 0) return candidates.map(({ digest, size }) => ({ digest, size: Number(size) }));
       // The rows go in a transaction that removes their bytes before it commits, so a touch waiting on a
-      // row finds both gone: the whole batch on a single-writer database, a row at a time elsewhere.
-      const removeRow = async (trx: Knex.Transaction, { digest }: { digest: string }): Promise<CollectedBlob | undefined> => {
-        const size = await deleteReturningSize(trx, unused(trx(TABLES.blobs).where(`${TABLES.blobs}.digest`, digest), TABLES.blobs));
-        if (size === undefined) return undefined;
-        await applyUsageChange(trx, undefined, { registry: { blobBytes: -size, blobCount: -1 } });
-        return { digest, size };
-      };
-      if (this.#dialect.singleWriter === true) {
-        return this.#transaction(async (trx) => {
-          const removed: CollectedBlob[] = [];
-          for (const candidate of candidates) {
-            const blob = await removeRow(trx, candidate);
-            if (blob !== undefined) removed.push(blob);
-          }
-          if (removed.length > 0) await removeBytes(removed);
-          return removed;
-        });
-      }
-      const collected: CollectedBlob[] = [];
-      for (const candidate of candidates) {
-        const blob = await this.#transaction(async (trx) => {
-          const removed = await removeRow(trx, candidate);
-          if (removed !== undefined) await removeBytes([removed]);
-          return removed;
-        });
-        if (blob !== undefined) collected.push(blob);
-      }
-      return collected;
+      // row finds both gone.
+      const rows = candidates.map(({ digest, size }) => ({ digest, size: Number(size) }));
+      return this.#sweepBatch(TABLES.blobs, ['digest'], rows, async (trx, keys) => {
+        const removed = (
+          await deleteReturning<{ digest: string; size: number | string }>(
+            trx,
+            unused(trx(TABLES.blobs).whereIn(`${TABLES.blobs}.digest`, keys.map(([digest]) => digest!)), TABLES.blobs),
+            ['digest', 'size'],
+          )
+        ).map(({ digest, size }) => ({ digest, size: Number(size) }));
+        if (removed.length === 0) return [];
+        const blobBytes = removed.reduce((sum, blob) => sum + blob.size, 0);
+        await applyUsageChange(trx, undefined, { registry: { blobBytes: -blobBytes, blobCount: -removed.length } });
+        await removeBytes(removed);
+        return removed;
+      });
     });
   }
 
@@ -726,6 +731,44 @@ export class KnexMetadataStore implements MetadataStore {
         const change = { manifestBytes: manifest.size, manifestCount: 1 };
         await applyUsageChange(trx, repository, { repository: change, registry: change }, quota);
       }
+    });
+  }
+
+  /**
+   * Removes the candidate rows of a table keyed by `columns` (its primary key) that still pass the
+   * collector's guard, up to REFERENCE_BATCH per statement, in one transaction: `remove` deletes a chunk
+   * (guard in its WHERE) and returns what went. Where writers run side by side (PostgreSQL), each chunk
+   * is first locked FOR UPDATE SKIP LOCKED: a row a push holds stays for this run, and the delete waits
+   * for no row, so a push and the collector cannot deadlock over them (the tables swept this way have no
+   * cascades). Returns what went, in the candidates' order: the sweeps page on from the last one.
+   */
+  async #sweepBatch<Row extends Record<string, unknown>>(
+    table: string,
+    columns: readonly string[],
+    candidates: readonly Row[],
+    remove: (trx: Knex.Transaction, keys: string[][]) => Promise<ReadonlyArray<Record<string, unknown>>>,
+  ): Promise<Row[]> {
+    const keyOf = (row: Record<string, unknown>) => columns.map((column) => String(row[column]));
+    const joined = (row: Record<string, unknown>) => keyOf(row).join('\u0000');
+    return this.#transaction(async (trx) => {
+      const gone: Row[] = [];
+      for (let start = 0; start < candidates.length; start += REFERENCE_BATCH) {
+        let chunk = candidates.slice(start, start + REFERENCE_BATCH);
+        if (this.#dialect.singleWriter !== true) {
+          const locked: Array<Record<string, unknown>> = await trx(table)
+            .select([...columns])
+            .whereIn([...columns], chunk.map(keyOf))
+            .orderBy([...columns])
+            .forUpdate()
+            .skipLocked();
+          const lockedKeys = new Set(locked.map(joined));
+          chunk = chunk.filter((row) => lockedKeys.has(joined(row)));
+          if (chunk.length === 0) continue;
+        }
+        const removed = new Set((await remove(trx, chunk.map(keyOf))).map(joined));
+        gone.push(...chunk.filter((row) => removed.has(joined(row))));
+      }
+      return gone;
     });
   }
 

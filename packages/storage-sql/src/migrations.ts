@@ -274,6 +274,25 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       return db.schema.dropTableIfExists(TABLES.registryUsage).dropTableIfExists(TABLES.repositoryUsage);
     },
   },
+  {
+    // The collector asks, for every blob link, whether a manifest of that repository names the digest:
+    // with (referenced_digest) alone, SQLite's planner took the primary key's repository prefix and read
+    // every reference of the repository per link. Both columns make it one probe; the digest first still
+    // serves "does anything name this digest" for the blob sweep, so the single-column index goes.
+    name: '0008_references_by_digest_and_repository',
+    up(db) {
+      return db.schema.alterTable(TABLES.manifestReferences, (table) => {
+        table.index(['referenced_digest', 'repository'], 'manifest_references_digest_repository');
+        table.dropIndex(['referenced_digest']);
+      });
+    },
+    down(db) {
+      return db.schema.alterTable(TABLES.manifestReferences, (table) => {
+        table.index(['referenced_digest']);
+        table.dropIndex(['referenced_digest', 'repository'], 'manifest_references_digest_repository');
+      });
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

@@ -1,6 +1,7 @@
 // A collector in a process of its own, for the kill -9 test: it runs service.gc over the given stores
-// and, at the `hangAt`-th blob it removes, says "hung" and stops there (its transaction open, its bytes
-// half removed), waiting to be killed. Uses the built packages (dist), as a deployed berth would.
+// and, at the `hangAt`-th blob it is to remove, says "hung" and stops there before deleting its bytes (its
+// transaction open, the bytes of the other blobs removed alongside it gone), waiting to be killed. Uses the
+// built packages (dist), as a deployed berth would.
 import { openFsBlobStore } from '@berth/blobs-fs';
 import { createRegistryService } from '@berth/registry';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
@@ -11,16 +12,21 @@ const metadata =
   kind === 'sqlite' ? await openSqliteMetadataStore({ filename: location }) : await openPostgresMetadataStore({ connection: location });
 const fsBlobs = await openFsBlobStore({ root: blobRoot });
 let removed = 0;
+/** Deletes under way: the hang waits for those started alongside it, so what is gone when it says so is settled. */
+const deleting = new Set();
 const blobs = new Proxy(fsBlobs, {
   get(target, property) {
     if (property === 'delete') {
       return async (digest) => {
-        const deleted = await target.delete(digest);
         if (++removed === Number(hangAt)) {
+          await new Promise((resolve) => setImmediate(resolve));
+          await Promise.allSettled(deleting);
           process.stdout.write('hung\n');
           await new Promise(() => undefined);
         }
-        return deleted;
+        const deleted = target.delete(digest);
+        deleting.add(deleted);
+        return deleted.finally(() => deleting.delete(deleted));
       };
     }
     const value = Reflect.get(target, property, target);
