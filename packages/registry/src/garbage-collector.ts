@@ -38,7 +38,7 @@ export type GcPhase = 'retention' | 'mark' | 'manifests' | 'links' | 'adopt' | '
 
 /** A progress report of a garbage-collector run. */
 export interface GcProgress {
-  /** The phase just finished. */
+  /** The phase the run is in when it reports (at its start and after each batch). */
   phase: GcPhase;
   /** Manifests deleted so far in this run (on a dry run, that would be). */
   manifestsDeleted: number;
