@@ -9,7 +9,9 @@ import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type Re
 
 /** The server's configuration, every setting resolved. */
 export interface ServerConfig {
+  /** Address to listen on (`--host`, `HOST`, `listen.host`). Default `127.0.0.1`. */
   host: string;
+  /** Port to listen on (`--port`, `PORT`, `listen.port`); 0 picks a free one. Default 5000. */
   port: number;
   /** Directory holding the blobs, and the SQLite file unless a database URL is given. */
   dataDir: string;
@@ -98,11 +100,17 @@ export type AuthConfig =
 
 /** Where the blobs go when they go to S3 (`--s3-*`, `storage.s3` in a config file). */
 export interface S3Config {
+  /** The bucket the blobs go in (`--s3-bucket`). */
   bucket: string;
+  /** Key prefix (a folder) in the bucket (`--s3-prefix`); undefined for none. */
   prefix: string | undefined;
+  /** URL of an S3-compatible server (`--s3-endpoint`); undefined for AWS. */
   endpoint: string | undefined;
+  /** The bucket's region (`--s3-region`); undefined for the AWS chain's, else us-east-1. */
   region: string | undefined;
+  /** Use path-style URLs, as most S3-compatible servers need (`--s3-force-path-style`). Default false. */
   forcePathStyle: boolean;
+  /** Answer blob downloads with a redirect to a presigned S3 URL (`--s3-redirect`). Default false. */
   redirect: boolean;
 }
 

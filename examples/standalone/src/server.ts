@@ -21,7 +21,9 @@ import { startGcSchedule } from './gc-schedule.js';
 
 /** A started server: its URL, its logger and how to stop it. */
 export interface RunningServer {
+  /** The URL the server answers at: `scheme://host:port`, with the port it actually listens on. */
   url: string;
+  /** The logger the server writes its request and error lines to. */
   logger: Logger;
   /**
    * Stops accepting connections and lets in-flight requests finish for up to the shutdown timeout,

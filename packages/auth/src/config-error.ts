@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
  * password or a password hash, so it is safe to log.
  */
 export class AuthConfigError extends Error {
+  /** Always `AuthConfigError`, so logs and `error.name` checks can tell it apart. */
   override readonly name = 'AuthConfigError';
 }
 

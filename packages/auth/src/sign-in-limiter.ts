@@ -7,6 +7,7 @@
 export interface SignInLimiter {
   /** Seconds to wait (an integer, at least 1) when the pair is blocked; undefined when it may try. */
   retryAfter(account: string, address: string): number | undefined;
+  /** Counts a failed sign-in of the account from the address. */
   failed(account: string, address: string): void;
   /** Forgets the pair's failures. */
   succeeded(account: string, address: string): void;

@@ -9,6 +9,7 @@ import { z } from 'zod';
  * token); the cause, when there is one, stays server-side.
  */
 export class TokenError extends Error {
+  /** Always `TokenError`, so logs and `error.name` checks can tell it apart. */
   override readonly name = 'TokenError';
 }
 

@@ -11,6 +11,7 @@ export interface TokenIssuerOptions {
   issuer: string;
   /** The registry's service name, the `aud` of access tokens. */
   service: string;
+  /** The key tokens are signed with (ES256), with its certificate. */
   signingKey: TokenSigningKey;
   /** 300 seconds by default (the Docker token specification's minimum a client should assume is 60). */
   accessTokenTtlSeconds?: number;
@@ -22,6 +23,7 @@ export interface TokenIssuerOptions {
 
 /** An access token the issuer signed, with what the token endpoint answers about it. */
 export interface IssuedAccessToken {
+  /** The signed JWT, the token response's `token` (and `access_token`). */
   token: string;
   /** Seconds until it expires, the token response's `expires_in`. */
   expiresIn: number;
@@ -31,6 +33,7 @@ export interface IssuedAccessToken {
 
 /** What a refresh token holds once verified. */
 export interface RefreshTokenClaims {
+  /** The user name the token was issued to (its `sub` claim). */
   subject: string;
   /** The user's credential version when it was issued; the caller refuses the token when it has changed. */
   credentialVersion: string;
@@ -40,6 +43,7 @@ export interface RefreshTokenClaims {
 export interface TokenIssuer {
   /** An ES256 access token as distribution 2.8 accepts it; `subject` is '' for anonymous callers. */
   issueAccessToken(subject: string, access: readonly Scope[]): Promise<IssuedAccessToken>;
+  /** A refresh token for `subject`, valid for the refresh lifetime, that records `credentialVersion`. */
   issueRefreshToken(subject: string, credentialVersion: string): Promise<string>;
   /** Throws TokenError unless the token is an unexpired refresh token this issuer signed. */
   verifyRefreshToken(token: string): Promise<RefreshTokenClaims>;

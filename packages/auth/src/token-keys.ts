@@ -6,11 +6,13 @@ import { algorithmsForKey, unsupportedKeyReason } from './token-claims.js';
 
 /** A trusted-keys file (or text) that cannot be used; the message names the source and the problem. */
 export class TrustedKeysError extends Error {
+  /** Always `TrustedKeysError`, so logs and `error.name` checks can tell it apart. */
   override readonly name = 'TrustedKeysError';
 }
 
 /** One key a token may be signed with, and its key id. */
 export interface TrustedKey {
+  /** The public key that verifies the token's signature. */
   readonly publicKey: KeyObject;
   /** The libtrust key ID, what distribution matches a token's `kid` against. */
   readonly kid: string;

@@ -13,6 +13,7 @@ export interface TokenVerifierOptions {
   issuer: string;
   /** This registry's name, which `aud` must be or contain (distribution's `auth.token.service`). */
   service: string;
+  /** The public keys tokens may be signed with, looked up by the token's `kid`, and certificates for `x5c` chains. */
   keys: TrustedKeys;
   /** Clock skew allowed on `exp`, `nbf` and `iat`; 60 seconds, as in distribution. */
   leewaySeconds?: number;
@@ -26,6 +27,7 @@ export interface VerifiedToken {
   subject: string;
   /** What the token grants, from its `access` claim (malformed entries and unknown actions left out). */
   access: Scope[];
+  /** When the token expires (its `exp` claim). */
   expiresAt: Date;
 }
 

@@ -91,6 +91,7 @@ export class FsBlobStore implements BlobStore {
     this.#layout = layout;
   }
 
+  /** The directory holding blobs, uploads and temporary files. */
   get root(): string {
     return this.#layout.root;
   }
@@ -103,6 +104,7 @@ export class FsBlobStore implements BlobStore {
     for (const dir of [this.#layout.blobsDir, this.#layout.uploadsDir, this.#layout.tmpDir]) await access(dir, constants.W_OK);
   }
 
+  /** The blob's digest and size (from its file), or undefined when the file does not exist. */
   async stat(digest: string): Promise<BlobInfo | undefined> {
     const parsed = parseDigest(digest);
     try {
@@ -114,6 +116,7 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /** A stream of the blob's file, or of an inclusive range of it; undefined when the blob does not exist. */
   async open(digest: string, range?: ByteRange): Promise<Readable | undefined> {
     const opened = await this.#openRange(digest, range);
     if (opened === undefined) return undefined;
@@ -160,6 +163,7 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /** Removes the blob's file; false when it did not exist. */
   async delete(digest: string): Promise<boolean> {
     const parsed = parseDigest(digest);
     return whenFull(async () => {
@@ -193,6 +197,7 @@ export class FsBlobStore implements BlobStore {
     return write();
   }
 
+  /** Creates an empty upload directory (built in tmp/ and renamed into place) and returns its state. */
   beginUpload(): Promise<UploadState> {
     return this.#whileOpen(() => whenFull(async () => {
       const id = randomUUID();
@@ -214,6 +219,7 @@ export class FsBlobStore implements BlobStore {
     }));
   }
 
+  /** The upload's state, its size being the data file's; undefined when unknown. */
   async uploadState(id: string): Promise<UploadState | undefined> {
     if (!isUploadId(id)) return undefined;
     const startedAt = await this.#readStartedAt(id);
@@ -227,6 +233,10 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Appends a stream to the upload's data file, which must hold exactly `expectedOffset` bytes (else 416
+   * BLOB_UPLOAD_INVALID).
+   */
   appendUpload(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState> {
     return this.#whileOpen(() => whenFull(() => this.#append(id, body, expectedOffset)));
   }
@@ -280,6 +290,10 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
+  /**
+   * Checks the upload's hash against `expectedDigest`, syncs it, and renames it into place as the blob; on a mismatch
+   * removes it (DIGEST_INVALID).
+   */
   commitUpload(id: string, expectedDigest: string): Promise<BlobInfo> {
     return this.#whileOpen(async () => {
       const expected = parseDigest(expectedDigest);
@@ -323,6 +337,7 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
+  /** Removes the upload's directory; false when it was unknown. */
   abortUpload(id: string): Promise<boolean> {
     if (!isUploadId(id)) return Promise.resolve(false);
     return whenFull(() => this.#locks.run(id, () => this.#removeUpload(id)));

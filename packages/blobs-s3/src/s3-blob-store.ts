@@ -57,7 +57,9 @@ const COPY_OBJECT_LIMIT = 5 * 1024 * MIB;
 /** Range of one UploadPartCopy when publishing a blob past COPY_OBJECT_LIMIT. */
 const COPY_PART_BYTES = 512 * MIB;
 
+/** Options of {@link openS3BlobStore} and the {@link S3BlobStore} constructor. */
 export interface S3BlobStoreOptions {
+  /** The bucket blobs and uploads are kept in; it must exist. */
   bucket: string;
   /** Key prefix (a folder) for everything the store writes; default none. */
   prefix?: string;
@@ -128,10 +130,12 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
+  /** The bucket the store uses. */
   get bucket(): string {
     return this.#bucket;
   }
 
+  /** The key prefix everything is written under, normalised to end in `/` (`''` when none). */
   get prefix(): string {
     return this.#layout.prefix;
   }
@@ -141,12 +145,14 @@ export class S3BlobStore implements BlobStore {
     await this.#send(new HeadBucketCommand({ Bucket: this.#bucket }));
   }
 
+  /** The blob's digest and size (a HEAD of its object), or undefined when there is no object. */
   async stat(digest: string): Promise<BlobInfo | undefined> {
     const parsed = parseDigest(digest);
     const size = await this.#objectSize(this.#layout.blobKey(parsed));
     return size === undefined ? undefined : { digest: parsed.value, size };
   }
 
+  /** A stream of the blob's object, or of an inclusive range of it; undefined when the blob does not exist. */
   async open(digest: string, range?: ByteRange): Promise<Readable | undefined> {
     const parsed = parseDigest(digest);
     const key = this.#layout.blobKey(parsed);
@@ -189,6 +195,7 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /** Deletes the blob's object; false when there was none. */
   async delete(digest: string): Promise<boolean> {
     const key = this.#layout.blobKey(parseDigest(digest));
     // S3's delete does not say whether there was anything to delete.
@@ -204,6 +211,7 @@ export class S3BlobStore implements BlobStore {
     this.#client.destroy();
   }
 
+  /** Starts an upload, recorded as a session object in the bucket, and returns its state. */
   beginUpload(): Promise<UploadState> {
     return this.#whileOpen(async () => {
       const session: UploadSession = { id: randomUUID(), startedAt: new Date(), size: 0, parts: [], staged: [] };
@@ -212,15 +220,21 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
+  /** The upload's state, read from its session object; undefined when unknown. */
   async uploadState(id: string): Promise<UploadState | undefined> {
     const session = await this.#loadSession(id);
     return session && stateOf(session);
   }
 
+  /** Appends a stream to the upload, which must hold exactly `expectedOffset` bytes (else 416 BLOB_UPLOAD_INVALID). */
   appendUpload(id: string, body: AsyncIterable<Uint8Array>, expectedOffset: number): Promise<UploadState> {
     return this.#whileOpen(() => this.#locks.run(id, () => this.#append(id, body, expectedOffset)));
   }
 
+  /**
+   * Verifies that the upload hashes to `expectedDigest` and publishes it as the blob's object; on a mismatch removes
+   * the upload (DIGEST_INVALID).
+   */
   commitUpload(id: string, expectedDigest: string): Promise<BlobInfo> {
     return this.#whileOpen(async () => {
       const expected = parseDigest(expectedDigest);
@@ -228,6 +242,7 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
+  /** Discards the upload and what it stored; false when it was unknown. */
   abortUpload(id: string): Promise<boolean> {
     if (!isUploadId(id)) return Promise.resolve(false);
     return this.#locks.run(id, async () => {

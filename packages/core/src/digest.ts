@@ -8,7 +8,9 @@ export type DigestAlgorithm = keyof typeof DIGEST_ALGORITHMS;
 
 /** A digest split into its algorithm and hex value. */
 export interface ParsedDigest {
+  /** The algorithm before the colon (`sha256` or `sha512`). */
   algorithm: DigestAlgorithm;
+  /** The lowercase hex encoding after the colon, of the algorithm's length. */
   hex: string;
   /** `algorithm:hex`, the canonical string. */
   value: string;

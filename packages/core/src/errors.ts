@@ -31,9 +31,11 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export interface RegistryErrorOptions {
   /** Overrides the code's default HTTP status (for example 416 for an out-of-order chunk). */
   status?: number;
+  /** Extra information for the client, sent as `detail` in the JSON error body. */
   detail?: unknown;
   /** Response headers the error needs (for example `Range` on a 416 of an upload). */
   headers?: Record<string, string>;
+  /** The underlying error, kept as the error's `cause` for logs; never sent to the client. */
   cause?: unknown;
 }
 
@@ -45,14 +47,23 @@ const REGISTRY_ERROR = Symbol.for('@berth/core.RegistryError');
 
 /** An error with an OCI Distribution error code and HTTP status: what every layer of berth throws for a refusal. */
 export class RegistryError extends Error {
+  /**
+   * Recognises RegistryErrors by their marker rather than by class, so `instanceof` also holds for one made by
+   * another copy of this package.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return isRegistryError(value);
   }
 
+  /** The marker {@link isRegistryError} looks for. */
   readonly [REGISTRY_ERROR] = true;
+  /** The OCI Distribution error code sent in the JSON body. */
   readonly code: ErrorCode;
+  /** The HTTP status the error is answered with: the code's default unless the options override it. */
   readonly status: number;
+  /** Extra information for the client (the body's `detail`); undefined when none. */
   readonly detail: unknown;
+  /** Response headers to send with the error; empty when none. */
   readonly headers: Record<string, string>;
 
   constructor(code: ErrorCode, message?: string, options: RegistryErrorOptions = {}) {

@@ -3,8 +3,11 @@ import type { Descriptor, Platform } from './manifest/types.js';
 
 /** A platform a registry falls back to, as `os/architecture[/variant]`. */
 export interface PlatformPreference {
+  /** Operating system, for example `linux`. */
   os: string;
+  /** CPU architecture, for example `amd64` or `arm64`. */
   architecture: string;
+  /** CPU variant, for example `v8`; when absent any variant matches. */
   variant?: string;
 }
 

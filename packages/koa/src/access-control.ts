@@ -20,11 +20,13 @@ export interface AccessRequest {
   scopes: Scope[];
   /** The first scope's repository and actions, for hooks written against the single-repository shape. */
   repository?: string;
+  /** The first scope's actions (empty when the request names no repository). */
   actions: RepositoryAction[];
 }
 
 /** A hook's full answer: who is calling, what of the request's scopes they may do, and how to refuse the rest. */
 export interface AccessDecision {
+  /** Who is calling (a signed-in user, or anonymous), remembered on `ctx.state.principal`. */
   principal: Principal;
   /** The request's scopes narrowed to the granted actions (what is missing is not granted). */
   granted: Scope[];

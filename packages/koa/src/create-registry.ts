@@ -53,6 +53,7 @@ export interface RegistryEvents {
    * pull when a manifest or a whole blob was served. A listener that throws or rejects never fails the request.
    */
   on<A extends EventAction>(action: A, listener: RegistryEventListener<A>): RegistryEvents;
+  /** Removes a listener added with `on`. */
   off<A extends EventAction>(action: A, listener: RegistryEventListener<A>): RegistryEvents;
   /** Age in milliseconds of the oldest change event not yet delivered to a webhook; undefined when none waits. */
   oldestPendingAge(): Promise<number | undefined>;
@@ -62,7 +63,9 @@ export interface RegistryEvents {
 
 /** What {@link createRegistry} returns: the routes to mount, a Node request handler, health, metrics and events. */
 export interface Registry {
+  /** The registry's work without HTTP (the stores behind it, uploads, manifests, listings, garbage collection). */
   service: RegistryService;
+  /** The `@koa/router` router the registry's `/v2/` routes are registered on; mount them with `routes()`. */
   router: Router;
   /** The registry's routes, to `app.use()` in an existing Koa app (errors rendered in the spec's format). */
   routes(): Middleware;
@@ -81,6 +84,7 @@ export interface Registry {
   metricsMiddleware(options?: MetricsEndpointOptions): Middleware;
   /** For a garbage collector to report a finished run (`gc_runs_total`, `gc_freed_bytes_total`). */
   recordGcRun(run: { bytesFreed: number; blobsDeleted?: number }): void;
+  /** Listeners of the registry's events and the state of webhook delivery. */
   events: RegistryEvents;
   /** Stops the webhook worker (events not yet delivered stay in the outbox for the next start). Idempotent; the stores stay open. */
   close(): Promise<void>;

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 
 /** Where `registry.callback()` reports the errors of its requests. A pino or bunyan logger fits as it is. */
 export interface ErrorLog {
+  /** Logs one failing request: `{ err, method, url }` and a message. */
   error(fields: object, message: string): void;
 }
 

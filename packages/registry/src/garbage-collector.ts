@@ -38,24 +38,33 @@ export type GcPhase = 'retention' | 'mark' | 'manifests' | 'links' | 'adopt' | '
 
 /** A progress report of a garbage-collector run. */
 export interface GcProgress {
+  /** The phase the run is in when it reports (at its start and after each batch). */
   phase: GcPhase;
+  /** Manifests deleted so far in this run (on a dry run, that would be). */
   manifestsDeleted: number;
+  /** Blob links deleted so far in this run (on a dry run, that would be). */
   linksDeleted: number;
+  /** Blobs deleted so far in this run (on a dry run, that would be). */
   blobsDeleted: number;
+  /** Bytes of the blobs deleted so far (on a dry run, that would be). */
   bytesFreed: number;
 }
 
 /** What a garbage-collector run did (or, dry, would do). */
 export interface GcSummary {
+  /** True when the run only counted what it would delete. */
   dryRun: boolean;
   /** Manifests marked reachable (only counted with deleteUntagged, which needs the marks). */
   reachableManifests: number;
+  /** Manifests deleted (or, on a dry run, that would be). */
   manifestsDeleted: number;
   /** Repository links to blobs no manifest of the repository names. */
   linksDeleted: number;
   /** Blobs removed from the blob store (or that would be, on a dry run). */
   blobsDeleted: number;
+  /** Bytes of the blobs deleted (or, on a dry run, that would be). */
   bytesFreed: number;
+  /** Wall-clock length of the run in milliseconds. */
   durationMs: number;
   /** With retention rules: the tags they removed (or would remove, on a dry run), each with its rule. */
   retention?: RetentionSummary;
@@ -63,7 +72,9 @@ export interface GcSummary {
 
 /** What the retention rules removed in a garbage-collector run. */
 export interface RetentionSummary {
+  /** Number of tags removed (or that would be). */
   tagsRemoved: number;
+  /** Each removed tag with the rule that removed it. */
   removals: RetentionRemoval[];
 }
 

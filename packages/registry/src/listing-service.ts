@@ -6,11 +6,13 @@ import type { ResolvedOptions } from './options.js';
 export interface PageRequest {
   /** The client's `n`; undefined when it gave none. */
   n?: number;
+  /** List only items that sort after this one (the client's `last`). */
   last?: string;
 }
 
 /** One page of a listing and where the next one starts. */
 export interface Page<T> {
+  /** The items of this page, in lexical order. */
   items: T[];
   /** Set when more items follow: the `last` to ask for the next page with, and the page size used. */
   next?: { last: string; n: number };
@@ -18,6 +20,7 @@ export interface Page<T> {
 
 /** The referrers of a manifest, as an OCI image index. */
 export interface ReferrersIndex {
+  /** The OCI image index of the referrers' descriptors. */
   index: { schemaVersion: 2; mediaType: string; manifests: Descriptor[] };
   /** Filters the registry applied (answered as `OCI-Filters-Applied`). */
   filtersApplied: string[];
@@ -27,6 +30,7 @@ export interface ReferrersIndex {
 export class ListingService {
   constructor(private readonly options: ResolvedOptions) {}
 
+  /** A page of the repository's tags; NAME_UNKNOWN when the repository does not exist. */
   async tags(repository: string, request: PageRequest): Promise<Page<string>> {
     assertRepositoryName(repository);
     if (!(await this.options.metadata.repositoryExists(repository))) {
@@ -53,6 +57,7 @@ export class ListingService {
     });
   }
 
+  /** Manifests of the repository whose subject is `subject`, optionally of one artifact type, as an image index. */
   async referrers(repository: string, subject: string, artifactType?: string): Promise<ReferrersIndex> {
     assertRepositoryName(repository);
     const { value } = parseDigest(subject);

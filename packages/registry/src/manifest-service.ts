@@ -31,6 +31,7 @@ const MAX_CHILD_DEPTH = 2;
 
 /** What a manifest push stored. */
 export interface PushedManifest {
+  /** The stored manifest's digest. */
   digest: string;
   /** Digest of the manifest's `subject`, answered as `OCI-Subject`. */
   subject?: string;
@@ -38,8 +39,11 @@ export interface PushedManifest {
 
 /** A manifest body as one client will receive it. */
 export interface ServedManifest {
+  /** The bytes to send. */
   body: Uint8Array;
+  /** Media type to answer with (Content-Type). */
   mediaType: string;
+  /** Digest of the bytes sent (`Docker-Content-Digest`). */
   digest: string;
   /** How negotiation answered: the stored bytes, a platform child, or a conversion. */
   negotiation: Exclude<NegotiationOutcome, 'refused'>;

@@ -7,11 +7,15 @@ import type { MissingBlobUse } from './observer.js';
  * README); it is the `cause` of that answer, so the HTTP layer can report it as the registry's trouble.
  */
 export class MissingBlobError extends Error {
+  /** Stable code for logs and metrics: `BERTH_BLOB_MISSING`. */
   readonly code = 'BERTH_BLOB_MISSING';
 
   constructor(
+    /** Repository whose link names the missing blob. */
     readonly repository: string,
+    /** Digest of the missing blob. */
     readonly digest: string,
+    /** What needed the blob: serving it (`blob-read`) or converting a manifest (`conversion`). */
     readonly use: MissingBlobUse,
   ) {
     super(`blob ${digest} is linked in repository ${repository} but missing from the blob store (${use})`);

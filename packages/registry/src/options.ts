@@ -7,7 +7,9 @@ import { combineObservers, observedMetadataStore, type RegistryObserver } from '
 
 /** Options of {@link createRegistryService} (and of `createRegistry` in `@berth/koa`). */
 export interface RegistryServiceOptions {
+  /** Where repositories, manifests, tags, links and upload sessions are kept. */
   metadata: MetadataStore;
+  /** Where blob bytes are kept. */
   blobs: BlobStore;
   /**
    * Mount a blob into a repository on `POST ?mount=<digest>` without `from` when a repository the caller
@@ -57,12 +59,17 @@ export interface ResolvedOptions
   extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas'>> {
   /** The compiled `quotas` option. */
   quotas: QuotaPolicy;
+  /** The parsed `platforms` option, in order of preference. */
   platforms: PlatformPreference[];
+  /** The configured signing key text, undefined to use the one kept with the metadata. */
   schema1SigningKey: string | undefined;
   /** The observer (a no-op without one); the metadata store reports its failures to it. */
   observer: Required<RegistryObserver>;
+  /** The webhook endpoints with their defaults applied. */
   webhooks: ResolvedWebhookEndpoint[];
+  /** The `eventSource` option, if given. */
   eventSource: EventSource | undefined;
+  /** The `onEventListenerError` option, if given. */
   onEventListenerError: ListenerErrorHandler | undefined;
 }
 

@@ -10,10 +10,15 @@ import { UploadService } from './upload-service.js';
 
 /** The registry's work over the two stores, without HTTP: one service per resource the API exposes. */
 export interface RegistryService {
+  /** The options with every default applied. */
   readonly options: ResolvedOptions;
+  /** Blob reads, deletes and mounts. */
   readonly blobs: BlobService;
+  /** Blob upload sessions. */
   readonly uploads: UploadService;
+  /** Manifest pushes, pulls (with negotiation) and deletes. */
   readonly manifests: ManifestService;
+  /** Tag, catalog and referrers listings. */
   readonly listing: ListingService;
   /** The online garbage collector: `gc.run({ dryRun, deleteUntagged, grace, retention })`. */
   readonly gc: GarbageCollector;

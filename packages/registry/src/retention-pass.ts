@@ -4,7 +4,9 @@ import type { ManifestService } from './manifest-service.js';
 
 /** A tag retention removed (or, on a dry run, would remove), and the rule that did it. */
 export interface RetentionRemoval {
+  /** Repository the tag was in. */
   repository: string;
+  /** The tag's name. */
   tag: string;
   /** The manifest the tag pointed at. */
   digest: string;

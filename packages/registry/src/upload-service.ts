@@ -9,7 +9,9 @@ const PURGE_BATCH = 100;
 
 /** Where a chunk claims to start and end (inclusive), from a `Content-Range` header. */
 export interface ChunkRange {
+  /** Offset of the chunk's first byte in the upload. */
   start: number;
+  /** Offset of the chunk's last byte, inclusive. */
   end: number;
 }
 
@@ -23,6 +25,7 @@ export class UploadService {
     private readonly events: EventRecorder,
   ) {}
 
+  /** Begins an upload in the repository; refused with DENIED when the repository is already at its quota. */
   async start(repository: string): Promise<UploadState> {
     assertRepositoryName(repository);
     await this.refuseWhenFull(repository);
@@ -37,6 +40,7 @@ export class UploadService {
     return state;
   }
 
+  /** The upload's state; BLOB_UPLOAD_UNKNOWN unless it is a session of this repository. */
   async status(repository: string, id: string): Promise<UploadState> {
     await this.session(repository, id);
     const state = await this.options.blobs.uploadState(id);
@@ -120,6 +124,7 @@ export class UploadService {
     }
   }
 
+  /** Discards the upload and its session; BLOB_UPLOAD_UNKNOWN unless it is a session of this repository. */
   async cancel(repository: string, id: string): Promise<void> {
     await this.session(repository, id);
     await this.options.blobs.abortUpload(id);

@@ -39,6 +39,7 @@ import { applyUsageChange, listRepositoryUsage, readRegistryUsage, readRepositor
 
 /** Options of a {@link KnexMetadataStore}. */
 export interface KnexMetadataStoreOptions {
+  /** What differs between the databases (SQLite, PostgreSQL): key column type, error recognition, locking. */
   dialect: Dialect;
   /** Destroy the knex instance (its connection pool) on close(). Defaults to true: the store owns it. */
   destroyOnClose?: boolean;
@@ -150,9 +151,11 @@ async function removeManifestRow(trx: Knex.Transaction, query: Knex.QueryBuilder
 
 /** MetadataStore over any knex instance whose database the Dialect describes (SQLite, PostgreSQL). */
 export class KnexMetadataStore implements MetadataStore {
+  /** The knex instance the store queries; destroyed on close() unless `destroyOnClose` is false. */
   readonly knex: Knex;
   readonly #dialect: Dialect;
   readonly #destroyOnClose: boolean;
+  /** The durable webhook outbox, kept in the same database so events commit with their change. */
   readonly outbox: EventOutbox;
 
   /** Expects a migrated schema; use openKnexMetadataStore() unless the migrations ran elsewhere. */
@@ -163,6 +166,7 @@ export class KnexMetadataStore implements MetadataStore {
     this.outbox = new KnexEventOutbox(knex, options.dialect, (operation) => this.#guard(operation));
   }
 
+  /** Repository names in lexical order, a page at a time. */
   async listRepositories({ last, limit }: PageOptions): Promise<string[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
@@ -183,6 +187,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** True while the repository has a manifest, tag or blob link. */
   async repositoryExists(repository: string): Promise<boolean> {
     return this.#guard(async () => {
       const manifest = await this.knex(TABLES.manifests).first('repository').where({ repository });
@@ -192,6 +197,10 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /**
+   * Links a blob into the repository (idempotent) and writes `events` to the outbox, in one transaction; refuses a
+   * new link past `options.quota`.
+   */
   async linkBlob(
     repository: string,
     digest: string,
@@ -224,6 +233,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** The blob's digest and size when the repository links it, else undefined. */
   async blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined> {
     return this.#guard(async () => {
       const row: { digest: string; size: number | string } | undefined = await this.knex(TABLES.blobLinks)
@@ -233,6 +243,10 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /**
+   * Removes the repository's link to the blob; false when there was none. `events` are written only when a link was
+   * removed.
+   */
   async unlinkBlob(repository: string, digest: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
     return this.#guard(() =>
       this.#transaction(async (trx) => {
@@ -243,6 +257,7 @@ export class KnexMetadataStore implements MetadataStore {
     );
   }
 
+  /** Repositories that link the blob, in lexical order, a page at a time. */
   async repositoriesLinkingBlob(digest: string, { last, limit }: PageOptions): Promise<string[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
@@ -253,10 +268,14 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** True when any repository links the blob. */
   async isBlobLinkedAnywhere(digest: string): Promise<boolean> {
     return this.#guard(async () => (await this.knex(TABLES.blobLinks).first('digest').where({ digest })) !== undefined);
   }
 
+  /**
+   * Stores the manifest, its references, its tag and its events in one transaction (idempotent for the same digest).
+   */
   async putManifest({
     manifest,
     blobReferences,
@@ -291,6 +310,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** The manifest stored under `digest` in the repository, or undefined. */
   async getManifest(repository: string, digest: string): Promise<StoredManifest | undefined> {
     return this.#guard(async () => {
       const row: ManifestRow | undefined = await this.knex(TABLES.manifests).first('*').where({ repository, digest });
@@ -298,6 +318,10 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /**
+   * Removes the manifest with its tags and conversions; false when unknown. `events` are written only when it was
+   * removed.
+   */
   async deleteManifest(repository: string, digest: string, events: readonly OutboxEntry[] = []): Promise<boolean> {
     // Tags, references and conversions go with it through ON DELETE CASCADE.
     return this.#guard(() =>
@@ -309,6 +333,7 @@ export class KnexMetadataStore implements MetadataStore {
     );
   }
 
+  /** Digest of the manifest the tag points at, or undefined. */
   async resolveTag(repository: string, tag: string): Promise<string | undefined> {
     return this.#guard(async () => {
       const row: { digest: string } | undefined = await this.knex(TABLES.tags)
@@ -318,6 +343,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Removes the tag (only if it still matches `expected`, when given); false when nothing was removed. */
   async deleteTag(repository: string, tag: string, events: readonly OutboxEntry[] = [], expected?: TagExpectation): Promise<boolean> {
     return this.#guard(() =>
       this.#deleteWithEvents((db) => {
@@ -329,6 +355,7 @@ export class KnexMetadataStore implements MetadataStore {
     );
   }
 
+  /** Tags with their digest and push time, in lexical order, a page at a time. */
   async listTagRecords(repository: string, { last, limit }: PageOptions): Promise<TagRecord[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
@@ -339,6 +366,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Tag names in lexical order, a page at a time. */
   async listTags(repository: string, { last, limit }: PageOptions): Promise<string[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
@@ -349,6 +377,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Manifests of the repository whose subject is `subjectDigest`, optionally of one artifact type. */
   async listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]> {
     return this.#guard(async () => {
       const query = this.knex(TABLES.manifests).select('*').where({ repository, subject: subjectDigest }).orderBy('digest');
@@ -358,6 +387,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Records a new upload session. */
   async createUploadSession(session: UploadSession): Promise<void> {
     return this.#guard(async () => {
       await this.knex(TABLES.uploadSessions).insert({
@@ -368,6 +398,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** The upload session with this id, or undefined. */
   async getUploadSession(id: string): Promise<UploadSession | undefined> {
     return this.#guard(async () => {
       const row: UploadSessionRow | undefined = await this.knex(TABLES.uploadSessions).first('*').where({ id });
@@ -375,10 +406,12 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Removes an upload session; false when it was unknown. */
   async deleteUploadSession(id: string): Promise<boolean> {
     return this.#guard(async () => (await this.knex(TABLES.uploadSessions).where({ id }).del()) > 0);
   }
 
+  /** Removes at most `limit` sessions begun before `date`, oldest first, and returns their ids. */
   async deleteUploadSessionsStartedBefore(date: Date, limit: number): Promise<string[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
@@ -395,6 +428,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Remembers a converted manifest (idempotent). */
   async putConvertedManifest(converted: ConvertedManifest): Promise<void> {
     return this.#guard(async () => {
       try {
@@ -418,6 +452,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** The converted manifest stored under `digest`, or undefined. */
   async getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined> {
     return this.#guard(async () => {
       const row: ConvertedManifestRow | undefined = await this.knex(TABLES.convertedManifests)
@@ -427,6 +462,10 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /**
+   * Creates or touches the blob's row and records the digest on the upload session, so a collector leaves the blob
+   * alone.
+   */
   async touchBlob(digest: string, size: number, uploadId?: string): Promise<void> {
     return this.#guard(() =>
       this.#transaction(async (trx) => {
@@ -438,6 +477,7 @@ export class KnexMetadataStore implements MetadataStore {
     );
   }
 
+  /** Takes or extends the collector lease until `until`; true when `owner` holds it now. */
   async claimCollectorLease(owner: string, until: Date): Promise<boolean> {
     return this.#guard(() =>
       this.#transaction(async (trx) => {
@@ -452,12 +492,14 @@ export class KnexMetadataStore implements MetadataStore {
     );
   }
 
+  /** Gives the collector lease up if `owner` holds it. */
   async releaseCollectorLease(owner: string): Promise<void> {
     return this.#guard(async () => {
       await this.knex(TABLES.collectorLease).where({ name: COLLECTOR_LEASE, owner }).del();
     });
   }
 
+  /** Replaces the collector's marks with every reachable manifest and returns how many. */
   async markReachableManifests(): Promise<number> {
     return this.#guard(() =>
       this.#transaction(async (trx) => {
@@ -483,6 +525,7 @@ export class KnexMetadataStore implements MetadataStore {
     );
   }
 
+  /** Removes (or, on a dry run, lists) up to `limit` unreachable manifests touched before `touchedBefore`. */
   async sweepManifests({
     touchedBefore,
     limit,
@@ -534,6 +577,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Removes (or, on a dry run, lists) up to `limit` blob links no manifest of their repository names. */
   async sweepBlobLinks({
     touchedBefore,
     limit,
@@ -608,6 +652,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Gives blob-store blobs the metadata does not know a row, aged by their `modifiedAt`. */
   async adoptBlobs(blobs: readonly ListedBlob[]): Promise<void> {
     return this.#guard(async () => {
       for (let start = 0; start < blobs.length; start += REFERENCE_BATCH) {
@@ -623,6 +668,10 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /**
+   * Removes (or, on a dry run, lists) up to `limit` unreferenced blobs, calling `removeBytes` before the removal
+   * commits.
+   */
   async sweepBlobs(
     { touchedBefore, limit, dryRun = false, after }: SweepOptions & { after?: string },
     removeBytes: (blobs: readonly CollectedBlob[]) => Promise<void>,
@@ -664,18 +713,22 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** What the repository holds, read from the usage counters. */
   async repositoryUsage(repository: string): Promise<RepositoryUsage> {
     return this.#guard(() => readRepositoryUsage(this.knex, repository));
   }
 
+  /** What the registry holds, read from the usage counters. */
   async registryUsage(): Promise<UsageTotals> {
     return this.#guard(() => readRegistryUsage(this.knex));
   }
 
+  /** The usage of every repository that holds something, in lexical order, a page at a time. */
   async listRepositoryUsage({ last, limit }: PageOptions): Promise<RepositoryUsage[]> {
     return this.#guard(() => listRepositoryUsage(this.knex, last, limit));
   }
 
+  /** Stores `value` under `key` unless the key is set, and returns the stored value. */
   async getOrSetSetting(key: string, value: string): Promise<string> {
     return this.#guard(async () => {
       return this.#transaction(async (trx) => {
@@ -852,6 +905,7 @@ export class KnexMetadataStore implements MetadataStore {
     });
   }
 
+  /** Destroys the knex instance, unless the options said the store does not own it. */
   async close(): Promise<void> {
     if (this.#destroyOnClose) await this.knex.destroy();
   }

@@ -8,8 +8,11 @@ import { MIGRATIONS_TABLE, TABLES } from './tables.js';
  * also be compiled for another dialect without a connection.
  */
 export interface SchemaMigration {
+  /** Unique, sortable name, for example `0001_initial`; recorded once the step is applied. */
   name: string;
+  /** Builds the schema changes of this step for the dialect. */
   up(db: Knex, dialect: Dialect): Knex.SchemaBuilder;
+  /** Builds the schema changes that undo this step. */
   down(db: Knex): Knex.SchemaBuilder;
 }
 

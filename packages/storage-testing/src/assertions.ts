@@ -5,7 +5,9 @@ import { RegistryError, type ErrorCode } from '@berth/core';
 export interface ExpectedRegistryError {
   /** Left out where the interface fixes only the status. */
   code?: ErrorCode;
+  /** The HTTP status the error must carry. */
   status?: number;
+  /** Headers the error must carry with these values (others it carries are not checked). */
   headers?: Record<string, string>;
 }
 

@@ -21,14 +21,17 @@ export interface MetadataInspector {
   tags(repository: string): Promise<Record<string, string>>;
   /** Every blob the repository links, with its recorded size. */
   blobLinks(repository: string): Promise<Record<string, number>>;
+  /** The persisted upload session, undefined when there is none. */
   uploadSession(id: string): Promise<{ repository: string; startedAt: Date } | undefined>;
   /** Digests of the conversions kept for the repository, each with its source manifest's digest. */
   convertedManifests(repository: string): Promise<Record<string, string>>;
+  /** The persisted value of a setting, undefined when it is not set. */
   setting(key: string): Promise<string | undefined>;
 }
 
 /** What the factory gives each test: a fresh, empty store and, optionally, ways to look past it. */
 export interface MetadataStoreSubject {
+  /** The store under test, fresh and empty. */
   store: MetadataStore;
   /** Closes the store and opens a new one on the same data (the 'persistence' group). */
   reopen?: () => Promise<MetadataStore>;

@@ -5,9 +5,13 @@
  * Assertions use node:assert, which every runner reports as a failure, so no `expect` is needed.
  */
 export interface TestApi {
+  /** Groups tests under a name. */
   describe(name: string, body: () => void): unknown;
+  /** Registers one asynchronous test. */
   it(name: string, body: () => Promise<void>): unknown;
+  /** Registers a hook run before each test of the current group. */
   beforeEach(hook: () => Promise<void>): unknown;
+  /** Registers a hook run after each test of the current group. */
   afterEach(hook: () => Promise<void>): unknown;
 }
 

@@ -10,7 +10,9 @@ export type Source = { kind: 'flag' | 'env' | 'file'; name: string } | { kind: '
 
 /** A setting's value and where it came from. */
 export interface ResolvedSetting {
+  /** The parsed value. */
   readonly value: SettingValue;
+  /** Where the value came from: a flag, an environment variable, the config file or the default. */
   readonly source: Source;
 }
 
@@ -21,7 +23,9 @@ export type ResolvedSettings = Map<string, ResolvedSetting>;
 export interface ResolveInput {
   /** Flag values by flag name (as `parseArgs` gives them). */
   flags: ReadonlyMap<string, string | boolean | string[]>;
+  /** Environment variables to read settings from (usually `process.env`). */
   env: NodeJS.ProcessEnv;
+  /** Directory relative paths in flags and the environment are resolved against. */
   cwd: string;
   /** Leave out the environment (`config check` judges the file alone). */
   ignoreEnv?: boolean;

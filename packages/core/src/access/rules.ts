@@ -12,6 +12,7 @@ export interface AccessRule {
   repositories: readonly string[];
   /** User names, `*` (any signed-in user) or `anonymous` (no credentials). */
   users: readonly string[];
+  /** What the matching users may do: `pull`, `push`, `delete`, or `*` for all three. */
   actions: readonly (RepositoryAction | '*')[];
 }
 

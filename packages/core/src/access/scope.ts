@@ -7,6 +7,7 @@ export interface Scope {
   readonly type: string;
   /** The optional resource class, as in `repository(plugin)`. */
   readonly class?: string;
+  /** The resource's name: a repository name, or `catalog` for `registry:catalog`. */
   readonly name: string;
   /** Known actions only (`pull`, `push`, `delete`, `*`), without duplicates. */
   readonly actions: readonly ScopeAction[];

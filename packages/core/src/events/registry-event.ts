@@ -19,33 +19,49 @@ export const EVENT_ACTIONS: readonly EventAction[] = ['push', 'pull', 'delete', 
  * the digest (or the tag) only.
  */
 export interface EventTarget {
+  /** Media type of the manifest, or `application/octet-stream` for a blob. */
   mediaType?: string;
+  /** Digest of the blob or manifest. */
   digest?: string;
+  /** Byte count of the blob or manifest. */
   size?: number;
+  /** Byte count of the blob or manifest (distribution sends it twice, as `size` and `length`). */
   length?: number;
+  /** Repository the event happened in. */
   repository: string;
+  /** Where to fetch the blob or manifest by digest. */
   url?: string;
+  /** The tag pushed or deleted, when the request named one. */
   tag?: string;
+  /** The repository a mounted blob came from (mounts only). */
   fromRepository?: string;
 }
 
 /** The request that caused the event. `addr` is the client's `address:port`, `host` the Host header. */
 export interface EventRequest {
+  /** The request's id, as in the registry's logs (empty when unknown). */
   id: string;
+  /** The client's `address:port`. */
   addr?: string;
+  /** The Host header of the request. */
   host?: string;
+  /** HTTP method of the request (empty when unknown). */
   method: string;
+  /** User-Agent header of the request (empty when none was sent). */
   useragent: string;
 }
 
 /** Who acted: the signed-in user's name, left out for anonymous requests (as distribution does). */
 export interface EventActor {
+  /** The signed-in user's name; absent for anonymous requests. */
   name?: string;
 }
 
 /** Which registry instance saw the event: `addr` is `hostname:port`, `instanceID` stable per process. */
 export interface EventSource {
+  /** The instance's `hostname:port`. */
   addr?: string;
+  /** An id of the registry instance, stable while the process runs. */
   instanceID?: string;
 }
 
@@ -55,15 +71,21 @@ export interface RegistryEvent {
   id: string;
   /** RFC 3339 time the change was made. */
   timestamp: string;
+  /** What happened: push, pull, delete or mount. */
   action: EventAction;
+  /** The blob, manifest or tag the event is about. */
   target: EventTarget;
+  /** The HTTP request that caused the event. */
   request: EventRequest;
+  /** Who made the request. */
   actor: EventActor;
+  /** The registry instance that handled the request. */
   source: EventSource;
 }
 
 /** The webhook body: one or more events. */
 export interface EventEnvelope {
+  /** The events delivered in this body, oldest first. */
   events: RegistryEvent[];
 }
 
@@ -72,13 +94,17 @@ export interface EventEnvelope {
  * made without HTTP (a test, a job) records what it knows.
  */
 export interface RequestContext {
+  /** Who made the request, when signed in. */
   principal?: Principal;
+  /** The request's id, reported as the event's `request.id`. */
   requestId?: string;
   /** The client's address as `address:port` (or what a trusted proxy reported). */
   clientAddress?: string;
   /** The Host header. */
   host?: string;
+  /** HTTP method of the request. */
   method?: string;
+  /** User-Agent header of the request. */
   userAgent?: string;
   /** Scheme and host the registry is reached at (`https://registry.example.com`), for the event's `url`. */
   origin?: string;

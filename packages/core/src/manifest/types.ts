@@ -2,22 +2,35 @@ import type { ManifestKind } from '../media-types.js';
 
 /** An image platform (OS, architecture, variant) as an index or manifest list names it. */
 export interface Platform {
+  /** CPU architecture in Go's naming (`amd64`, `arm64`, …). */
   architecture: string;
+  /** Operating system in Go's naming (`linux`, `windows`, …). */
   os: string;
+  /** CPU variant, for example `v8` for arm64 or `v7` for arm. */
   variant?: string;
+  /** Operating system version the image needs (Windows builds, for example). */
   'os.version'?: string;
+  /** Operating system features the image needs (for example `win32k`). */
   'os.features'?: string[];
+  /** CPU features the image needs (Docker manifest lists only). */
   features?: string[];
 }
 
 /** An OCI content descriptor, as found in manifests, indexes and referrers responses. */
 export interface Descriptor {
+  /** Media type of the referenced content. */
   mediaType: string;
+  /** Digest of the referenced content. */
   digest: string;
+  /** Size of the referenced content in bytes. */
   size: number;
+  /** Other places the content may be downloaded from (for example foreign layers). */
   urls?: string[];
+  /** Arbitrary string metadata attached to the descriptor. */
   annotations?: Record<string, string>;
+  /** The platform an image in an index or manifest list runs on. */
   platform?: Platform;
+  /** Type of the artifact, for referrers of an OCI subject. */
   artifactType?: string;
 }
 

@@ -17,7 +17,9 @@ import { marshalGoValue, type GoValue } from './go-json.js';
  * Keys loaded from a file are refused with a TypeError (they are configuration, not client input).
  */
 export interface LibtrustKey {
+  /** The P-256 private key that signs manifests. */
   readonly privateKey: KeyObject;
+  /** The matching public key, put in every signature's `jwk`. */
   readonly publicKey: KeyObject;
   /** The libtrust key ID, e.g. `OD6I:6DRK:JXEJ:KBM4:255X:NSAA:MUSF:E4VM:ZI6W:CUN2:L4Z6:LSF4`. */
   readonly kid: string;
@@ -30,10 +32,15 @@ export interface LibtrustKey {
 
 /** The public JWK libtrust puts in a signature header; serialised with its keys sorted. */
 export interface LibtrustPublicJwk {
+  /** The curve; always P-256. */
   crv: 'P-256';
+  /** The libtrust key ID of the key. */
   kid: string;
+  /** The key type; always EC. */
   kty: 'EC';
+  /** The point's x coordinate, base64url without padding. */
   x: string;
+  /** The point's y coordinate, base64url without padding. */
   y: string;
 }
 

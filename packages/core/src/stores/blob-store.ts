@@ -2,26 +2,33 @@ import type { Readable } from 'node:stream';
 
 /** What a blob store knows about a stored blob. */
 export interface BlobInfo {
+  /** The blob's digest, `algorithm:hex`. */
   digest: string;
+  /** The blob's length in bytes. */
   size: number;
 }
 
 /** A stored blob with the age of its bytes, as the collector lists them. */
 export interface ListedBlob extends BlobInfo {
+  /** When the bytes were last written; the collector leaves younger ones alone. */
   modifiedAt: Date;
 }
 
 /** An inclusive byte range, as in an HTTP `Range: bytes=start-end` header. */
 export interface ByteRange {
+  /** Offset of the first byte, from 0. */
   start: number;
+  /** Offset of the last byte, inclusive. */
   end: number;
 }
 
 /** An upload in progress as the blob store sees it: its id, the bytes received so far and when it started. */
 export interface UploadState {
+  /** The upload's id, safe to put in a URL. */
   id: string;
   /** Bytes received so far; the next chunk must start here. */
   size: number;
+  /** When the upload began. */
   startedAt: Date;
 }
 
@@ -44,6 +51,7 @@ export interface BlobReader {
  * published atomically under their digest once verified, so a crash never exposes a partial blob.
  */
 export interface BlobStore {
+  /** The blob's digest and size, or undefined when the store does not hold it. */
   stat(digest: string): Promise<BlobInfo | undefined>;
   /** A stream of the blob (or of an inclusive range of it), or undefined when it does not exist. */
   open(digest: string, range?: ByteRange): Promise<Readable | undefined>;

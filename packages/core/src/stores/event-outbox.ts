@@ -9,14 +9,17 @@ export interface OutboxEntry {
   repository: string;
   /** The event's id, kept for logs and de-duplication downstream. */
   eventId: string;
+  /** One event (a RegistryEvent) as JSON text; delivery joins the entries of a batch into one webhook body. */
   payload: string;
 }
 
 /** An entry a worker holds a lease on. `sequence` orders entries and names the entry to complete or release. */
 export interface ClaimedOutboxEntry extends OutboxEntry {
+  /** Position in write order, unique in the outbox. */
   sequence: number;
   /** Failed deliveries so far. */
   attempts: number;
+  /** When the entry was written. */
   createdAt: Date;
 }
 

@@ -4,27 +4,37 @@ import type { RepositoryQuota } from '../usage/quota.js';
 
 /** Keyset pagination: return at most `limit` items that sort strictly after `last`. */
 export interface PageOptions {
+  /** Sort key of the last item of the previous page; absent for the first page. */
   last?: string;
+  /** Most items to return. */
   limit: number;
 }
 
 /** One stored manifest of one repository: the exact bytes pushed plus what negotiation needs. */
 export interface StoredManifest {
+  /** Repository that holds the manifest. */
   repository: string;
+  /** The manifest's content digest. */
   digest: string;
   /** The media type it is served with. */
   mediaType: string;
+  /** Length of `content` in bytes. */
   size: number;
+  /** The manifest's bytes exactly as pushed. */
   content: Uint8Array;
   /** Digest of the manifest this one refers to (OCI `subject`), if any. */
   subject?: string;
+  /** The artifact type (OCI), reported in referrers listings. */
   artifactType?: string;
+  /** The manifest's annotations, reported in referrers listings. */
   annotations?: Record<string, string>;
+  /** When the manifest was first stored in the repository. */
   createdAt: Date;
 }
 
 /** A manifest to store, with what it references, the tags to move to it and the events of the change. */
 export interface ManifestWrite {
+  /** The manifest to store; the store sets `createdAt`. */
   manifest: Omit<StoredManifest, 'createdAt'>;
   /** Blob digests the manifest references (config, layers). */
   blobReferences: string[];
@@ -60,78 +70,106 @@ export interface LinkOptions {
  * repository that holds them; conversions made for old clients are not counted.
  */
 export interface UsageTotals {
+  /** Bytes of the blobs counted. */
   blobBytes: number;
+  /** Number of blobs counted. */
   blobCount: number;
+  /** Bytes of the stored manifests counted. */
   manifestBytes: number;
+  /** Number of manifest rows counted. */
   manifestCount: number;
 }
 
 /** The bytes and counts one repository holds. */
 export interface RepositoryUsage extends UsageTotals {
+  /** The repository's name. */
   repository: string;
 }
 
 /** A row the collector removed (or, on a dry run, would remove). */
 export interface CollectedManifest {
+  /** Repository the manifest was in. */
   repository: string;
+  /** The manifest's digest. */
   digest: string;
+  /** The manifest's size in bytes. */
   size: number;
 }
 
 /** A blob the garbage collector deleted from the metadata, with its size. */
 export interface CollectedBlob {
+  /** The blob's digest. */
   digest: string;
+  /** The blob's size in bytes. */
   size: number;
 }
 
 
 /** A tag with what retention needs: the manifest it points at and when it was last pushed (moved or pushed again). */
 export interface TagRecord {
+  /** The tag's name. */
   name: string;
+  /** Digest of the manifest the tag points at. */
   digest: string;
+  /** When a manifest was last pushed under this tag. */
   pushedAt: Date;
 }
 
 /** What a guarded tag delete expects: the tag still points at `digest` and was pushed before `pushedBefore`. */
 export interface TagExpectation {
+  /** The manifest the tag must still point at. */
   digest: string;
+  /** The tag must have been pushed before this time. */
   pushedBefore: Date;
 }
 
 /** An upload in progress as the metadata store records it. */
 export interface UploadSession {
+  /** The upload's id, shared with the blob store's upload. */
   id: string;
+  /** Repository the upload is for. */
   repository: string;
+  /** When the upload began; old sessions are removed by `deleteUploadSessionsStartedBefore`. */
   startedAt: Date;
 }
 
 /** What `sweepBlobLinks` takes: the sweep's cutoff and page, links conversions still name, and where the previous page ended. */
 export interface BlobLinkSweepOptions extends SweepOptions {
+  /** Blob digests converted manifests name: their links stay in repositories that hold conversions. */
   keepWithConversions: readonly string[];
+  /** The last link of the previous page (dry runs page by repository, then digest). */
   after?: { repository: string; digest: string };
 }
 
 /** Limits of one garbage-collector sweep over the metadata store. */
 export interface SweepOptions {
+  /** Only rows last touched before this time are swept (the grace period). */
   touchedBefore: Date;
+  /** Most rows to sweep in this call. */
   limit: number;
+  /** When true, report what would be removed and remove nothing. */
   dryRun?: boolean;
 }
 
 /** What `sweepManifests` takes: `only` limits the sweep to these manifests (at most `limit` of them; `after` is then ignored). */
 export interface ManifestSweepOptions extends SweepOptions {
+  /** The last manifest of the previous page (dry runs page by repository, then digest). */
   after?: CollectedManifest;
+  /** Sweep only these manifests, for example retention's candidates. */
   only?: ReadonlyArray<{ repository: string; digest: string }>;
 }
 
 /** A manifest berth converted for an older client (for example to signed schema1), kept so its digest can be pulled later. */
 export interface ConvertedManifest {
+  /** Repository the converted manifest belongs to. */
   repository: string;
   /** Digest of the converted body (what the client was shown). */
   digest: string;
   /** Digest of the stored manifest it was made from; deleting that source deletes this. */
   sourceDigest: string;
+  /** Media type the converted body is served with. */
   mediaType: string;
+  /** The converted body's bytes. */
   content: Uint8Array;
 }
 
@@ -142,6 +180,7 @@ export interface ConvertedManifest {
 export interface MetadataStore {
   /** Repository names in lexical order. A repository exists while it has a manifest, tag or blob link. */
   listRepositories(page: PageOptions): Promise<string[]>;
+  /** True while the repository has a manifest, tag or blob link. */
   repositoryExists(repository: string): Promise<boolean>;
 
   /**
@@ -166,6 +205,7 @@ export interface MetadataStore {
    * all in one transaction.
    */
   putManifest(write: ManifestWrite): Promise<void>;
+  /** The manifest stored under `digest` in the repository, or undefined. */
   getManifest(repository: string, digest: string): Promise<StoredManifest | undefined>;
   /**
    * Removes a manifest, every tag pointing at it and the conversions made from it. False when unknown.
@@ -173,6 +213,7 @@ export interface MetadataStore {
    */
   deleteManifest(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean>;
 
+  /** Digest of the manifest the tag points at, or undefined when the tag does not exist. */
   resolveTag(repository: string, tag: string): Promise<string | undefined>;
   /**
    * `events` go to the outbox in the same transaction, only when the tag was removed. With `expected`, the
@@ -191,14 +232,18 @@ export interface MetadataStore {
   /** Manifests of the repository whose subject is `subjectDigest`, optionally of one artifact type. */
   listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]>;
 
+  /** Records a new upload session. */
   createUploadSession(session: UploadSession): Promise<void>;
+  /** The upload session with this id, or undefined when unknown. */
   getUploadSession(id: string): Promise<UploadSession | undefined>;
+  /** Removes an upload session; false when it was unknown. */
   deleteUploadSession(id: string): Promise<boolean>;
   /** Removes at most `limit` sessions begun before `date`, oldest first, and returns their ids. */
   deleteUploadSessionsStartedBefore(date: Date, limit: number): Promise<string[]>;
 
   /** Remembers a converted manifest (idempotent). */
   putConvertedManifest(converted: ConvertedManifest): Promise<void>;
+  /** The converted manifest stored under `digest` (the converted body's digest), or undefined. */
   getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined>;
 
   // The collector's methods. Every row they may delete carries a "touched" time that every write naming
@@ -273,5 +318,6 @@ export interface MetadataStore {
    */
   readonly outbox?: EventOutbox;
 
+  /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;
 }

@@ -6,12 +6,15 @@ import { formatByteSize } from './byte-size.js';
 export interface RepositoryQuota {
   /** A name pattern as in access rules: `*` one path segment (or part of one), `**` one or more segments. */
   repository: string;
+  /** Most bytes a matching repository may hold. */
   limit: number;
 }
 
 /** Compiled quotas: the one that applies to a repository is the first that matches its name. */
 export interface QuotaPolicy {
+  /** The quotas as given, in order. */
   readonly quotas: readonly RepositoryQuota[];
+  /** The first quota whose pattern matches the repository's name, or undefined when none does. */
   quotaFor(repository: string): RepositoryQuota | undefined;
 }
 

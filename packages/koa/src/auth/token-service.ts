@@ -45,8 +45,11 @@ export interface TokenService {
   routes(): Middleware;
   /** The keys tokens of this service verify with, for `tokenAuth({ keys })`. */
   readonly trustedKeys: TrustedKeys;
+  /** The service name access tokens are issued for (their `aud`). Default `berth`. */
   readonly service: string;
+  /** The issuer name tokens carry (their `iss`). Default `berth`. */
   readonly issuer: string;
+  /** Where the token endpoint is mounted, without a trailing slash. Default `/token`. */
   readonly path: string;
 }
 

@@ -13,7 +13,9 @@ export interface HealthOptions {
 
 /** What `/readyz` answers: each store's check, `ok` or why not (never internals such as paths or addresses). */
 export interface Readiness {
+  /** `ready` when both stores answered, else `unavailable` (answered with 503). */
   status: 'ready' | 'unavailable';
+  /** Each store's check: `ok`, or a short reason it failed. */
   checks: { metadata: string; blobs: string };
 }
 

@@ -15,6 +15,7 @@ export class EventHub {
 
   constructor(private readonly onListenerError: ListenerErrorHandler = () => undefined) {}
 
+  /** Adds a listener of one action's events; returns the hub for chaining. */
   on<A extends EventAction>(action: A, listener: RegistryEventListener<A>): this {
     const listeners = this.#listeners.get(action) ?? new Set();
     listeners.add(listener as RegistryEventListener);
@@ -22,6 +23,7 @@ export class EventHub {
     return this;
   }
 
+  /** Removes a listener added with `on`; returns the hub for chaining. */
   off<A extends EventAction>(action: A, listener: RegistryEventListener<A>): this {
     this.#listeners.get(action)?.delete(listener as RegistryEventListener);
     return this;
@@ -32,6 +34,7 @@ export class EventHub {
     return (this.#listeners.get(action)?.size ?? 0) > 0;
   }
 
+  /** Calls every listener of the event's action; failures go to the error handler, never to the caller. */
   emit(event: RegistryEvent): void {
     for (const listener of this.#listeners.get(event.action) ?? []) {
       try {

@@ -7,7 +7,9 @@ import type { ResolvedWebhookEndpoint } from './webhook-endpoint.js';
 
 /** An event built before its change is written, with the outbox entries that go into the same transaction. */
 export interface PreparedEvent {
+  /** The event, emitted to listeners once the change committed. */
   event: RegistryEvent;
+  /** One entry per webhook endpoint that does not ignore the event, written with the change. */
   outbox: OutboxEntry[];
 }
 
@@ -21,10 +23,13 @@ export interface EventSink {
 
 /** Options of the event recorder. */
 export interface EventRecorderOptions {
+  /** The in-process listeners events are emitted to. */
   hub: EventHub;
+  /** Webhook endpoints that get an outbox entry for each event they do not ignore. */
   endpoints: readonly ResolvedWebhookEndpoint[];
   /** Whether pull events go to webhooks (in-process listeners get them whenever they listen). */
   pullEvents: boolean;
+  /** How events name this instance; default the host name and a random id per process. */
   source?: EventSource;
 }
 
@@ -33,6 +38,7 @@ export interface EventRecorderOptions {
  * transaction), published after it committed.
  */
 export class EventRecorder {
+  /** The in-process listeners events are emitted to. */
   readonly hub: EventHub;
   readonly #source: EventSource | undefined;
   readonly #instanceID = randomUUID();
@@ -55,10 +61,12 @@ export class EventRecorder {
     return { addr: this.#source?.addr ?? hostname(), instanceID: this.#source?.instanceID ?? this.#instanceID };
   }
 
+  /** Sets (or, with undefined, removes) who is told of committed changes and pulls: the webhook worker. */
   attach(sink: EventSink | undefined): void {
     this.#sink = sink;
   }
 
+  /** Builds the event of a change before it is written, with the outbox entries for the endpoints that want it. */
   prepare(change: RegistryChange, context: RequestContext = {}): PreparedEvent {
     const event = buildEvent(change, context, this.source, { id: randomUUID(), timestamp: new Date() });
     const endpoints = this.#endpoints.filter((endpoint) => !isIgnored(event, endpoint.ignore));

@@ -6,8 +6,11 @@ import { redactedUrl, type ResolvedWebhookEndpoint } from './webhook-endpoint.js
 
 /** The part of a pino logger the worker uses. */
 export interface DeliveryLog {
+  /** Logs progress, such as an endpoint recovering. */
   info(fields: object, message: string): void;
+  /** Logs a failed delivery or entries waiting too long. */
   warn(fields: object, message: string): void;
+  /** Logs a failure of the worker itself. */
   error(fields: object, message: string): void;
 }
 
@@ -34,6 +37,7 @@ interface QueuedPull {
 
 /** Delivery progress of one endpoint, for metrics and tests. */
 export interface EndpointStatus {
+  /** The endpoint's URL as configured (it may hold credentials: redact it before logging). */
   url: string;
   /** Events delivered (a 2xx answer) since start. */
   delivered: number;
@@ -41,6 +45,7 @@ export interface EndpointStatus {
   failedAttempts: number;
   /** Pull events dropped: the in-memory queue was full, or their retries ran out. */
   droppedPulls: number;
+  /** Pull events waiting in memory for this endpoint now. */
   pendingPulls: number;
 }
 

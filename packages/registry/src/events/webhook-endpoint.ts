@@ -26,12 +26,21 @@ export interface WebhookEndpoint {
 
 /** A webhook endpoint with every default applied. */
 export interface ResolvedWebhookEndpoint {
+  /** Where events are POSTed; the endpoint's identity in the outbox. */
   url: string;
+  /** Headers sent with every request (empty when none). */
   headers: Record<string, string>;
+  /** Milliseconds one delivery may take before it counts as failed. Default 5 000. */
   timeout: number;
+  /** Attempts for a pull event before it is dropped. Default 3. */
   retries: number;
+  /** Media types and actions whose events this endpoint does not get (empty lists by default). */
   ignore: { mediaTypes: string[]; actions: EventAction[] };
+  /**
+   * Milliseconds between failed deliveries: doubles from `initial` to `max`, with jitter. Defaults 1 000 and 60 000.
+   */
   backoff: { initial: number; max: number };
+  /** Most pull events held in memory for this endpoint. Default 1 000. */
   maxPendingPulls: number;
 }
 
