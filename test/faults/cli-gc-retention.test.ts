@@ -2,10 +2,11 @@
 // the same SQLite file: `--dry-run --json` reports what each rule would remove and removes nothing, the
 // text summary names rule and tag, and the real run removes those tags with everything only they reached.
 import { execFile } from 'node:child_process';
-import { stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blobFile, exists, imageBlobs } from '../support/blob-files.js';
 import { readOciLayout } from '../support/image-readback.js';
 import { writeImageLayout, type ImageLayout } from '../support/oci-image.js';
 import { createScratch, type Scratch } from '../support/scratch.js';
@@ -33,26 +34,6 @@ afterAll(async () => {
   await skopeo?.dispose();
   await scratch?.dispose();
 });
-
-function blobFile(dataDir: string, digest: string): string {
-  const hex = digest.slice('sha256:'.length);
-  return join(dataDir, 'blobs', 'blobs', 'sha256', hex.slice(0, 2), hex);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
-}
-
-function imageBlobs(layout: ImageLayout): string[] {
-  const image = layout.images[0]!;
-  return [image.config.digest, ...image.layers.map((layer) => layer.digest)];
-}
 
 async function push(target: RunningBerth, repository: string, tag: string, seed: number): Promise<ImageLayout> {
   const layout = await writeImageLayout({ dir: scratch.child(`image-${seed}`), layers: 2, seed, tag });

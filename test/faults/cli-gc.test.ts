@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase, type ScratchDatabase } from '../../packages/storage-postgres/src/testing.js';
 import { openSqliteMetadataStore } from '../../packages/storage-sqlite/src/index.js';
+import { blobFile, exists, imageBlobs } from '../support/blob-files.js';
 import { readOciLayout } from '../support/image-readback.js';
 import { writeImageLayout, type ImageLayout } from '../support/oci-image.js';
 import { createScratch, type Scratch } from '../support/scratch.js';
@@ -40,28 +41,6 @@ afterAll(async () => {
   await skopeo?.dispose();
   await scratch?.dispose();
 });
-
-/** Where the filesystem blob store keeps a blob's bytes under the data directory. */
-function blobFile(dataDir: string, digest: string): string {
-  const hex = digest.slice('sha256:'.length);
-  return join(dataDir, 'blobs', 'blobs', 'sha256', hex.slice(0, 2), hex);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
-}
-
-/** The config and layers of the layout's image: the blobs a push writes. */
-function imageBlobs(layout: ImageLayout): string[] {
-  const image = layout.images[0]!;
-  return [image.config.digest, ...image.layers.map((layer) => layer.digest)];
-}
 
 async function push(server: RunningBerth, repository: string, seed: number): Promise<ImageLayout> {
   const layout = await writeImageLayout({ dir: scratch.child(`image-${seed}`), layers: 2, seed, tag: 'v1' });

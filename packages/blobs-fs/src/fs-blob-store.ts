@@ -22,7 +22,7 @@ import { BatchedFileWriter } from './batched-file-writer.js';
 import { ensureDirectoryDurably, fsyncDirectory, isErrnoException, openIfExists } from './fs-utils.js';
 import { FileRangeReader } from './file-range-reader.js';
 import { hashFile } from './hash-file.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '@berth/core/internal';
 import { WriteBufferPool } from './write-buffer-pool.js';
 import { failFullAsInsufficientStorage as whenFull } from './storage-full.js';
 import { FsLayout, UPLOAD_DATA_FILE, UPLOAD_STATE_FILE, isUploadId } from './layout.js';

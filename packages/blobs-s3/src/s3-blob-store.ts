@@ -34,7 +34,7 @@ import {
   type ParsedDigest,
   type UploadState,
 } from '@berth/core';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '@berth/core/internal';
 import { resumeSha256, saveSha256, sha256HexOf } from './running-sha256.js';
 import { asRegistryError, hasStatus, isNotFound } from './s3-errors.js';
 import { S3Layout, isUploadId } from './s3-layout.js';

@@ -15,6 +15,7 @@ export type * from './stores/blob-store.js';
 export type * from './stores/metadata-store.js';
 export * from './accept.js';
 export * from './handed-over-chunks.js';
+export * from './keyed-mutex.js';
 export * from './manifest/descriptor.js';
 export * from './manifest/validate.js';
 export * from './manifest/references.js';

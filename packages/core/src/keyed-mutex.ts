@@ -1,6 +1,7 @@
 /**
- * Runs tasks one at a time per key, in call order. Used so that concurrent appends (and a commit
- * or abort) on one upload never interleave their writes within this process.
+ * Runs tasks one at a time per key, in call order. The blob stores use it so that concurrent appends
+ * (and a commit or abort) on one upload never interleave within this process; across instances each
+ * store's own upload state is what guards an upload.
  */
 export class KeyedMutex {
   readonly #tails = new Map<string, Promise<void>>();
