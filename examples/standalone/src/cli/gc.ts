@@ -1,13 +1,13 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { openBlobStore } from '../blob-store.js';
 import type { RetentionRule } from '@berth/core';
+import { formatByteSize } from '@berth/core/internal';
 import { createRegistryService, isCollectorBusy, type GcProgress, type GcSummary, type RetentionRemoval } from '@berth/registry';
 import { readServerConfig } from '../config.js';
 import { prepareDataDirectory } from '../data-dir.js';
 import { openMetadata } from '../server.js';
 import { parseArgs } from './args.js';
+import { requireRegistry } from './require-registry.js';
 import { UsageError } from './usage-error.js';
 
 export const GC_HELP = `Usage: berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--json]
@@ -63,10 +63,7 @@ export async function gc(argv: readonly string[]): Promise<number> {
   const dryRun = args.flags.get('dry-run') === true;
   // Warnings and errors only, on stderr: stdout holds the summary.
   const logger = pino({ level: 'warn' }, pino.destination(2));
-  // A mistyped --data would otherwise be a new, empty registry with nothing to collect: say so instead.
-  if (config.databaseUrl === undefined && !existsSync(join(config.dataDir, 'berth.sqlite'))) {
-    throw new UsageError(`${config.dataDir} holds no registry (no berth.sqlite): give the data directory the server uses (--data), or its --database`);
-  }
+  requireRegistry(config);
   await prepareDataDirectory(config.dataDir);
   const metadata = await openMetadata(config, logger);
   try {
@@ -97,7 +94,7 @@ export async function gc(argv: readonly string[]): Promise<number> {
 }
 
 function progressLine(progress: GcProgress): string {
-  return `gc ${progress.phase}: ${progress.manifestsDeleted} manifests, ${progress.linksDeleted} links, ${progress.blobsDeleted} blobs (${formatBytes(progress.bytesFreed)})`;
+  return `gc ${progress.phase}: ${progress.manifestsDeleted} manifests, ${progress.linksDeleted} links, ${progress.blobsDeleted} blobs (${formatByteSize(progress.bytesFreed)})`;
 }
 
 function summaryText(summary: GcSummary): string {
@@ -106,7 +103,7 @@ function summaryText(summary: GcSummary): string {
     `${summary.dryRun ? 'dry run: nothing removed' : 'garbage collection done'} in ${(summary.durationMs / 1000).toFixed(1)} s`,
     `  manifests ${verb}: ${summary.manifestsDeleted}`,
     `  links ${verb}:     ${summary.linksDeleted}`,
-    `  blobs ${verb}:     ${summary.blobsDeleted} (${formatBytes(summary.bytesFreed)})`,
+    `  blobs ${verb}:     ${summary.blobsDeleted} (${formatByteSize(summary.bytesFreed)})`,
     '',
   ].join('\n');
 }
@@ -131,14 +128,3 @@ const REASONS: Record<RetentionRemoval['reason'], string> = {
   'not-newest': 'not among the newest keepNewest',
   'subject-removed': 'signature of a removed manifest',
 };
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}

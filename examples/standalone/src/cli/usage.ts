@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { type RepositoryUsage, type UsageTotals } from '@berth/core';
 import { compileQuotas, formatByteSize } from '@berth/core/internal';
 import { readServerConfig } from '../config.js';
 import { openMetadata } from '../server.js';
 import { parseArgs } from './args.js';
+import { requireRegistry } from './require-registry.js';
 import { UsageError } from './usage-error.js';
 
 export const USAGE_HELP = `Usage: berth usage [REPOSITORY] [--json] [--data DIR] [--database URL] [--config FILE]
@@ -42,9 +41,7 @@ export async function usage(argv: readonly string[]): Promise<number> {
   const settingFlags = new Map<string, string | boolean | string[]>();
   for (const [name, value] of args.flags) if (name !== 'json') settingFlags.set(name, value);
   const { config } = await readServerConfig({ flags: settingFlags, env: process.env, cwd: process.cwd() });
-  if (config.databaseUrl === undefined && !existsSync(join(config.dataDir, 'berth.sqlite'))) {
-    throw new UsageError(`${config.dataDir} holds no registry (no berth.sqlite): give the data directory the server uses (--data), or its --database`);
-  }
+  requireRegistry(config);
   const quotas = compileQuotas(config.quotas);
   const metadata = await openMetadata(config, pino({ level: 'warn' }, pino.destination(2)));
   try {
