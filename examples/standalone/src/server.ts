@@ -63,6 +63,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   let stopGc: () => Promise<void> = async () => undefined;
   let registry: Registry | undefined;
   let app: Koa;
+  // Set when close() begins: /readyz answers 503 on connections still open while the rest drains.
+  let draining = false;
   const { port } = server.address() as AddressInfo;
   try {
     // Before anything opens a file there: an unusable directory is one clear error, never a hang.
@@ -96,7 +98,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     app.on('error', logAppErrors(logger, config.dataDir));
     app.use(requestLog(logger));
     // Before sign-in and the token routes: a load balancer's probes carry no credentials.
-    app.use(registry.health());
+    app.use(registry.health({ draining: () => draining }));
     if (config.metrics && config.metricsPort === undefined) app.use(registry.metricsMiddleware());
     if (access.tokenRoutes) app.use(access.tokenRoutes);
     app.use(registry.routes()).use(registry.allowedMethods());
@@ -128,6 +130,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     url,
     logger,
     async close() {
+      draining = true;
       const closed = listener.close();
       const metricsClosed = metricsServer && new Promise<void>((done) => metricsServer.close(() => done()));
       metricsServer?.closeAllConnections();

@@ -171,6 +171,18 @@ describe('health endpoints', () => {
     expect(response.body.checks.metadata).toMatch(/^unreachable/);
   });
 
+  it('answers 503 draining, without asking the stores, while the host says it drains', async () => {
+    let draining = false;
+    const http = request(new Koa().use(o.t.registry.health({ draining: () => draining })).callback());
+    await http.get('/readyz').expect(200);
+    draining = true;
+    // A closed store would read as unavailable: draining is said before any store is asked.
+    await o.t.metadata.close();
+    const response = await http.get('/readyz').expect(503);
+    expect(response.body).toEqual({ status: 'draining', checks: { metadata: 'not checked', blobs: 'not checked' } });
+    await http.get('/healthz').expect(200);
+  });
+
   it('falls back to a read for stores without ping()', async () => {
     const withoutPing = <T extends object>(store: T): T =>
       new Proxy(store, {

@@ -9,17 +9,23 @@ export interface HealthOptions {
   readyPath?: string;
   /** A store that has not answered within this many milliseconds counts as unreachable. Default 5000. */
   timeoutMs?: number;
+  /**
+   * True while the host shuts down: `/readyz` then answers 503 `draining` without asking the stores, so a load
+   * balancer probing over a kept-alive connection stops sending work before the connections close.
+   */
+  draining?: () => boolean;
 }
 
 /** What `/readyz` answers: each store's check, `ok` or why not (never internals such as paths or addresses). */
 export interface Readiness {
-  /** `ready` when both stores answered, else `unavailable` (answered with 503). */
-  status: 'ready' | 'unavailable';
-  /** Each store's check: `ok`, or a short reason it failed. */
+  /** `ready` when both stores answered, `draining` while the host shuts down, else `unavailable` (both answered with 503). */
+  status: 'ready' | 'unavailable' | 'draining';
+  /** Each store's check: `ok`, or a short reason it failed (`not checked` while draining). */
   checks: { metadata: string; blobs: string };
 }
 
 const EMPTY_BLOB_DIGEST = digestOf(new Uint8Array());
+const DRAINING: Readiness = { status: 'draining', checks: { metadata: 'not checked', blobs: 'not checked' } };
 
 /**
  * The liveness and readiness endpoints, outside `/v2`, for every host and never behind the registry's
@@ -36,7 +42,7 @@ export function healthEndpoints(stores: { metadata: MetadataStore; blobs: BlobSt
       ctx.body = { status: 'ok' };
       return;
     }
-    const readiness = await checkReadiness(stores, timeoutMs);
+    const readiness = options.draining?.() ? DRAINING : await checkReadiness(stores, timeoutMs);
     ctx.status = readiness.status === 'ready' ? 200 : 503;
     ctx.body = readiness;
   };
