@@ -22,9 +22,14 @@ import {
   type PageOptions,
   type StoredManifest,
   type UploadSession,
+  type RepositorySummary,
+  type RepositorySummaryQuery,
+  type TagSummary,
+  type TagSummaryQuery,
 } from '@berth/core';
 import { MemoryDatabase, rowKey, splitRowKey, type ManifestRow } from './memory-database.js';
 import { MemoryEventOutbox, appendOutboxEntries } from './memory-event-outbox.js';
+import { repositorySummaries, tagSummaries } from './memory-browse.js';
 import { registryUsageOf, repositoryUsageOf, usageByRepository } from './memory-usage.js';
 
 /** Keys sort by their UTF-8 bytes, the lexical order the distribution spec asks listings for. */
@@ -346,6 +351,14 @@ export class MemoryMetadataStore implements MetadataStore {
       .filter(([owner]) => owner === repository)
       .map(([, name]) => name);
     return page(names, options);
+  }
+
+  async listRepositorySummaries(query: RepositorySummaryQuery): Promise<RepositorySummary[]> {
+    return repositorySummaries(this.#open(), query);
+  }
+
+  async listTagSummaries(repository: string, query: TagSummaryQuery): Promise<TagSummary[]> {
+    return tagSummaries(this.#open(), repository, query);
   }
 
   async listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]> {
