@@ -53,6 +53,8 @@ export async function openServerAccess(config: ServerConfig, metadata: MetadataS
       service: tokens.service,
       keys: tokens.trustedKeys,
       realm: (ctx) => `${externalUrl(ctx, config.publicUrl)}${tokens.path}`,
+      // The web UI signs users in with the service's own users and rules.
+      signIn: tokens.signIn,
     }),
     tokenRoutes: tokens.routes(),
   };

@@ -6,7 +6,6 @@ import type { AddressInfo, Server } from 'node:net';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { createRegistry, type Registry } from '@berth/koa';
-import { uiAssets } from '@berth/ui';
 import type { MetadataStore } from '@berth/core';
 import { openPostgresMetadataStore } from '@berth/storage-postgres';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
@@ -101,8 +100,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (config.metrics && config.metricsPort === undefined) app.use(registry.metricsMiddleware());
     if (access.tokenRoutes) app.use(access.tokenRoutes);
     app.use(registry.routes()).use(registry.allowedMethods());
-    // TODO(issue 15): registry.ui() from @berth/koa (the pages and their JSON API) once h/ui-api lands; the pages alone until then.
-    if (config.ui) app.use(uiAssets());
+    // After the registry's routes: the UI never answers /v2, /token, /healthz, /readyz or /metrics anyway.
+    if (config.ui) app.use(registry.ui());
     if (metricsServer) handleMetrics = new Koa().use(registry.metricsMiddleware()).callback();
   } catch (error) {
     await listener.close();

@@ -80,5 +80,11 @@ function renderFailure(main: HTMLElement, error: unknown): void {
   replaceChildren(main, h('h1', { tabindex: -1 }, title), h('p', null, ...advice), h('p', null, h('a', { href: href('/') }, 'All repositories')));
 }
 
+// The skip link focuses <main> itself: without a URL fragment left behind, and the same in every browser.
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('main')?.focus();
+});
+
 await loadSession();
 startRouter((route) => void render(route));

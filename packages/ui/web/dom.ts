@@ -43,7 +43,14 @@ export function replaceChildren(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
-/** A table in a region that scrolls sideways on a narrow screen (focusable, so the keyboard can scroll it). */
+/**
+ * A table in a region that scrolls sideways on a narrow screen. Only when it does overflow is the region a tab
+ * stop (so the keyboard can scroll it); otherwise it would be one more stop before every table's links.
+ */
 export function scrollingTable(label: string, table: HTMLTableElement): HTMLElement {
-  return h('div', { class: 'table-scroll', role: 'region', 'aria-label': label, tabindex: 0 }, table);
+  const region = h('div', { class: 'table-scroll', role: 'region', 'aria-label': label }, table);
+  requestAnimationFrame(() => {
+    if (region.scrollWidth > region.clientWidth) region.tabIndex = 0;
+  });
+  return region;
 }
