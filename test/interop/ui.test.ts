@@ -136,12 +136,16 @@ async function signIn(page: Page, user: { username: string; password: string }):
   await page.getByLabel('Username').fill(user.username);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect.poll(() => page.locator('#account').textContent()).toContain(`Signed in as ${user.username}`);
+  await poll(() => page.locator('#account').textContent()).toContain(`Signed in as ${user.username}`);
 }
 
+/** A whole page to .tmp/ui-screenshots/ (CI keeps them as artifacts; two of them are the README's, in docs/). */
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/** Pages load and re-render while other suites keep the machine busy: wait for them generously. */
+const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 30_000, interval: 100 });
 
 /** An expression evaluated in the page (a string: this file is type-checked without the DOM library). */
 const inPage = <T>(page: Page, expression: string) => page.evaluate(expression) as Promise<T>;
@@ -153,14 +157,14 @@ describe('the web UI in Chromium', () => {
     const context = await openContext();
     const page = await context.newPage();
     await page.goto('/');
-    await expect.poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy', 'public/multiarch']);
+    await poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy', 'public/multiarch']);
     await screenshot(page, '01-repositories-anonymous');
 
     await signIn(page, READER);
-    await expect.poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy', 'public/multiarch', 'team/signed']);
+    await poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy', 'public/multiarch', 'team/signed']);
     // Search as you type: the list narrows without a submit, and the query lands in the URL.
     await page.getByLabel('Search repositories').pressSequentially('multi');
-    await expect.poll(() => rowNames(page, 'repositories')).toEqual(['public/multiarch']);
+    await poll(() => rowNames(page, 'repositories')).toEqual(['public/multiarch']);
     expect(new URL(page.url()).searchParams.get('q')).toBe('multi');
     const row = page.locator('table.repositories tbody tr').first();
     expect(await row.locator('td').first().textContent()).toBe('2');
@@ -168,7 +172,7 @@ describe('the web UI in Chromium', () => {
 
     // Tags: both point at one index, so each names the other; platforms come from the index's children.
     await page.getByRole('link', { name: 'public/multiarch' }).click();
-    await expect.poll(() => rowNames(page, 'tags')).toEqual(['latest', 'stable']);
+    await poll(() => rowNames(page, 'tags')).toEqual(['latest', 'stable']);
     const latest = page.locator('tr[data-tag="latest"]');
     expect(await latest.getAttribute('data-digest')).toBe(multiArchDigest);
     expect(await page.locator('tr[data-tag="stable"]').getAttribute('data-digest')).toBe(multiArchDigest);
@@ -179,20 +183,20 @@ describe('the web UI in Chromium', () => {
     expect(await page.getByRole('button', { name: /^Delete/ }).count()).toBe(0);
     // Sorting by push time is a button in the column header, its state in aria-sort.
     await page.getByRole('button', { name: /^Pushed/ }).click();
-    await expect.poll(() => page.locator('th[aria-sort]').textContent()).toContain('Pushed');
+    await poll(() => page.locator('th[aria-sort]').textContent()).toContain('Pushed');
     expect(new URL(page.url()).searchParams.get('sort')).toBe('-pushed');
     await page.getByLabel('Filter tags').fill('stab');
-    await expect.poll(() => rowNames(page, 'tags')).toEqual(['stable']);
+    await poll(() => rowNames(page, 'tags')).toEqual(['stable']);
     await page.getByLabel('Filter tags').fill('');
-    await expect.poll(() => rowNames(page, 'tags')).toHaveLength(2);
+    await poll(() => rowNames(page, 'tags')).toHaveLength(2);
     await screenshot(page, '03-tags');
 
     // The index: its platforms, pull commands by tag and by digest, the raw JSON.
     await page.getByRole('link', { name: 'latest', exact: true }).click();
-    await expect.poll(() => page.locator('h1').textContent()).toBe('public/multiarch:latest');
+    await poll(() => page.locator('h1').textContent()).toBe('public/multiarch:latest');
     const platforms = page.locator('#platforms tbody tr');
     expect(await platforms.locator('th').allTextContents()).toEqual(['linux/amd64', 'linux/arm64/v8']);
-    const pullByDigest = await page.locator('tr[data-tool="docker"][data-by="digest"] code').textContent();
+    const pullByDigest = await page.locator('[data-tool="docker"][data-by="digest"] code').textContent();
     expect(pullByDigest).toBe(`docker pull ${berth.host}/public/multiarch@${multiArchDigest}`);
     expect(JSON.parse((await page.locator('pre.raw').textContent())!)).toMatchObject({ mediaType: MediaType.ociIndex });
     await page.getByRole('button', { name: 'Copy raw manifest JSON' }).click();
@@ -202,14 +206,14 @@ describe('the web UI in Chromium', () => {
 
     // A child: its config summary and layers.
     await platforms.first().getByRole('link').click();
-    await expect.poll(() => page.locator('#config').textContent()).toContain('linux/amd64');
+    await poll(() => page.locator('#config').textContent()).toContain('linux/amd64');
     expect(await page.locator('#config').textContent()).toContain('PATH=/usr/local/sbin');
     expect(await page.locator('#layers tbody tr').count()).toBe(2);
     await screenshot(page, '05-manifest-image');
 
     // The schema1 image: what it is, and the note of what a schema1 client gets.
     await page.goto('/manifest?repository=public/legacy&reference=v1');
-    await expect.poll(() => page.locator('h1').textContent()).toBe('public/legacy:v1');
+    await poll(() => page.locator('h1').textContent()).toBe('public/legacy:v1');
     expect(await page.locator('dl.summary').first().textContent()).toContain('Docker schema1');
     expect(await page.locator('aside.note').textContent()).toMatch(/^Schema 1 clients: .+/);
     await screenshot(page, '06-manifest-schema1');
@@ -217,13 +221,14 @@ describe('the web UI in Chromium', () => {
     // Referrers grouped: one signature, one SBOM; a referrer's page links back to its subject.
     await page.goto('/repository?name=team/signed');
     await page.getByRole('link', { name: 'v1', exact: true }).click();
-    await expect.poll(() => page.locator('#referrers').textContent()).toContain('Signatures (1)');
+    await poll(() => page.locator('#referrers').textContent()).toContain('Signatures (1)');
     expect(await page.locator('#referrers').textContent()).toContain('SBOMs (1)');
     await screenshot(page, '07-manifest-referrers');
+    await page.screenshot({ path: join(SCREENSHOTS, '07-manifest-top.png') }); // the README's, one screen high
     await page.locator('#referrers section[aria-label="Signatures"] a').click();
-    await expect.poll(() => page.locator('dl.summary').first().textContent()).toContain('application/vnd.cncf.notary.signature');
+    await poll(() => page.locator('dl.summary').first().textContent()).toContain('application/vnd.cncf.notary.signature');
     await page.getByRole('link', { name: signedDigest.slice(0, 19) }).click();
-    await expect.poll(() => page.locator('h1').textContent()).toBe(`team/signed@${signedDigest.slice(0, 19)}`);
+    await poll(() => page.locator('h1').textContent()).toBe(`team/signed@${signedDigest.slice(0, 19)}`);
     await context.close();
   });
 
@@ -232,7 +237,7 @@ describe('the web UI in Chromium', () => {
     const page = await context.newPage();
     await page.goto('/manifest?repository=public/multiarch&reference=latest');
     await page.getByRole('button', { name: 'Copy skopeo command by tag latest' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toBe('Copied skopeo command by tag latest');
+    await poll(() => page.getByRole('status').textContent()).toBe('Copied skopeo command by tag latest');
     const command = await inPage<string>(page, 'navigator.clipboard.readText()');
     expect(command).toBe(`skopeo copy --src-tls-verify=false docker://${berth.host}/public/multiarch:latest oci:multiarch-latest`);
     const [tool, ...args] = command.split(' ');
@@ -250,7 +255,7 @@ describe('the web UI in Chromium', () => {
     const page = await context.newPage();
     await page.goto('/repository?name=team/signed');
     await signIn(page, READER);
-    await expect.poll(() => rowNames(page, 'tags')).toEqual(['v1']);
+    await poll(() => rowNames(page, 'tags')).toEqual(['v1']);
     expect(await page.getByRole('button', { name: /^Delete/ }).count()).toBe(0);
     // What the page would send if it offered the button: the session's CSRF token and the cookie.
     const answer = await page.evaluate(async () => {
@@ -261,7 +266,7 @@ describe('the web UI in Chromium', () => {
     expect(answer.status).toBe(403);
     expect(JSON.parse(answer.body)).toMatchObject({ errors: [{ code: 'DENIED' }] });
     await page.reload();
-    await expect.poll(() => rowNames(page, 'tags')).toEqual(['v1']);
+    await poll(() => rowNames(page, 'tags')).toEqual(['v1']);
     await context.close();
   });
 
@@ -270,17 +275,17 @@ describe('the web UI in Chromium', () => {
     const page = await context.newPage();
     await page.goto('/repository?name=public/multiarch');
     await signIn(page, WRITER);
-    await expect.poll(() => rowNames(page, 'tags')).toEqual(['latest', 'stable']);
+    await poll(() => rowNames(page, 'tags')).toEqual(['latest', 'stable']);
     await page.getByRole('button', { name: 'Delete tag stable' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete tag stable?' });
-    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await poll(() => dialog.isVisible()).toBe(true);
     await screenshot(page, '08-delete-confirmation');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     expect(await rowNames(page, 'tags')).toEqual(['latest', 'stable']);
     await page.getByRole('button', { name: 'Delete tag stable' }).click();
     await dialog.getByRole('button', { name: 'Delete tag' }).click();
-    await expect.poll(() => rowNames(page, 'tags')).toEqual(['latest']);
-    await expect.poll(() => page.getByRole('status').textContent()).toBe('Tag stable deleted');
+    await poll(() => rowNames(page, 'tags')).toEqual(['latest']);
+    await poll(() => page.getByRole('status').textContent()).toBe('Tag stable deleted');
     const tags = JSON.parse(await skopeo(['list-tags', '--tls-verify=false', `docker://${berth.host}/public/multiarch`])) as { Tags: string[] };
     expect(tags.Tags).toEqual(['latest']);
     await context.close();
@@ -294,14 +299,14 @@ describe('the web UI in Chromium', () => {
     await page.getByLabel('Username').fill(READER.username);
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.locator('#sign-in-error').textContent()).toBe('Wrong username or password.');
+    await poll(() => page.locator('#sign-in-error').textContent()).toBe('Wrong username or password.');
     expect(await inPage<string>(page, 'document.activeElement?.id')).toBe('password');
     await screenshot(page, '09-sign-in-error');
     await page.getByLabel('Password').fill(READER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => rowNames(page, 'repositories')).toContain('team/signed');
+    await poll(() => rowNames(page, 'repositories')).toContain('team/signed');
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await expect.poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy', 'public/multiarch']);
+    await poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy', 'public/multiarch']);
     await context.close();
   });
 
@@ -309,20 +314,20 @@ describe('the web UI in Chromium', () => {
     const context = await openContext();
     const page = await context.newPage();
     await page.goto('/');
-    await expect.poll(() => rowNames(page, 'repositories')).toHaveLength(2);
+    await poll(() => rowNames(page, 'repositories')).toHaveLength(2);
     const focused = () => inPage<string>(page, '`${document.activeElement?.tagName} ${document.activeElement?.textContent?.trim() ?? ""}`');
     await page.keyboard.press('Tab');
     expect(await focused()).toBe('A Skip to content');
     await page.keyboard.press('Enter');
-    await expect.poll(() => inPage<string>(page, 'document.activeElement?.id')).toBe('main');
+    await poll(() => inPage<string>(page, 'document.activeElement?.id')).toBe('main');
     await page.keyboard.press('Tab'); // into the page: the search field first
     expect(await inPage<string>(page, 'document.activeElement?.id')).toBe('repository-search');
     await page.keyboard.type('legacy');
-    await expect.poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy']);
+    await poll(() => rowNames(page, 'repositories')).toEqual(['public/legacy']);
     await page.keyboard.press('Tab');
     expect(await focused()).toBe('A public/legacy');
     await page.keyboard.press('Enter');
-    await expect.poll(() => focused()).toBe('H1 public/legacy');
+    await poll(() => focused()).toBe('H1 public/legacy');
     await context.close();
   });
 
@@ -337,7 +342,7 @@ describe('the web UI in Chromium', () => {
       received.push({ url: request.url(), type, bytes: (await request.sizes()).responseBodySize, encoding: (await response?.allHeaders())?.['content-encoding'] });
     });
     await page.goto('/', { waitUntil: 'networkidle' });
-    await expect.poll(() => rowNames(page, 'repositories')).toHaveLength(2);
+    await poll(() => rowNames(page, 'repositories')).toHaveLength(2);
     const total = received.reduce((sum, item) => sum + item.bytes, 0);
     expect(received.some((item) => item.type === 'script')).toBe(true);
     expect(received.some((item) => item.type === 'stylesheet')).toBe(true);
@@ -349,7 +354,7 @@ describe('the web UI in Chromium', () => {
     expect(await inPage<number>(page, 'document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await screenshot(page, '10-phone-repositories');
     await page.goto('/manifest?repository=public/multiarch&reference=latest');
-    await expect.poll(() => page.locator('h1').textContent()).toBe('public/multiarch:latest');
+    await poll(() => page.locator('h1').textContent()).toBe('public/multiarch:latest');
     expect(await inPage<number>(page, 'document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await screenshot(page, '11-phone-manifest');
     expect(existsSync(join(SCREENSHOTS, '04-manifest-index.png'))).toBe(true);

@@ -10,6 +10,9 @@ import { pullCommandsSection } from '../parts/pull-commands.js';
 import { timeElement } from '../parts/time.js';
 import { breadcrumbs } from './repository.js';
 
+// An image's "artifact type" is its config's media type (as the referrers API reports it): not worth a line.
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
+
 const REFERRER_GROUPS: [ReferrerGroup, string][] = [
   ['signature', 'Signatures'],
   ['sbom', 'SBOMs'],
@@ -68,7 +71,7 @@ function summary(manifest: ManifestDetail): HTMLElement {
         ? 'none (reachable by digest only)'
         : h('ul', { class: 'inline' }, manifest.tags.map((tag) => h('li', null, h('a', { href: href('/manifest', { repository: manifest.repository, reference: tag }) }, tag)))),
     ),
-    manifest.artifactType !== null && [h('dt', null, 'Artifact type'), h('dd', null, manifest.artifactType)],
+    manifest.artifactType !== null && !IMAGE_CONFIG_TYPES.has(manifest.artifactType) && [h('dt', null, 'Artifact type'), h('dd', null, manifest.artifactType)],
     manifest.subject !== null && [h('dt', null, 'Refers to'), h('dd', null, manifestLink(manifest.repository, manifest.subject))],
   );
 }

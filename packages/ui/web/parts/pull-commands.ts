@@ -1,4 +1,4 @@
-import { h, scrollingTable } from '../dom.js';
+import { h } from '../dom.js';
 import { copyButton } from './copy-button.js';
 
 interface PullTarget {
@@ -23,38 +23,34 @@ export function pullCommands(reference: string, localName: string, secure = loca
   ];
 }
 
-/** The table of pull commands by tag (when there is one) and by digest, each with its copy button. */
+/** The pull commands by tag (when there is one) and by digest, one line per client, each with its copy button. */
 export function pullCommandsSection(repository: string, tag: string | undefined, digest: string): HTMLElement {
   const base = `${location.host}/${repository}`;
   const localName = repository.split('/').pop() ?? repository;
   const targets = [
-    ...(tag === undefined ? [] : [{ by: `tag ${tag}`, reference: `${base}:${tag}`, local: `${localName}-${tag}` }]),
-    { by: 'digest', reference: `${base}@${digest}`, local: `${localName}-${digest.slice(7, 19)}` },
+    ...(tag === undefined ? [] : [{ by: 'tag', title: `By tag ${tag}`, reference: `${base}:${tag}`, local: `${localName}-${tag}` }]),
+    { by: 'digest', title: 'By digest', reference: `${base}@${digest}`, local: `${localName}-${digest.slice(7, 19)}` },
   ];
-  const rows = targets.flatMap((target) =>
-    pullCommands(target.reference, target.local).map(({ tool, command }) =>
-      h(
-        'tr',
-        { 'data-tool': tool, 'data-by': target.by === 'digest' ? 'digest' : 'tag' },
-        h('th', { scope: 'row' }, tool),
-        h('td', null, target.by),
-        h('td', null, h('code', { class: 'command' }, command)),
-        h('td', null, copyButton(command, `${tool} command by ${target.by}`)),
-      ),
-    ),
-  );
   return h(
     'section',
-    { 'aria-labelledby': 'pull-title' },
+    { 'aria-labelledby': 'pull-title', id: 'pull' },
     h('h2', { id: 'pull-title' }, 'Pull'),
-    scrollingTable(
-      'Pull commands',
+    targets.map((target) => [
+      h('h3', null, target.title),
       h(
-        'table',
-        { class: 'pull' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Client'), h('th', { scope: 'col' }, 'By'), h('th', { scope: 'col' }, 'Command'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Copy')))),
-        h('tbody', null, rows),
+        'ul',
+        { class: 'pull', 'aria-label': `Pull commands ${target.title.toLowerCase()}` },
+        pullCommands(target.reference, target.local).map(({ tool, command }) =>
+          h(
+            'li',
+            { 'data-tool': tool, 'data-by': target.by },
+            h('span', { class: 'tool' }, tool),
+            // Scrolls sideways on its own when longer than the line (focusable so the keyboard can scroll it).
+            h('code', { class: 'command', tabindex: 0, 'aria-label': `${tool} command` }, command),
+            copyButton(command, `${tool} command ${target.by === 'tag' ? `by tag ${tag}` : 'by digest'}`),
+          ),
+        ),
       ),
-    ),
+    ]),
   );
 }
