@@ -115,7 +115,7 @@ async function call<T>(method: string, path: string, query: Query = {}, body?: u
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken !== null) headers['X-CSRF-Token'] = csrfToken;
-  const url = `${apiRoot}/${path}${search.size > 0 ? `?${search}` : ''}`;
+  const url = `${apiRoot}/${path}${search.toString() === '' ? '' : `?${search}`}`;
   const init: RequestInit = { method, headers, credentials: 'same-origin' };
   if (body !== undefined) init.body = JSON.stringify(body);
   if (signal !== undefined) init.signal = signal;

@@ -18,7 +18,7 @@ export function href(path: string, params: Record<string, string | null | undefi
   for (const [name, value] of Object.entries(params)) {
     if (value !== null && value !== undefined && value !== '') search.set(name, value);
   }
-  return `${prefix}${path}${search.size > 0 ? `?${search}` : ''}`;
+  return `${prefix}${path}${search.toString() === '' ? '' : `?${search}`}`;
 }
 
 export function currentRoute(): Route {
