@@ -142,7 +142,7 @@ describe.each(Object.entries(metadataFactories))('web UI API responses on %s', (
     const seen: string[] = [];
     let last: string | null = null;
     do {
-      const page = await t.http.get(`/api/tags?repository=apps/multi&sort=-pushed&n=2${last ? `&last=${encodeURIComponent(last)}` : ''}`).expect(200);
+      const page: { body: { tags: Array<{ name: string }>; next: string | null } } = await t.http.get(`/api/tags?repository=apps/multi&sort=-pushed&n=2${last ? `&last=${encodeURIComponent(last)}` : ''}`).expect(200);
       seen.push(...page.body.tags.map((tag: { name: string }) => tag.name));
       last = page.body.next;
     } while (last !== null && seen.length < 20);
