@@ -68,7 +68,7 @@ afterAll(async () => {
 });
 
 describe('packed tarballs', () => {
-  const publishable = ['@berth/auth', '@berth/blobs-fs', '@berth/blobs-s3', '@berth/core', '@berth/koa', '@berth/registry', '@berth/server', '@berth/storage-postgres', '@berth/storage-sql', '@berth/storage-sqlite', '@berth/storage-testing'];
+  const publishable = ['@berth/auth', '@berth/blobs-fs', '@berth/blobs-s3', '@berth/core', '@berth/koa', '@berth/registry', '@berth/server', '@berth/storage-postgres', '@berth/storage-sql', '@berth/storage-sqlite', '@berth/storage-testing', '@berth/ui'];
 
   it('are one per publishable package, each with a license, a description, engines and no workspace ranges', () => {
     expect(registry.packages.map((pkg) => pkg.manifest.name).sort()).toEqual(publishable);

@@ -234,3 +234,27 @@ describe("web UI in a host app with its own sign-in, under a prefix", () => {
     expect(wrongMethod.status).toBe(405);
   });
 });
+
+describe('web UI at the site root, pages and API together', () => {
+  let t: AccessRegistry;
+
+  beforeAll(async () => {
+    t = await openAccessRegistry({ mode: 'basic', ui: {} });
+  });
+  afterAll(() => t.close());
+
+  it('serves the pages for deep links, the API under /api, and never shadows the registry or its probes', async () => {
+    for (const path of ['/', '/repositories/team/app']) {
+      const page = await t.http.get(path).expect(200);
+      expect(page.headers['content-type'], path).toMatch(/^text\/html/);
+    }
+    expect((await t.http.get('/api/session').expect(200)).body.signIn).toEqual({ available: true });
+    const v2 = await t.http.get('/v2/');
+    expect(v2.status).toBe(401);
+    expect(v2.headers['www-authenticate']).toMatch(/^Basic /);
+    for (const path of ['/v2/nothing/here', '/token', '/healthz', '/readyz', '/metrics']) {
+      const response = await t.http.get(path);
+      expect(response.headers['content-type'] ?? '', path).not.toMatch(/^text\/html/);
+    }
+  });
+});
