@@ -171,6 +171,27 @@ describe('web UI with token sign-in', () => {
     }
   });
 
+  it('an external token service: a visitor sees what an anonymous token from it grants, read-only', async () => {
+    // The token service of the test plays the external one: the registry asks its realm as a client without credentials would.
+    const t = await openAccessRegistry({ mode: 'token', realm: (ctx) => `${ctx.protocol}://${ctx.host}/token`, ui: { assets: false } });
+    try {
+      await seedRepository(t.backdoor, 'public/app');
+      await seedRepository(t.backdoor, 'team/app');
+      const list = await t.http.get('/api/repositories').expect(200);
+      expect(list.body.repositories.map((repository: { name: string }) => repository.name)).toEqual(['public/app']);
+      const tags = await t.http.get('/api/tags?repository=public/app').expect(200);
+      expect(tags.body.canDelete).toBe(false);
+      const hidden = await t.http.get('/api/tags?repository=team/app');
+      expect(hidden.status).toBe(401);
+      expect(hidden.headers['www-authenticate']).toBeUndefined();
+      const before = await t.snapshot();
+      await t.http.delete('/api/tag?repository=public/app&tag=gone').expect(401);
+      expect(await t.snapshot()).toEqual(before);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("the built-in token service's users sign in, judged by its rules", async () => {
     const t = await openAccessRegistry({ mode: 'token', tokenSignIn: true, ui: { assets: false } });
     try {

@@ -84,6 +84,8 @@ export interface AccessRegistryOptions {
   registry?: Partial<CreateRegistryOptions>;
   /** Mounts the web UI's API (`registry.ui(options)`) before the registry's routes. */
   ui?: UiOptions;
+  /** Token mode: where clients get tokens (default TOKEN_REALM, a name that resolves nowhere). */
+  realm?: string | ((ctx: Koa.Context) => string);
   /** Token mode: the token service's users may sign in to the UI (`tokenAuth({ signIn: tokens.signIn })`). */
   tokenSignIn?: boolean;
 }
@@ -132,7 +134,7 @@ export async function openAccessRegistry(options: AccessRegistryOptions): Promis
       issuer: ISSUER,
       service: SERVICE,
       keys: parseTrustedKeys(signingKey.certificatePem, 'the test token service certificate'),
-      realm: TOKEN_REALM,
+      realm: options.realm ?? TOKEN_REALM,
       ...(options.tokenAccess !== undefined && { access: options.tokenAccess }),
       ...(options.tokenSignIn && { signIn: tokens.signIn }),
     });
