@@ -150,7 +150,10 @@ export class MemoryMetadataStore implements MetadataStore {
       if (manifest.annotations !== undefined) row.annotations = { ...manifest.annotations };
       db.manifests.set(key, row);
     }
-    db.manifests.get(key)!.touchedAt = now;
+    const stored = db.manifests.get(key)!;
+    stored.touchedAt = now;
+    // A row stored without a summary gets one from this push of the same bytes.
+    if (stored.summary === undefined && manifest.summary !== undefined) stored.summary = manifest.summary;
     if (tag !== undefined) {
       db.tags.set(rowKey(manifest.repository, tag), manifest.digest);
       db.tagsPushedAt.set(rowKey(manifest.repository, tag), now);

@@ -780,6 +780,13 @@ export class KnexMetadataStore implements MetadataStore {
         { ...manifestToRow(manifest, new Date(touchedAt)), touched_at: touchedAt },
         touchedAt,
       );
+      // A row stored before summaries were recorded (migration 0010) gets one from this push of the same bytes.
+      if (!created && manifest.summary !== undefined) {
+        await trx(TABLES.manifests)
+          .where({ repository, digest })
+          .whereNull('total_size')
+          .update({ total_size: manifest.summary.totalSize, platforms: JSON.stringify(manifest.summary.platforms) });
+      }
       await touchReferences(trx, repository, referenceRows, touchedAt, requireReferences);
       for (let start = 0; start < referenceRows.length; start += REFERENCE_BATCH) {
         await trx(TABLES.manifestReferences)

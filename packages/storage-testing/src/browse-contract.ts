@@ -42,6 +42,16 @@ export function browseContract(test: TestApi, subject: { store: () => MetadataSt
       for (const tag of tags) assert.ok(tag.pushedAt instanceof Date && tag.pushedAt.getTime() > 0, 'pushedAt is the push time');
     });
 
+    it('records the summary of a manifest stored without one when the same bytes are pushed again, and keeps a recorded one', async () => {
+      const store = subject.store();
+      const bare = manifestWrite('browse/again', { tag: 'v1' });
+      await store.putManifest(bare);
+      await store.putManifest({ ...bare, manifest: { ...bare.manifest, summary: { totalSize: 777, platforms: [AMD64] } } });
+      assert.deepEqual((await store.getManifest('browse/again', bare.manifest.digest))?.summary, { totalSize: 777, platforms: [AMD64] });
+      await store.putManifest({ ...bare, manifest: { ...bare.manifest, summary: { totalSize: 1, platforms: [] } } });
+      assert.deepEqual((await store.listTagSummaries('browse/again', { limit: 5 }))[0]?.size, 777);
+    });
+
     it('lists tags by name or newest first, in pages, filtered by name (case-insensitive, % and _ literal) or digest', async () => {
       const store = subject.store();
       const shared = manifestWrite('browse/tags', { mediaType: IMAGE_INDEX, summary: { totalSize: 99, platforms: [AMD64, ARM64] } });

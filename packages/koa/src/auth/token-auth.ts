@@ -5,6 +5,8 @@ import { TokenError, createTokenVerifier, type TrustedKeys } from '@berth/auth';
 import type { Authorize } from '../access-control.js';
 import { bearerChallenge, unauthorized } from './challenge.js';
 import type { UiSignIn } from './password-sign-in.js';
+import { AnonymousTokens } from './anonymous-tokens.js';
+import { isUiRequest } from '../ui-api/ui-request.js';
 
 /** Options of {@link tokenAuth}. */
 export interface TokenAuthOptions {
@@ -41,11 +43,15 @@ export function tokenAuth(options: TokenAuthOptions): Authorize & { readonly sig
     ...(options.leewaySeconds !== undefined && { leewaySeconds: options.leewaySeconds }),
   });
   const policy = options.access && compileAccessRules(options.access);
+  const anonymousTokens = new AnonymousTokens();
   const realmOf = typeof options.realm === 'string' ? () => options.realm as string : options.realm;
   const authorize: Authorize = async (ctx, request) => {
     const challenge = (scopes: readonly Scope[], error?: 'invalid_token' | 'insufficient_scope', message?: string) =>
       unauthorized(bearerChallenge(realmOf(ctx), options.service, scopes, error), message);
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('Authorization'))?.[1];
+    // The web UI's visitors carry no token: they see what the token service gives anyone (an anonymous token).
+    const token =
+      /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('Authorization'))?.[1] ??
+      (isUiRequest(ctx) && ctx.get('Authorization') === '' ? await anonymousTokens.token(realmOf(ctx), options.service, request.scopes) : undefined);
     if (token === undefined) throw challenge(request.scopes);
     let verified;
     try {

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
-import { RegistryError } from '@berth/core';
+import { ANONYMOUS, RegistryError } from '@berth/core';
 import type { RegistryService } from '@berth/registry';
 import { accessGate, type Authorize } from '../access-control.js';
 import type { UiSignIn } from '../auth/password-sign-in.js';
@@ -10,6 +10,7 @@ import { registerRepositoryRoutes } from './repository-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTagRoutes } from './tag-routes.js';
 import { UiSessions, type UiSessionOptions } from './ui-sessions.js';
+import { markUiRequest } from './ui-request.js';
 
 export interface UiApiOptions extends UiSessionOptions {
   service: RegistryService;
@@ -32,13 +33,13 @@ export function uiApi(options: UiApiOptions): Middleware {
   const sessions = new UiSessions(options.signIn, service.options.metadata, `${prefix}/`, options);
   const hostAuthorize: Authorize = options.authorize ?? (() => undefined);
   const sessionAware: Authorize = (ctx, request) => {
+    const { signIn } = sessions;
+    if (!signIn) return hostAuthorize(ctx, request);
     const principal = sessions.principal(ctx);
-    if (!principal || !sessions.signIn) return hostAuthorize(ctx, request);
-    return {
-      principal,
-      granted: sessions.signIn.grant(principal, request.scopes),
-      refuse: () => new RegistryError('DENIED'),
-    };
+    if (principal) return { principal, granted: signIn.grant(principal, request.scopes), refuse: () => new RegistryError('DENIED') };
+    // Credentials on the request are the hook's to check; a visitor without any gets what the rules give anyone.
+    if (ctx.get('Authorization') !== '') return hostAuthorize(ctx, request);
+    return { principal: ANONYMOUS, granted: signIn.grant(ANONYMOUS, request.scopes), refuse: () => new RegistryError('UNAUTHORIZED') };
   };
   const deps = { service, access: accessGate(sessionAware), sessions };
   const router = new Router({ prefix: `${prefix}/api` });
@@ -51,6 +52,7 @@ export function uiApi(options: UiApiOptions): Middleware {
 
   return async (ctx: Context, next: Next) => {
     if (ctx.path !== apiPath && !ctx.path.startsWith(`${apiPath}/`)) return next();
+    markUiRequest(ctx);
     // Answers are per user and may hold a CSRF token: never cached.
     ctx.set('Cache-Control', 'no-store');
     await registryErrors(ctx, async () => {
