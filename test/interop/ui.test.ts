@@ -360,4 +360,18 @@ describe('the web UI in Chromium', () => {
     expect(existsSync(join(SCREENSHOTS, '04-manifest-index.png'))).toBe(true);
     await context.close();
   });
+
+  it('is off with --no-ui (or BERTH_UI=false): no pages, no JSON API, the registry as before', async () => {
+    for (const options of [{ args: ['--no-ui'] }, { env: { BERTH_UI: 'false' } }]) {
+      const plain = await startBerth(options);
+      try {
+        for (const path of ['/', '/repository?name=public/multiarch', '/api/session']) {
+          expect((await fetch(`${plain.url}${path}`)).status, `${JSON.stringify(options)} ${path}`).toBe(404);
+        }
+        expect((await fetch(`${plain.url}/v2/`)).status).toBe(200);
+      } finally {
+        await plain.stop();
+      }
+    }
+  });
 });
