@@ -69,6 +69,12 @@ describe('uiAssets', () => {
     expect((res.body as Buffer).toString()).toBe(raw.text); // supertest decompresses
     await request(server).get(script).set('If-None-Match', String(raw.headers['etag'])).expect(304);
     await request(server).get(assetUrl(shell.text, 'style.css')).expect(200).expect('Content-Type', /text\/css/);
+    // Every page module is named up front, so the browser fetches them side by side.
+    for (const module of ['pages/repositories.js', 'pages/manifest.js', 'api.js']) {
+      await request(server).get(assetUrl(shell.text, module)).expect(200);
+    }
+    expect(shell.text).toContain(`<link rel="modulepreload" href="${assetUrl(shell.text, 'pages/manifest.js')}">`);
+    await request(server).head(script).expect(200).expect('Cache-Control', /immutable/);
   });
 
   it('answers 404 for unknown or outdated asset paths rather than the shell', async () => {

@@ -178,4 +178,6 @@ async function deleteTag(repository: string, tag: TagSummary, siblings: string[]
   }
   announce(`Tag ${tag.name} deleted`);
   await actions.reload();
+  // The button that had focus is gone with its row: start again from the page's heading.
+  document.querySelector<HTMLElement>('main h1')?.focus();
 }

@@ -2,7 +2,7 @@ import { api, ApiError } from '../api.js';
 import type { PageContext } from '../app.js';
 import { h, replaceChildren } from '../dom.js';
 import { href, navigate } from '../router.js';
-import { currentSession, loadSession, useSession } from '../session.js';
+import { currentSession, loadSession } from '../session.js';
 import { announce } from '../parts/notices.js';
 
 /** The sign-in form (htpasswd users): a cookie session, then back to the page that sent the user here. */
@@ -33,7 +33,6 @@ export async function renderSignIn({ main, route }: PageContext): Promise<void> 
     try {
       await api.signIn(username.value, password.value);
       await loadSession();
-      useSession(currentSession());
       announce(`Signed in as ${currentSession().user ?? username.value}`);
       navigate(next, { replace: true });
     } catch (failure) {
