@@ -72,7 +72,7 @@ async function pushReferrer(http: Http, repository: string, subject: Pushed, art
   return putManifest(http, repository, reference ?? sha256(body), body, OCI_MANIFEST);
 }
 
-describe.each(Object.entries(metadataFactories))('web UI API responses on %s', (_name, factory) => {
+describe.each(Object.entries(metadataFactories))('web UI API responses on %s', { timeout: 30_000 }, (_name, factory) => {
   let t: RegistryUnderTest;
   let amd64: Pushed;
   let arm64: Pushed;
@@ -103,7 +103,7 @@ describe.each(Object.entries(metadataFactories))('web UI API responses on %s', (
     sbom = await pushReferrer(t.http, 'apps/multi', arm64, SPDX, '{"spdxVersion":"SPDX-2.3"}');
     attestation = await pushReferrer(t.http, 'apps/multi', arm64, IN_TOTO, '{"_type":"https://in-toto.io/Statement/v1"}');
     tagStyleSignature = await pushReferrer(t.http, 'apps/multi', amd64, 'application/vnd.dev.cosign.simplesigning.v1+json', 'legacy signature', `${arm64.digest.replace(':', '-')}.sig`);
-  });
+  }, 60_000);
   afterAll(() => t.close());
 
   it('lists repositories with tag count, size and last push, filtered and paged', async () => {
