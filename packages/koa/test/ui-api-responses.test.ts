@@ -243,7 +243,7 @@ describe.each(Object.entries(metadataFactories))('web UI API responses on %s', {
     const signed = Buffer.from(signSchema1Payload(new TextEncoder().encode(payload), generateLibtrustKey())).toString();
     await t.http.put('/v2/apps/old/manifests/v1').set('Content-Type', SCHEMA1).send(signed).expect(201);
     const tags = await t.http.get('/api/tags?repository=apps/old').expect(200);
-    expect(tags.body.tags[0]).toMatchObject({ name: 'v1', mediaType: SCHEMA1, size: Buffer.byteLength(signed), platforms: [{ os: 'linux', architecture: 'arm64' }] });
+    expect(tags.body.tags[0]).toMatchObject({ name: 'v1', mediaType: SCHEMA1, size: Buffer.byteLength(signed) + layerBytes.length, platforms: [{ os: 'linux', architecture: 'arm64' }] });
     const detail = await t.http.get('/api/manifest?repository=apps/old&reference=v1').expect(200);
     expect(detail.body).toMatchObject({
       digest: sha256(payload),
