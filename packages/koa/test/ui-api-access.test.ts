@@ -103,14 +103,14 @@ async function signIn(http: Http, user: 'reader' | 'writer' | 'admin'): Promise<
   return { rights: user, cookie, csrfToken: (response.body as { csrfToken: string }).csrfToken };
 }
 
-describe('web UI API access (basic sign-in, cookie sessions)', () => {
+describe('web UI API access (basic sign-in, cookie sessions)', { timeout: 30_000 }, () => {
   let t: AccessRegistry;
   const seeds = new Map<string, SeededRepository>();
 
   beforeAll(async () => {
     t = await openAccessRegistry({ mode: 'basic', ui: { assets: false } });
     for (const repository of REPOSITORIES) seeds.set(repository, await seedRepository(t.backdoor, repository));
-  });
+  }, 60_000);
   afterAll(() => t.close());
 
   it('answers every identity x endpoint x repository as the access rules say, and a refused delete changes nothing', async () => {

@@ -1,7 +1,9 @@
 // What the web UI's API answers for real content: a multi-arch index, a Docker schema2 image (what a schema1
 // client gets), referrers (a cosign signature, an SPDX SBOM, an in-toto attestation and cosign's tag-style
 // signature), on SQLite and PostgreSQL. Sizes and platforms come from what the pushes recorded.
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateLibtrustKey, signSchema1Payload } from '@berth/core/internal';
 import { DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, sha256 } from './support/content.js';
 import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
 
@@ -13,6 +15,7 @@ const COSIGN_SIGNATURE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SPDX = 'application/spdx+json';
 const IN_TOTO = 'application/vnd.in-toto+json';
 const EMPTY = 'application/vnd.oci.empty.v1+json';
+const SCHEMA1 = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
 
 interface Pushed {
   digest: string;
@@ -72,7 +75,7 @@ async function pushReferrer(http: Http, repository: string, subject: Pushed, art
   return putManifest(http, repository, reference ?? sha256(body), body, OCI_MANIFEST);
 }
 
-describe.each(Object.entries(metadataFactories))('web UI API responses on %s', (_name, factory) => {
+describe.each(Object.entries(metadataFactories))('web UI API responses on %s', { timeout: 30_000 }, (_name, factory) => {
   let t: RegistryUnderTest;
   let amd64: Pushed;
   let arm64: Pushed;
@@ -103,7 +106,7 @@ describe.each(Object.entries(metadataFactories))('web UI API responses on %s', (
     sbom = await pushReferrer(t.http, 'apps/multi', arm64, SPDX, '{"spdxVersion":"SPDX-2.3"}');
     attestation = await pushReferrer(t.http, 'apps/multi', arm64, IN_TOTO, '{"_type":"https://in-toto.io/Statement/v1"}');
     tagStyleSignature = await pushReferrer(t.http, 'apps/multi', amd64, 'application/vnd.dev.cosign.simplesigning.v1+json', 'legacy signature', `${arm64.digest.replace(':', '-')}.sig`);
-  });
+  }, 60_000);
   afterAll(() => t.close());
 
   it('lists repositories with tag count, size and last push, filtered and paged', async () => {
@@ -220,6 +223,35 @@ describe.each(Object.entries(metadataFactories))('web UI API responses on %s', (
     expect(missing.body.errors[0].code).toBe('MANIFEST_UNKNOWN');
     const noRepository = await t.http.get('/api/manifest?reference=v1').expect(400);
     expect(noRepository.body.errors[0].code).toBe('UNSUPPORTED');
+  });
+
+  it('shows a stored signed schema1 manifest: its platform, its layers with their linked sizes, served as stored', async () => {
+    const layerBytes = randomBytes(25);
+    const layer = await pushBlob(t.http, 'apps/old', layerBytes);
+    const payload = JSON.stringify(
+      {
+        schemaVersion: 1,
+        name: 'apps/old',
+        tag: 'v1',
+        architecture: 'arm64',
+        fsLayers: [{ blobSum: layer }],
+        history: [{ v1Compatibility: JSON.stringify({ id: createHash('sha256').update('layer').digest('hex'), os: 'linux', created: '2016-01-01T00:00:00Z' }) }],
+      },
+      null,
+      3,
+    );
+    const signed = Buffer.from(signSchema1Payload(new TextEncoder().encode(payload), generateLibtrustKey())).toString();
+    await t.http.put('/v2/apps/old/manifests/v1').set('Content-Type', SCHEMA1).send(signed).expect(201);
+    const tags = await t.http.get('/api/tags?repository=apps/old').expect(200);
+    expect(tags.body.tags[0]).toMatchObject({ name: 'v1', mediaType: SCHEMA1, size: Buffer.byteLength(signed) + layerBytes.length, platforms: [{ os: 'linux', architecture: 'arm64' }] });
+    const detail = await t.http.get('/api/manifest?repository=apps/old&reference=v1').expect(200);
+    expect(detail.body).toMatchObject({
+      digest: sha256(payload),
+      raw: signed,
+      config: null,
+      layers: [{ digest: layer, size: layerBytes.length }],
+      schema1: { servedAs: 'stored' },
+    });
   });
 
   it('deletes a tag (the manifest stays) and a manifest (its tags go)', async () => {

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignInLimiter, openHtpasswd } from '@berth/auth';
 import { basicAuth, createRegistry, principalFromState } from '../src/index.js';
-import { ACCESS_RULES, PASSWORDS, openAccessRegistry, type AccessRegistry, type Http } from './support/access-registry.js';
+import { ACCESS_RULES, PASSWORDS, openAccessRegistry, writeHtpasswd, type AccessRegistry, type Http } from './support/access-registry.js';
 import { seedRepository } from './support/access-fixtures.js';
 
 const json = (body: unknown) => JSON.stringify(body);
@@ -24,14 +24,14 @@ function sessionCookie(response: request.Response): { pair: string; attributes: 
   return { pair: pair!, attributes: attributes.map((attribute) => attribute.toLowerCase()) };
 }
 
-describe('web UI sessions (basic sign-in)', () => {
+describe('web UI sessions (basic sign-in)', { timeout: 30_000 }, () => {
   let t: AccessRegistry;
 
   beforeAll(async () => {
     t = await openAccessRegistry({ mode: 'basic', ui: { assets: false } });
     t.app.proxy = true;
     await seedRepository(t.backdoor, 'team/app');
-  });
+  }, 60_000);
   afterAll(() => t.close());
 
   it('says sign-in is available and nobody is signed in', async () => {
@@ -122,13 +122,13 @@ describe('web UI sessions (basic sign-in)', () => {
   });
 });
 
-describe('web UI session expiry and the sign-in limiter', () => {
+describe('web UI session expiry and the sign-in limiter', { timeout: 30_000 }, () => {
   let t: AccessRegistry;
 
   beforeAll(async () => {
     t = await openAccessRegistry({ mode: 'basic', ui: { assets: false, sessionTtlSeconds: 1 }, limiter: createSignInLimiter({ maxFailures: 2 }) });
     await seedRepository(t.backdoor, 'team/app');
-  });
+  }, 60_000);
   afterAll(() => t.close());
 
   it('ends a session at its expiry: the request is anonymous again', async () => {
@@ -143,6 +143,22 @@ describe('web UI session expiry and the sign-in limiter', () => {
     expect((await t.http.get('/api/tags?repository=team/app').set('Cookie', pair)).status).toBe(401);
   });
 
+  it("ends a user's sessions when their password changes", async () => {
+    const session = await signIn(t.http, 'alice');
+    const { pair } = sessionCookie(session);
+    expect((await t.http.get('/api/session').set('Cookie', pair)).body.user).toBe('alice');
+    await writeHtpasswd(join(t.dir, 'users.htpasswd'), { ...PASSWORDS, alice: 'a-new-password' });
+    // The htpasswd file is re-read when it changes (checked at most once a second): wait for that, then the session is over.
+    let user: unknown = 'alice';
+    for (let tries = 0; tries < 100 && user !== null; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      user = (await t.http.get('/api/session').set('Cookie', pair)).body.user;
+    }
+    expect(user).toBeNull();
+    expect((await t.http.get('/api/tags?repository=alice/app').set('Cookie', pair)).status).toBe(401);
+    expect((await signIn(t.http, 'alice', 'a-new-password')).status).toBe(200);
+  });
+
   it('applies the sign-in limiter: 429 after too many failures, even with the right password', async () => {
     await signIn(t.http, 'writer', 'wrong').expect(401);
     await signIn(t.http, 'writer', 'wrong').expect(401);
@@ -154,7 +170,8 @@ describe('web UI session expiry and the sign-in limiter', () => {
   });
 });
 
-describe('web UI with token sign-in', () => {
+// Each test opens a registry of its own (bcrypt users, an RSA token key): slow on a loaded machine.
+describe('web UI with token sign-in', { timeout: 60_000 }, () => {
   it('an external token service: no sign-in, with the reason', async () => {
     const t = await openAccessRegistry({ mode: 'token', ui: { assets: false } });
     try {
@@ -208,7 +225,7 @@ describe('web UI with token sign-in', () => {
   });
 });
 
-describe("web UI in a host app with its own sign-in, under a prefix", () => {
+describe('web UI in a host app with its own sign-in, under a prefix', { timeout: 30_000 }, () => {
   let t: AccessRegistry;
 
   beforeAll(async () => {
@@ -231,7 +248,7 @@ describe("web UI in a host app with its own sign-in, under a prefix", () => {
     });
     await seedRepository(t.backdoor, 'alice/app');
     await seedRepository(t.backdoor, 'bob/app');
-  });
+  }, 60_000);
   afterAll(() => t.close());
 
   it("hands the host's principal to the UI and lists what its hook lets the user pull", async () => {
@@ -256,12 +273,12 @@ describe("web UI in a host app with its own sign-in, under a prefix", () => {
   });
 });
 
-describe('web UI at the site root, pages and API together', () => {
+describe('web UI at the site root, pages and API together', { timeout: 30_000 }, () => {
   let t: AccessRegistry;
 
   beforeAll(async () => {
     t = await openAccessRegistry({ mode: 'basic', ui: {} });
-  });
+  }, 60_000);
   afterAll(() => t.close());
 
   it('serves the pages for deep links, the API under /api, and never shadows the registry or its probes', async () => {

@@ -16,15 +16,15 @@ const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.OciImageConfig, MediaType.
 
 /**
  * The summary browsing shows for a manifest being pushed, worked out once here so that listing tags never
- * reads manifests: an image's config is read for its platform (one small blob), a list's children are the
- * rows the push just checked. Never fails a push: what cannot be read is left out.
+ * reads manifests: an image's config is read for its platform (one small blob), a list's children and a
+ * schema1 manifest's layer sizes are what the push just checked. Never fails a push: what cannot be read is left out.
  */
 export async function summarizePushedManifest(
   options: ResolvedOptions,
   repository: string,
   manifest: ParsedManifest,
   bytes: Uint8Array,
-  children: ReadonlyMap<string, StoredManifest | undefined>,
+  { children, blobSizes }: { children: ReadonlyMap<string, StoredManifest | undefined>; blobSizes: ReadonlyMap<string, number | undefined> },
 ): Promise<ManifestSummary> {
   switch (manifest.kind) {
     case 'docker-list':
@@ -33,8 +33,11 @@ export async function summarizePushedManifest(
       for (const [digest, child] of children) if (child) sizes.set(digest, child.summary?.totalSize ?? child.size);
       return summarizeList(manifest, sizes);
     }
-    case 'schema1':
-      return { totalSize: bytes.byteLength, platforms: schema1Platforms(bytes) };
+    case 'schema1': {
+      // schema1 declares no layer sizes: the repository's links have them (each blob once).
+      const layerBytes = [...blobSizes.values()].reduce<number>((total, size) => total + (size ?? 0), 0);
+      return { totalSize: bytes.byteLength + layerBytes, platforms: schema1Platforms(bytes) };
+    }
     default: {
       const config = manifest.config;
       const configBytes =
