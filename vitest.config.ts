@@ -12,6 +12,7 @@ const projects = [
   'packages/storage-testing',
   'packages/registry',
   'packages/auth',
+  'packages/ui',
   'packages/koa',
   'examples/standalone',
   'examples/koa-app',

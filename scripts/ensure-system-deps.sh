@@ -3,7 +3,7 @@
 # podman, buildah, containerd for the client harness in test/support), Debian's docker-registry
 # (distribution 2.8, the reference), htpasswd and openssl for its auth modes (openssl and curl
 # for the TLS tests too), Prometheus (a real scraper for the metrics test; its service is not
-# started), Swift and memcached for the S3 store's tests (not started here), nginx for the scale-out test (not started here), and a running PostgreSQL. Idempotent. The daemons (dockerd, containerd) are not started here: each test file
+# started), Swift and memcached for the S3 store's tests (not started here), nginx for the scale-out test (not started here), Chromium for the web UI's browser tests, and a running PostgreSQL. Idempotent. The daemons (dockerd, containerd) are not started here: each test file
 # starts its own, by hand, in a temp dir (test/support/docker-engine.ts, containerd.ts).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -30,6 +30,8 @@ done
 [ -x /usr/bin/memcached ] || missing+=(memcached)
 # nginx as the load balancer in front of three instances (test/interop/scale-out.test.ts); started by hand in a temp dir.
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# Debian's Chromium for the web UI's browser tests (test/interop/ui.test.ts drives it with playwright-core; no browser download).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]} > 0)); then
   echo "installing ${missing[*]}"
   # Package scripts must not start the system's docker/containerd services (without systemd,

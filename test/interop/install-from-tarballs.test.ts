@@ -68,7 +68,7 @@ afterAll(async () => {
 });
 
 describe('packed tarballs', () => {
-  const publishable = ['@berth/auth', '@berth/blobs-fs', '@berth/blobs-s3', '@berth/core', '@berth/koa', '@berth/registry', '@berth/server', '@berth/storage-postgres', '@berth/storage-sql', '@berth/storage-sqlite', '@berth/storage-testing'];
+  const publishable = ['@berth/auth', '@berth/blobs-fs', '@berth/blobs-s3', '@berth/core', '@berth/koa', '@berth/registry', '@berth/server', '@berth/storage-postgres', '@berth/storage-sql', '@berth/storage-sqlite', '@berth/storage-testing', '@berth/ui'];
 
   it('are one per publishable package, each with a license, a description, engines and no workspace ranges', () => {
     expect(registry.packages.map((pkg) => pkg.manifest.name).sort()).toEqual(publishable);
@@ -88,7 +88,9 @@ describe('packed tarballs', () => {
       expect(files, manifest.name).toContain('LICENSE');
       expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8'));
       for (const file of files) {
-        expect(file, manifest.name).toMatch(/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts|js\.map))$/);
+        // @berth/ui also ships its page shell and stylesheet as they are (static/).
+        const shipped = manifest.name === '@berth/ui' ? /^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts|js\.map)|static\/(index\.html|style\.css))$/ : /^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts|js\.map))$/;
+        expect(file, manifest.name).toMatch(shipped);
         expect(file, manifest.name).not.toMatch(/\.test\.|tsbuildinfo|\.d\.ts\.map$/);
       }
       for (const target of exportTargets(manifest)) expect(files, `${manifest.name} exports ${target}`).toContain(target.replace(/^\.\//, ''));

@@ -1,3 +1,5 @@
+import type { ManifestSummary } from '@berth/core';
+
 /**
  * The "database" of the example: plain tables of rows, as a real backend would hold them. Several
  * MemoryMetadataStore objects may work on one MemoryDatabase, like several registry instances on
@@ -12,6 +14,8 @@ export interface ManifestRow {
   subject?: string;
   artifactType?: string;
   annotations?: Record<string, string>;
+  /** Total size and platforms, recorded at push time. */
+  summary?: ManifestSummary;
   createdAt: number;
   /** Last write naming it (a push, a tag, a parent): the collector leaves it for its grace period. */
   touchedAt: number;

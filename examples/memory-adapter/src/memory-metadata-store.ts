@@ -22,9 +22,14 @@ import {
   type PageOptions,
   type StoredManifest,
   type UploadSession,
+  type RepositorySummary,
+  type RepositorySummaryQuery,
+  type TagSummary,
+  type TagSummaryQuery,
 } from '@berth/core';
 import { MemoryDatabase, rowKey, splitRowKey, type ManifestRow } from './memory-database.js';
 import { MemoryEventOutbox, appendOutboxEntries } from './memory-event-outbox.js';
+import { repositorySummaries, tagSummaries } from './memory-browse.js';
 import { registryUsageOf, repositoryUsageOf, usageByRepository } from './memory-usage.js';
 
 /** Keys sort by their UTF-8 bytes, the lexical order the distribution spec asks listings for. */
@@ -145,7 +150,10 @@ export class MemoryMetadataStore implements MetadataStore {
       if (manifest.annotations !== undefined) row.annotations = { ...manifest.annotations };
       db.manifests.set(key, row);
     }
-    db.manifests.get(key)!.touchedAt = now;
+    const stored = db.manifests.get(key)!;
+    stored.touchedAt = now;
+    // A row stored without a summary gets one from this push of the same bytes.
+    if (stored.summary === undefined && manifest.summary !== undefined) stored.summary = manifest.summary;
     if (tag !== undefined) {
       db.tags.set(rowKey(manifest.repository, tag), manifest.digest);
       db.tagsPushedAt.set(rowKey(manifest.repository, tag), now);
@@ -346,6 +354,14 @@ export class MemoryMetadataStore implements MetadataStore {
       .filter(([owner]) => owner === repository)
       .map(([, name]) => name);
     return page(names, options);
+  }
+
+  async listRepositorySummaries(query: RepositorySummaryQuery): Promise<RepositorySummary[]> {
+    return repositorySummaries(this.#open(), query);
+  }
+
+  async listTagSummaries(repository: string, query: TagSummaryQuery): Promise<TagSummary[]> {
+    return tagSummaries(this.#open(), repository, query);
   }
 
   async listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]> {

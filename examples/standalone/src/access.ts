@@ -53,6 +53,8 @@ export async function openServerAccess(config: ServerConfig, metadata: MetadataS
       service: tokens.service,
       keys: tokens.trustedKeys,
       realm: (ctx) => `${externalUrl(ctx, config.publicUrl)}${tokens.path}`,
+      // The web UI's sign-in form: the token service's users and rules.
+      signIn: tokens.signIn,
     }),
     tokenRoutes: tokens.routes(),
   };

@@ -60,6 +60,8 @@ export interface ServerConfig {
   metrics: boolean;
   /** Serve `/metrics` on this port of the same host instead of the main one (so it need not be public). */
   metricsPort: number | undefined;
+  /** Serve the web UI at `/` (its pages, and its JSON API under `/api/`). */
+  ui: boolean;
   /** PEM certificate chain (server certificate first): with `tlsKeyFile`, the server speaks HTTPS. Re-read on SIGHUP. */
   tlsCertFile: string | undefined;
   /** PEM private key of the certificate. */
@@ -173,6 +175,7 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     keepAliveTimeoutMs: number('keepAliveTimeout'),
     maxConnections: number('maxConnections'),
     shutdownTimeoutMs: number('shutdownTimeout'),
+    ui: value('ui') as boolean,
     ...metricsConfig(value('metrics') as boolean, value('metricsPort') as number | undefined, number('port'), label),
     ...tlsConfig(text('tlsCert'), text('tlsKey'), value('http2') as boolean, label),
     gcIntervalMs: number('gcInterval'),

@@ -102,6 +102,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (config.metrics && config.metricsPort === undefined) app.use(registry.metricsMiddleware());
     if (access.tokenRoutes) app.use(access.tokenRoutes);
     app.use(registry.routes()).use(registry.allowedMethods());
+    // After the registry's routes: the UI never answers /v2, /token, /healthz, /readyz or /metrics anyway.
+    if (config.ui) app.use(registry.ui());
     if (metricsServer) handleMetrics = new Koa().use(registry.metricsMiddleware()).callback();
   } catch (error) {
     await listener.close();

@@ -82,13 +82,14 @@ describe('the config document', () => {
   });
 
   it('names every problem by its path', () => {
-    expect(problems({ listen: { port: -1, tls: { cert: 'c.pem' } }, storage: 'here', log: { level: 'loud' }, colour: 1, gc: { grace: 'soon' }, ui: { theme: 'dark' }, webhooks: [] })).toEqual([
+    expect(problems({ listen: { port: -1, tls: { cert: 'c.pem' } }, storage: 'here', log: { level: 'loud' }, colour: 1, gc: { grace: 'soon' }, ui: { theme: 'dark' }, mirrors: [{ url: 'https://mirror' }], webhooks: [] })).toEqual([
       'listen.port: expected an integer 0-65535',
       'listen.tls.cert: file not found (/etc/berth/c.pem)',
       'storage: expected a mapping of keys',
       'log.level: expected one of fatal, error, warn, info, debug, trace, silent',
       'gc.grace: expected a duration such as 500ms, 90s, 15m, 1h or 7d (a bare number is seconds; 0 turns it off)',
-      'ui: not available in this version of berth (comes with the web UI)',
+      'ui.theme: unknown key (see berth config print for the keys)',
+      'mirrors: not available in this version of berth (comes with the mirror)',
       'colour: unknown key (see berth config print for the keys)',
     ]);
   });

@@ -37,3 +37,6 @@ export type { Descriptor, Platform } from './manifest/types.js';
 export type { PlatformPreference } from './platform.js';
 export type { LibtrustKey, LibtrustPublicJwk } from './schema1/libtrust-key.js';
 export type { GoValue } from './schema1/go-json.js';
+export type { ImageConfigSummary, ImageHistoryEntry } from './browse/image-config.js';
+export type { ReferrerGroup } from './browse/referrer-groups.js';
+export type { Schema1Outcome } from './browse/schema1-outcome.js';

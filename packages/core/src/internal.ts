@@ -37,3 +37,4 @@ export * from './events/index.js';
 export type * from './stores/event-outbox.js';
 export * from './usage/index.js';
 export * from './retention/index.js';
+export * from './browse/index.js';

@@ -144,7 +144,7 @@ function accessRequest(scopes: Scope[]): AccessRequest {
 }
 
 /** A refusal, as opposed to a fault: a RegistryError or an http-errors style 4xx. */
-function isRefusal(error: unknown): boolean {
+export function isRefusal(error: unknown): boolean {
   const status = (error as { status?: unknown } | null)?.status;
   return isRegistryError(error) || (typeof status === 'number' && status >= 400 && status < 500);
 }

@@ -24,6 +24,7 @@ import { healthEndpoints, type HealthOptions } from './observability/health.js';
 import { metricsEndpoint, type MetricsEndpointOptions } from './observability/metrics-endpoint.js';
 import { RegistryMetrics, type MetricsOptions } from './observability/registry-metrics.js';
 import { assignRequestId } from './observability/request-id.js';
+import { registryUi, type UiOptions } from './ui-api/registry-ui.js';
 
 /** Options of {@link createRegistry}: the registry service options and the HTTP layer's. */
 export interface CreateRegistryOptions extends RegistryServiceOptions {
@@ -86,6 +87,12 @@ export interface Registry {
   recordGcRun(run: { bytesFreed: number; blobsDeleted?: number }): void;
   /** Listeners of the registry's events and the state of webhook delivery. */
   events: RegistryEvents;
+  /**
+   * The web UI as middleware: its JSON API under `{prefix}/api` (the same access checks as /v2, sign-in
+   * sessions for the built-in modes) and its pages (from `@berth/ui`) on every other GET under the prefix.
+   * `app.use(registry.ui({ prefix: '/registry' }))`. Never answers `/v2`, `/token`, `/healthz`, `/readyz`, `/metrics`.
+   */
+  ui(options?: UiOptions): Middleware;
   /** Stops the webhook worker (events not yet delivered stay in the outbox for the next start). Idempotent; the stores stay open. */
   close(): Promise<void>;
 }
@@ -162,6 +169,7 @@ export function createRegistry(options: CreateRegistryOptions): Registry {
       return metricsEndpoint(metrics.register, endpointOptions);
     },
     recordGcRun: (run) => service.observer.gcRun(run),
+    ui: (uiOptions) => registryUi(service, options.authorize, uiOptions),
   };
   return registry;
 }

@@ -8,6 +8,8 @@
 export { createRegistry, type CreateRegistryOptions, type Registry, type RegistryEvents } from './create-registry.js';
 export { principalFromState, type AccessDecision, type AccessRequest, type Authorize } from './access-control.js';
 export * from './auth/index.js';
+export type { UiOptions } from './ui-api/registry-ui.js';
+export type { UiSessionOptions } from './ui-api/ui-sessions.js';
 export { consoleErrorLog, isClientDisconnect, logRequestErrors, type CallbackOptions, type ErrorLog } from './error-log.js';
 export { BODY_ALREADY_READ } from './request-body.js';
 export type { HealthOptions, Readiness } from './observability/health.js';

@@ -11,6 +11,15 @@ export type { ByteStream } from './body.js';
 export type { BlobContent, BlobService, MountOptions } from './blob-service.js';
 export type { ChunkRange, UploadService } from './upload-service.js';
 export type { ManifestService, PushedManifest, ServedManifest } from './manifest-service.js';
+export type {
+  BrowseService,
+  BrowsePage,
+  BrowsedChild,
+  BrowsedReferrer,
+  ManifestDetail,
+  RepositoryBrowseRequest,
+  TagBrowseRequest,
+} from './browse-service.js';
 export type { ListingService, Page, PageRequest, ReferrersIndex } from './listing-service.js';
 export {
   DEFAULT_GC_GRACE_MS,

@@ -22,6 +22,7 @@ import {
 } from '@berth/core/internal';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
+import { summarizePushedManifest } from './manifest-summary.js';
 import type { NegotiationOutcome } from './observer.js';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';
@@ -91,7 +92,8 @@ export class ManifestService {
       });
     }
     const digest = target.kind === 'digest' ? verifyDigest(target.digest, bytes, manifest) : manifest.digest;
-    await this.assertReferencesStored(repository, manifest);
+    const stored = await this.assertReferencesStored(repository, manifest);
+    const summary = await summarizePushedManifest(this.options, repository, manifest, bytes, stored);
     const tag = target.kind === 'tag' ? target.tag : undefined;
     const pushed = this.events.prepare(
       { action: 'push', kind: 'manifest', repository, digest, mediaType: manifest.mediaType, size: bytes.byteLength, ...(tag !== undefined && { tag }) },
@@ -107,6 +109,7 @@ export class ManifestService {
         ...(manifest.subject && { subject: manifest.subject.digest }),
         ...(manifest.artifactType !== undefined && { artifactType: manifest.artifactType }),
         ...(manifest.annotations && { annotations: manifest.annotations }),
+        summary,
       },
       blobReferences: manifest.blobReferences,
       manifestReferences: manifest.manifestReferences,
@@ -223,10 +226,10 @@ export class ManifestService {
 
   /**
    * Every blob and child manifest the manifest names must be in the repository (else MANIFEST_BLOB_UNKNOWN),
-   * with the size its descriptor declares (else MANIFEST_INVALID naming the descriptor). A child stored as
+   * with the size its descriptor declares (else MANIFEST_INVALID naming the descriptor). Returns what it found. A child stored as
    * signed schema1 is not compared: its size could mean the signed bytes or the payload.
    */
-  private async assertReferencesStored(repository: string, manifest: ParsedManifest): Promise<void> {
+  private async assertReferencesStored(repository: string, manifest: ParsedManifest): Promise<StoredReferences> {
     const { metadata } = this.options;
     const blobSizes = new Map(
       await Promise.all(
@@ -252,7 +255,14 @@ export class ManifestService {
       const child = children.get(descriptor.digest);
       return child && kindOfContentType(child.mediaType) !== 'schema1' ? child.size : undefined;
     });
+    return { children, blobSizes };
   }
+}
+
+/** What a pushed manifest names, as the repository holds it: child manifests and blob sizes. */
+interface StoredReferences {
+  children: ReadonlyMap<string, StoredManifest | undefined>;
+  blobSizes: ReadonlyMap<string, number | undefined>;
 }
 
 /** A push by digest must hash to that digest, in the digest's own algorithm. */

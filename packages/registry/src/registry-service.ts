@@ -1,4 +1,5 @@
 import { BlobService } from './blob-service.js';
+import { BrowseService } from './browse-service.js';
 import { EventHub } from './events/event-hub.js';
 import { EventRecorder } from './events/event-recorder.js';
 import { GarbageCollector } from './garbage-collector.js';
@@ -20,6 +21,8 @@ export interface RegistryService {
   readonly manifests: ManifestService;
   /** Tag, catalog and referrers listings. */
   readonly listing: ListingService;
+  /** What the web UI's pages read: repository and tag summaries, manifest detail. */
+  readonly browse: BrowseService;
   /** The online garbage collector: `gc.run({ dryRun, deleteUntagged, grace, retention })`. */
   readonly gc: GarbageCollector;
   /** Where the service's work is reported (the `observer` option); a collector reports its runs here too. */
@@ -45,6 +48,7 @@ export function createRegistryService(options: RegistryServiceOptions): Registry
     uploads: new UploadService(resolved, events),
     manifests,
     listing: new ListingService(resolved),
+    browse: new BrowseService(resolved),
     // Retention removes tags the way a DELETE of them does, events included.
     gc: new GarbageCollector(resolved, manifests),
     observer: resolved.observer,

@@ -19,6 +19,10 @@ import {
   type PageOptions,
   type StoredManifest,
   type UploadSession,
+  type RepositorySummary,
+  type RepositorySummaryQuery,
+  type TagSummary,
+  type TagSummaryQuery,
 } from '@berth/core';
 import type { Knex } from 'knex';
 import type { Dialect } from './dialect.js';
@@ -35,6 +39,7 @@ import {
   type UploadSessionRow,
 } from './rows.js';
 import { TABLES } from './tables.js';
+import { listRepositorySummaries, listTagSummaries } from './browse-queries.js';
 import { applyUsageChange, listRepositoryUsage, readRegistryUsage, readRepositoryUsage } from './usage-counters.js';
 
 /** Options of a {@link KnexMetadataStore}. */
@@ -375,6 +380,16 @@ export class KnexMetadataStore implements MetadataStore {
       const rows: Array<{ name: string }> = await query;
       return rows.map((row) => row.name);
     });
+  }
+
+  /** Repositories with their tag count, size and last push, a page at a time (see browse-queries.ts). */
+  async listRepositorySummaries(query: RepositorySummaryQuery): Promise<RepositorySummary[]> {
+    return this.#guard(() => listRepositorySummaries(this.knex, query));
+  }
+
+  /** Tags with their manifest's summary, a page at a time (see browse-queries.ts). */
+  async listTagSummaries(repository: string, query: TagSummaryQuery): Promise<TagSummary[]> {
+    return this.#guard(() => listTagSummaries(this.knex, repository, query));
   }
 
   /** Manifests of the repository whose subject is `subjectDigest`, optionally of one artifact type. */
@@ -765,6 +780,13 @@ export class KnexMetadataStore implements MetadataStore {
         { ...manifestToRow(manifest, new Date(touchedAt)), touched_at: touchedAt },
         touchedAt,
       );
+      // A row stored before summaries were recorded (migration 0010) gets one from this push of the same bytes.
+      if (!created && manifest.summary !== undefined) {
+        await trx(TABLES.manifests)
+          .where({ repository, digest })
+          .whereNull('total_size')
+          .update({ total_size: manifest.summary.totalSize, platforms: JSON.stringify(manifest.summary.platforms) });
+      }
       await touchReferences(trx, repository, referenceRows, touchedAt, requireReferences);
       for (let start = 0; start < referenceRows.length; start += REFERENCE_BATCH) {
         await trx(TABLES.manifestReferences)

@@ -296,6 +296,31 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       });
     },
   },
+  {
+    // Browsing (the web UI's API) lists tags with their manifest's total size and platforms without reading
+    // manifests again: both are recorded at push time (null for rows stored before, which show their own
+    // size). Tags listed newest first page by push time.
+    name: '0010_manifest_summaries',
+    up(db) {
+      return db.schema
+        .alterTable(TABLES.manifests, (table) => {
+          table.bigInteger('total_size').nullable();
+          // JSON array of { os, architecture, variant? }; read back whole, never queried.
+          table.text('platforms').nullable();
+        })
+        .alterTable(TABLES.tags, (table) => {
+          table.index(['repository', 'pushed_at'], 'tags_repository_pushed_at');
+        });
+    },
+    down(db) {
+      return db.schema
+        .alterTable(TABLES.tags, (table) => table.dropIndex(['repository', 'pushed_at'], 'tags_repository_pushed_at'))
+        .alterTable(TABLES.manifests, (table) => {
+          table.dropColumn('platforms');
+          table.dropColumn('total_size');
+        });
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

@@ -1,4 +1,4 @@
-import type { ConvertedManifest, StoredManifest, UploadSession } from '@berth/core';
+import type { ConvertedManifest, Platform, StoredManifest, UploadSession } from '@berth/core';
 
 // Row shapes as drivers return them. PostgreSQL hands bigint columns back as strings, SQLite as
 // numbers, hence `number | string` and the Number() calls below.
@@ -13,6 +13,10 @@ export interface ManifestRow {
   artifact_type: string | null;
   annotations: string | null;
   created_at: number | string;
+  /** Recorded at push time since migration 0010; null before. */
+  total_size?: number | string | null;
+  /** JSON array of platforms, recorded with total_size. */
+  platforms?: string | null;
 }
 
 export interface UploadSessionRow {
@@ -45,6 +49,8 @@ export function manifestToRow(manifest: Omit<StoredManifest, 'createdAt'>, creat
     artifact_type: manifest.artifactType ?? null,
     annotations: manifest.annotations === undefined ? null : JSON.stringify(manifest.annotations),
     created_at: createdAt.getTime(),
+    total_size: manifest.summary?.totalSize ?? null,
+    platforms: manifest.summary === undefined ? null : JSON.stringify(manifest.summary.platforms),
   };
 }
 
@@ -61,6 +67,9 @@ export function manifestFromRow(row: ManifestRow): StoredManifest {
   if (row.subject !== null) manifest.subject = row.subject;
   if (row.artifact_type !== null) manifest.artifactType = row.artifact_type;
   if (row.annotations !== null) manifest.annotations = JSON.parse(row.annotations) as Record<string, string>;
+  if (row.total_size != null) {
+    manifest.summary = { totalSize: Number(row.total_size), platforms: row.platforms ? (JSON.parse(row.platforms) as Platform[]) : [] };
+  }
   return manifest;
 }
 

@@ -25,6 +25,7 @@ export function manifestWrite(repository: string, options: ManifestWriteOptions 
       ...(fields.subject === undefined ? {} : { subject: fields.subject }),
       ...(fields.artifactType === undefined ? {} : { artifactType: fields.artifactType }),
       ...(fields.annotations === undefined ? {} : { annotations: fields.annotations }),
+      ...(fields.summary === undefined ? {} : { summary: fields.summary }),
     },
     blobReferences,
     manifestReferences,

@@ -5,6 +5,7 @@ import { asyncOnly } from './async-only.js';
 import { blobDigest, chunk, collectPages, hex, IMAGE_INDEX, manifestWrite, SCHEMA1_SIGNED } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
 import { usageContract } from './usage-contract.js';
+import { browseContract } from './browse-contract.js';
 import { required, type TestApi } from './test-api.js';
 
 /**
@@ -720,6 +721,7 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
     });
 
     usageContract(test, { store: () => store });
+    browseContract(test, { store: () => store });
 
     outboxContract(test, {
       store: () => store,

@@ -122,9 +122,11 @@ export const SETTINGS: readonly Setting[] = [
   // usage and quotas
   { name: 'quotas', file: 'quotas', kind: { type: 'quotas' }, help: 'storage quotas: a list of { repositories: PATTERN or [PATTERN...], limit: SIZE } (500MiB, 10GB); the first matching pattern applies' },
 
+  // web UI
+  { name: 'ui', flag: 'ui', file: 'ui.enabled', kind: { type: 'boolean' }, default: true, help: 'serve the web UI (and its JSON API under /api/) at / (--no-ui: neither)' },
+
   // features built later: defined now so that a config file written for them is refused, not ignored
   { name: 'mirrors', file: 'mirrors', kind: { type: 'section' }, help: 'pull-through mirrors', notAvailable: 'the mirror' },
-  { name: 'ui', file: 'ui', kind: { type: 'section' }, help: 'the web UI', notAvailable: 'the web UI' },
 ];
 
 /** `--tls-cert` -> `BERTH_TLS_CERT`. */

@@ -1,6 +1,7 @@
 import type { ListedBlob } from './blob-store.js';
 import type { EventOutbox, OutboxEntry } from './event-outbox.js';
 import type { RepositoryQuota } from '../usage/quota.js';
+import type { Platform } from '../manifest/types.js';
 
 /** Keyset pagination: return at most `limit` items that sort strictly after `last`. */
 export interface PageOptions {
@@ -30,6 +31,67 @@ export interface StoredManifest {
   annotations?: Record<string, string>;
   /** When the manifest was first stored in the repository. */
   createdAt: Date;
+  /**
+   * What browsing shows without reading the manifest again, recorded at push time; absent for manifests
+   * stored before berth recorded it (they show their own size and no platform).
+   */
+  summary?: ManifestSummary;
+}
+
+/** A manifest's total size and platforms, worked out once when it is pushed. */
+export interface ManifestSummary {
+  /** Bytes of the manifest, its config and its layers; for a list or index, the sum over its children. */
+  totalSize: number;
+  /** The image config's platform, or a list's or index's children's platforms (in their order, once each). */
+  platforms: Platform[];
+}
+
+/** A repository as the browsing pages list it. */
+export interface RepositorySummary {
+  /** The repository's name. */
+  repository: string;
+  /** How many tags it has. */
+  tagCount: number;
+  /** Bytes it holds: its blobs once each and its manifests (the usage counters). */
+  size: number;
+  /** When a tag was last pushed; undefined when it has no tag. */
+  lastPushed?: Date;
+}
+
+/** Which repositories `listRepositorySummaries` returns: a page in name order, optionally filtered. */
+export interface RepositorySummaryQuery extends PageOptions {
+  /** Only names containing this text (case-insensitive). */
+  contains?: string;
+}
+
+/** A tag with what browsing shows about the manifest it points at. */
+export interface TagSummary {
+  /** The tag's name. */
+  name: string;
+  /** Digest of the manifest the tag points at. */
+  digest: string;
+  /** The manifest's media type. */
+  mediaType: string;
+  /** The manifest's total size (`ManifestSummary.totalSize`, else the manifest's own size). */
+  size: number;
+  /** The manifest's platforms (empty when not recorded). */
+  platforms: Platform[];
+  /** When a manifest was last pushed under this tag. */
+  pushedAt: Date;
+}
+
+/** Which tags `listTagSummaries` returns: a page in the order asked for, optionally filtered. */
+export interface TagSummaryQuery {
+  /** Most tags to return. */
+  limit: number;
+  /** `name`: lexical order (the default); `newest`: latest push first, then by name. */
+  order?: 'name' | 'newest';
+  /** The last tag of the previous page (with its push time for `newest`); absent for the first page. */
+  after?: { name: string; pushedAt?: Date };
+  /** Only tags whose name contains this text (case-insensitive). */
+  contains?: string;
+  /** Only tags pointing at this manifest. */
+  digest?: string;
 }
 
 /** A manifest to store, with what it references, the tags to move to it and the events of the change. */
@@ -228,6 +290,17 @@ export interface MetadataStore {
    * a page at a time (`last` is a tag name).
    */
   listTagRecords(repository: string, page: PageOptions): Promise<TagRecord[]>;
+
+  /**
+   * Repositories that hold something, with their tag count, size and last push, in name order a page at a
+   * time (`last` is a name), optionally only names containing `contains`. One query per page.
+   */
+  listRepositorySummaries(query: RepositorySummaryQuery): Promise<RepositorySummary[]>;
+  /**
+   * Tags of the repository with the summary of the manifest each points at, a page at a time, in name
+   * order or newest push first, optionally filtered by name or manifest digest. One query per page.
+   */
+  listTagSummaries(repository: string, query: TagSummaryQuery): Promise<TagSummary[]>;
 
   /** Manifests of the repository whose subject is `subjectDigest`, optionally of one artifact type. */
   listReferrers(repository: string, subjectDigest: string, artifactType?: string): Promise<StoredManifest[]>;

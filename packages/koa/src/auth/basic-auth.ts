@@ -4,6 +4,7 @@ import { createSignInLimiter, type Htpasswd, type SignInLimiter } from '@berth/a
 import type { Authorize } from '../access-control.js';
 import { basicChallenge, unauthorized } from './challenge.js';
 import { signInWithBasic } from './credentials.js';
+import { passwordSignIn, type PasswordSignIn } from './password-sign-in.js';
 
 /** Options of {@link basicAuth}. */
 export interface BasicAuthOptions {
@@ -22,7 +23,7 @@ export interface BasicAuthOptions {
  * more than the rules give them get 401 with the Basic challenge (also at `GET /v2/`, where clients
  * learn it); signed-in users who may not do something get 403 DENIED.
  */
-export function basicAuth(options: BasicAuthOptions): Authorize {
+export function basicAuth(options: BasicAuthOptions): Authorize & { readonly signIn: PasswordSignIn } {
   const policy = compileAccessRules(options.access ?? DEFAULT_ACCESS_RULES);
   const challenge = basicChallenge(options.realm ?? 'berth');
   const signIn = {
@@ -30,7 +31,7 @@ export function basicAuth(options: BasicAuthOptions): Authorize {
     limiter: options.limiter ?? createSignInLimiter(),
     unauthorized: () => unauthorized(challenge),
   };
-  return async (ctx, request) => {
+  const authorize: Authorize = async (ctx, request) => {
     const principal = await signInWithBasic(ctx, signIn);
     if (principal.kind === 'anonymous' && request.scopes.length === 0) throw signIn.unauthorized();
     return {
@@ -39,4 +40,6 @@ export function basicAuth(options: BasicAuthOptions): Authorize {
       refuse: () => (principal.kind === 'anonymous' ? signIn.unauthorized() : new RegistryError('DENIED')),
     };
   };
+  // The web UI's sign-in form (registry.ui()) uses the same users, limiter and rules.
+  return Object.assign(authorize, { signIn: passwordSignIn(signIn, policy) });
 }

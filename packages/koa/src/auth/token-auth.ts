@@ -4,6 +4,9 @@ import { compileAccessRules, intersectScopes } from '@berth/core/internal';
 import { TokenError, createTokenVerifier, type TrustedKeys } from '@berth/auth';
 import type { Authorize } from '../access-control.js';
 import { bearerChallenge, unauthorized } from './challenge.js';
+import type { UiSignIn } from './password-sign-in.js';
+import { AnonymousTokens } from './anonymous-tokens.js';
+import { isUiRequest } from '../ui-api/ui-request.js';
 
 /** Options of {@link tokenAuth}. */
 export interface TokenAuthOptions {
@@ -19,6 +22,11 @@ export interface TokenAuthOptions {
   access?: readonly AccessRule[];
   /** Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. Default 60. */
   leewaySeconds?: number;
+  /**
+   * How the web UI signs users in: the built-in token service's `signIn` (its users and rules). Default:
+   * no sign-in, "signed in by an external token service" (the UI is read-only for anonymous content).
+   */
+  signIn?: UiSignIn;
 }
 
 /**
@@ -27,7 +35,7 @@ export interface TokenAuthOptions {
  * does not grant what the request needs, 401 `error="insufficient_scope"` naming every scope it needs
  * (clients fetch a new token only on a 401).
  */
-export function tokenAuth(options: TokenAuthOptions): Authorize {
+export function tokenAuth(options: TokenAuthOptions): Authorize & { readonly signIn: UiSignIn } {
   const verifier = createTokenVerifier({
     issuer: options.issuer,
     service: options.service,
@@ -35,11 +43,15 @@ export function tokenAuth(options: TokenAuthOptions): Authorize {
     ...(options.leewaySeconds !== undefined && { leewaySeconds: options.leewaySeconds }),
   });
   const policy = options.access && compileAccessRules(options.access);
+  const anonymousTokens = new AnonymousTokens();
   const realmOf = typeof options.realm === 'string' ? () => options.realm as string : options.realm;
-  return async (ctx, request) => {
+  const authorize: Authorize = async (ctx, request) => {
     const challenge = (scopes: readonly Scope[], error?: 'invalid_token' | 'insufficient_scope', message?: string) =>
       unauthorized(bearerChallenge(realmOf(ctx), options.service, scopes, error), message);
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('Authorization'))?.[1];
+    // The web UI's visitors carry no token: they see what the token service gives anyone (an anonymous token).
+    const token =
+      /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('Authorization'))?.[1] ??
+      (isUiRequest(ctx) && ctx.get('Authorization') === '' ? await anonymousTokens.token(realmOf(ctx), options.service, request.scopes) : undefined);
     if (token === undefined) throw challenge(request.scopes);
     let verified;
     try {
@@ -54,4 +66,5 @@ export function tokenAuth(options: TokenAuthOptions): Authorize {
     if (policy) granted = intersectScopes(granted, policy.grant(principal, granted));
     return { principal, granted, refuse: (needed) => challenge(needed, 'insufficient_scope') };
   };
+  return Object.assign(authorize, { signIn: options.signIn ?? { unavailable: 'signed in by an external token service' } });
 }

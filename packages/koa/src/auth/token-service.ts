@@ -16,6 +16,7 @@ import { readBoundedBody } from '@berth/registry/internal';
 import { registryErrors } from '../errors.js';
 import { basicChallenge, unauthorized } from './challenge.js';
 import { signInWithBasic, signInWithPassword } from './credentials.js';
+import { passwordSignIn, type PasswordSignIn } from './password-sign-in.js';
 
 /** Options of {@link tokenService}. */
 export interface TokenServiceOptions {
@@ -51,6 +52,8 @@ export interface TokenService {
   readonly issuer: string;
   /** Where the token endpoint is mounted, without a trailing slash. Default `/token`. */
   readonly path: string;
+  /** Sign-in for the web UI with this service's users, limiter and rules: pass it to `tokenAuth({ signIn })`. */
+  readonly signIn: PasswordSignIn;
 }
 
 /** The largest token request body read (a form with a few fields). */
@@ -172,6 +175,7 @@ export function tokenService(options: TokenServiceOptions): TokenService {
     service,
     issuer,
     path,
+    signIn: passwordSignIn(signIn, policy),
   };
 }
 

@@ -26,6 +26,7 @@ import {
   type Authorize,
   type CreateRegistryOptions,
   type Registry,
+  type UiOptions,
 } from '../../src/index.js';
 
 export type Http = ReturnType<typeof request>;
@@ -81,6 +82,12 @@ export interface AccessRegistryOptions {
   /** Host middleware that runs before the registry (a host's own sign-in, for example). */
   before?: Middleware[];
   registry?: Partial<CreateRegistryOptions>;
+  /** Mounts the web UI's API (`registry.ui(options)`) before the registry's routes. */
+  ui?: UiOptions;
+  /** Token mode: where clients get tokens (default TOKEN_REALM, a name that resolves nowhere). */
+  realm?: string | ((ctx: Koa.Context) => string);
+  /** Token mode: the token service's users may sign in to the UI (`tokenAuth({ signIn: tokens.signIn })`). */
+  tokenSignIn?: boolean;
 }
 
 export interface AccessRegistry {
@@ -127,13 +134,15 @@ export async function openAccessRegistry(options: AccessRegistryOptions): Promis
       issuer: ISSUER,
       service: SERVICE,
       keys: parseTrustedKeys(signingKey.certificatePem, 'the test token service certificate'),
-      realm: TOKEN_REALM,
+      realm: options.realm ?? TOKEN_REALM,
       ...(options.tokenAccess !== undefined && { access: options.tokenAccess }),
+      ...(options.tokenSignIn && { signIn: tokens.signIn }),
     });
   } else {
     authorize = options.authorize;
   }
   const registry = createRegistry({ metadata, blobs, ...(authorize !== undefined && { authorize }), ...options.registry });
+  if (options.ui) app.use(registry.ui(options.ui));
   app.use(registry.routes()).use(registry.allowedMethods());
   // Listening servers for the whole run: supertest would otherwise start one per request.
   const servers = await Promise.all([app.callback(), createRegistry({ metadata, blobs }).callback()].map(listen));

@@ -8,7 +8,7 @@ import type { MetadataStore } from '@berth/core';
 import { openFsBlobStore, type FsBlobStore } from '@berth/blobs-fs';
 import { recyclingPostgresStores } from '@berth/storage-postgres/testing';
 import { openSqliteMetadataStore } from '@berth/storage-sqlite';
-import { createRegistry, type CreateRegistryOptions, type Registry } from '../../src/index.js';
+import { createRegistry, type CreateRegistryOptions, type Registry, type UiOptions } from '../../src/index.js';
 
 /** Opens the metadata store a test run uses; closing the store also removes what the factory made for it. */
 export type MetadataFactory = (dir: string) => Promise<MetadataStore>;
@@ -36,6 +36,7 @@ export interface RegistryUnderTest {
 export async function openRegistry(
   factory: MetadataFactory,
   options: Partial<CreateRegistryOptions> = {},
+  host: { ui?: UiOptions } = {},
 ): Promise<RegistryUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-koa-'));
   const metadata = await factory(dir);
@@ -48,6 +49,7 @@ export async function openRegistry(
     if (user !== '') ctx.state['user'] = user;
     await next();
   });
+  if (host.ui) app.use(registry.ui(host.ui));
   app.use(registry.routes()).use(registry.allowedMethods());
   return {
     registry,
