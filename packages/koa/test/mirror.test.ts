@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MirrorRule } from '@berth/core';
+import { OCI_MANIFEST, binary, expectError, pushBlob, pushImage, sha256, type PushedImage } from './support/content.js';
+import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
+
+/** Another berth on a loopback port: the upstream the mirror pulls from, counting the requests it answers. */
+interface Upstream {
+  t: RegistryUnderTest;
+  url: string;
+  requests: string[];
+  stop(): Promise<void>;
+}
+
+async function startUpstream(): Promise<Upstream> {
+  const t = await openRegistry(metadataFactories.sqlite!);
+  const requests: string[] = [];
+  const handler = t.registry.callback({ log: () => undefined });
+  const server: Server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  let stopped = false;
+  return {
+    t,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+function mirrorOf(upstream: Upstream, rule: Partial<MirrorRule> = {}): MirrorRule {
+  return { prefix: 'hub', url: upstream.url, plainHttp: true, ...rule };
+}
+
+function blobBody(t: RegistryUnderTest, repository: string, digest: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    t.http
+      .get(`/v2/${repository}/blobs/${digest}`)
+      .buffer(true)
+      .parse(binary)
+      .end((error, response) => (error ? reject(error) : response.status === 200 ? resolve(response.body as Buffer) : reject(new Error(`HTTP ${response.status}: ${response.text}`))));
+  });
+}
+
+describe('a pull-through mirror of another registry', () => {
+  let upstream: Upstream;
+  let image: PushedImage;
+  let mirror: RegistryUnderTest;
+  const warnings: object[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    image = await pushImage(upstream.t.http, 'library/app', 'v1');
+    mirror = await openRegistry(metadataFactories.sqlite!, {
+      mirrors: [mirrorOf(upstream)],
+      mirrorLog: { warn: (fields) => warnings.push(fields) },
+    });
+  });
+  afterAll(async () => {
+    await mirror?.close();
+    await upstream?.stop();
+    await upstream?.t.close();
+  });
+
+  it('serves a manifest by tag and by digest, and the blobs, from the upstream with the prefix stripped', async () => {
+    const byTag = await mirror.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+    expect(byTag.text).toBe(image.body);
+    expect(byTag.headers['docker-content-digest']).toBe(image.digest);
+    const byDigest = await mirror.http.get(`/v2/hub/library/app/manifests/${image.digest}`).set('Accept', OCI_MANIFEST).expect(200);
+    expect(byDigest.text).toBe(image.body);
+    for (const digest of [image.config, ...image.layers]) {
+      const bytes = await blobBody(mirror, 'hub/library/app', digest);
+      expect(sha256(bytes)).toBe(digest);
+    }
+    // Cached as if pushed: the mirror's own stores hold them now.
+    expect(await mirror.metadata.resolveTag('hub/library/app', 'v1')).toBe(image.digest);
+    for (const digest of [image.config, ...image.layers]) expect(await mirror.metadata.blobLink('hub/library/app', digest)).toBeDefined();
+  });
+
+  it('fetches a blob once for concurrent pulls', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024);
+    const digest = await pushBlob(upstream.t.http, 'library/app', bytes);
+    const before = upstream.requests.filter((line) => line === `GET /v2/library/app/blobs/${digest}`).length;
+    const bodies = await Promise.all(Array.from({ length: 5 }, () => blobBody(mirror, 'hub/library/app', digest)));
+    for (const body of bodies) expect(body.equals(bytes)).toBe(true);
+    expect(upstream.requests.filter((line) => line === `GET /v2/library/app/blobs/${digest}`).length - before).toBe(1);
+  });
+
+  it('refuses pushes, mounts and deletes in the mirrored prefix with 405 UNSUPPORTED, and takes them elsewhere', async () => {
+    expectError(await mirror.http.post('/v2/hub/library/app/blobs/uploads/'), 405, 'UNSUPPORTED');
+    const put = await mirror.http.put('/v2/hub/library/app/manifests/v2').set('Content-Type', OCI_MANIFEST).send(image.body);
+    expectError(put, 405, 'UNSUPPORTED');
+    expectError(await mirror.http.delete(`/v2/hub/library/app/manifests/${image.digest}`), 405, 'UNSUPPORTED');
+    await pushImage(mirror.http, 'local/app', 'v1');
+  });
+
+  it('answers 404 for what the upstream does not have', async () => {
+    expectError(await mirror.http.get('/v2/hub/library/app/manifests/missing').set('Accept', OCI_MANIFEST), 404, 'MANIFEST_UNKNOWN');
+    expectError(await mirror.http.get(`/v2/hub/library/app/blobs/${sha256('nothing')}`), 404, 'BLOB_UNKNOWN');
+  });
+
+  it('revalidates a tag past its freshness and follows it when the upstream moved it', async () => {
+    const fresh = await openRegistry(metadataFactories.sqlite!, { mirrors: [mirrorOf(upstream, { tagTtl: 0 })] });
+    try {
+      await fresh.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      const moved = await pushImage(upstream.t.http, 'library/app', 'v1');
+      const after = await fresh.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      expect(after.headers['docker-content-digest']).toBe(moved.digest);
+      image = moved;
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('a mirror whose upstream is down', () => {
+  it('serves what it cached (a stale tag with a Warning) and answers 503 UNAVAILABLE for the rest', async () => {
+    const upstream = await startUpstream();
+    const mirror = await openRegistry(metadataFactories.sqlite!, { mirrors: [mirrorOf(upstream, { tagTtl: 0 })] });
+    try {
+      const image = await pushImage(upstream.t.http, 'library/app', 'v1');
+      await pushImage(upstream.t.http, 'library/other', 'v1');
+      await mirror.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      for (const digest of [image.config, ...image.layers]) await blobBody(mirror, 'hub/library/app', digest);
+      await upstream.stop();
+
+      const stale = await mirror.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      expect(stale.text).toBe(image.body);
+      expect(stale.headers['warning']).toBe('110 - "Response is Stale"');
+      await mirror.http.get(`/v2/hub/library/app/manifests/${image.digest}`).set('Accept', OCI_MANIFEST).expect(200);
+      for (const digest of [image.config, ...image.layers]) expect(sha256(await blobBody(mirror, 'hub/library/app', digest))).toBe(digest);
+
+      expectError(await mirror.http.get('/v2/hub/library/other/manifests/v1').set('Accept', OCI_MANIFEST), 503, 'UNAVAILABLE');
+      expectError(await mirror.http.get(`/v2/hub/library/app/blobs/${sha256('uncached')}`), 503, 'UNAVAILABLE');
+    } finally {
+      await mirror.close();
+      await upstream.stop();
+      await upstream.t.close();
+    }
+  });
+});
