@@ -16,6 +16,7 @@ import { startDockerEngine, type DockerEngine } from '../support/docker-engine.j
 import { fetchBlob, pullOverHttp } from '../support/http-pull.js';
 import { sha256Digest, writeImageLayout, writeMultiArchLayout, type GeneratedImage } from '../support/oci-image.js';
 import { readDirImage } from '../support/image-readback.js';
+import { ACCEPT_ALL_MANIFESTS } from '../support/registry-http.js';
 import { createScratch, type Scratch } from '../support/scratch.js';
 import { startBerth, type RunningBerth } from '../support/servers.js';
 import { createSkopeo, dockerRef, type Skopeo } from '../support/skopeo.js';
@@ -56,18 +57,26 @@ beforeAll(async () => {
   const credentials = upstream.credentials!;
   const userInfo = `${encodeURIComponent(credentials.username)}:${encodeURIComponent(credentials.password)}@`;
   berthData = scratch.child('berth-data');
-  berth = await startBerth({
-    dataDir: berthData,
-    args: [
-      '--mirror', `*=${upstream.urlWithCredentials}`,
-      '--mirror', `tok=${upstream.urlWithCredentials}`,
-      '--mirror', `cut=http://${userInfo}${proxy.host}`,
-    ],
-  });
+  // tagTtl 0: every pull by tag asks the upstream, so once it is down, tags are served stale (not fresh from cache).
+  const config = scratch.child('berth.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      mirrors: [
+        { prefix: '*', url: upstream.urlWithCredentials, tagTtl: 0 },
+        { prefix: 'tok', url: upstream.urlWithCredentials, tagTtl: 0 },
+        `cut=http://${userInfo}${proxy.host}`,
+      ],
+    }),
+  );
+  berth = await startBerth({ dataDir: berthData, args: ['--config', config] });
 
   hostsDir = scratch.child('containerd-hosts');
   await mkdir(join(hostsDir, 'docker.io'), { recursive: true });
-  await writeFile(join(hostsDir, 'docker.io', 'hosts.toml'), hostsToml(berth.url));
+  await writeFile(join(hostsDir, 'docker.io', 'hosts.toml'), hostsToml('https://registry-1.docker.io', berth.url));
+  // Another registry through a named prefix: ghcr.io/team/app is asked of berth as tok/team/app.
+  await mkdir(join(hostsDir, 'ghcr.io'), { recursive: true });
+  await writeFile(join(hostsDir, 'ghcr.io', 'hosts.toml'), hostsToml('https://ghcr.io', `${berth.url}/v2/tok`, true));
 
   const push = async (layout: { ref: string }, repository: string, options: { format?: 'v2s2'; all?: boolean } = {}) =>
     upstream.push(layout.ref, repository, '1', options);
@@ -87,9 +96,9 @@ beforeAll(async () => {
       images.schema2 = { digest: await push(schema2, 'library/schema2', { format: 'v2s2' }), image: schema2.images[0]! };
       const oci = await writeImageLayout({ dir: scratch.child('oci'), seed: 163, platform });
       images.oci = { digest: await push(oci, 'library/oci'), image: oci.images[0]! };
-      const app1 = await writeImageLayout({ dir: scratch.child('app1'), seed: 164, layers: 3 });
+      const app1 = await writeImageLayout({ dir: scratch.child('app1'), seed: 164, layers: 3, platform });
       images.app1 = { digest: await upstream.push(app1.ref, 'team/app', '1'), image: app1.images[0]! };
-      const app2 = await writeImageLayout({ dir: scratch.child('app2'), seed: 165 });
+      const app2 = await writeImageLayout({ dir: scratch.child('app2'), seed: 165, platform });
       images.app2 = { digest: await upstream.push(app2.ref, 'team/app', '2'), image: app2.images[0]! };
     })(),
   ]);
@@ -110,9 +119,13 @@ afterAll(async () => {
   ]);
 });
 
-/** containerd's hosts.toml: docker.io pulls go to berth (plain HTTP), Docker Hub stays the fallback. */
-function hostsToml(mirrorUrl: string): string {
-  return `server = "https://registry-1.docker.io"\n\n[host."${mirrorUrl}"]\n  capabilities = ["pull", "resolve"]\n`;
+/**
+ * containerd's hosts.toml: pulls go to berth (plain HTTP) first, the registry itself stays the fallback.
+ * With `overridePath`, the mirror URL is the full API path (`…/v2/PREFIX`), for a named prefix.
+ */
+function hostsToml(server: string, mirrorUrl: string, overridePath = false): string {
+  const override = overridePath ? '  override_path = true\n' : '';
+  return `server = "${server}"\n\n[host."${mirrorUrl}"]\n  capabilities = ["pull", "resolve"]\n${override}`;
 }
 
 async function dockerImageId(ref: string): Promise<string> {
@@ -209,6 +222,7 @@ describe('while the upstream is up', () => {
   it('ctr with a hosts.toml mirror pulls through berth', async () => {
     await ctrPulls('docker.io/library/oci:1', images.oci.digest);
     await ctrPulls('docker.io/library/schema2:1', images.schema2.digest);
+    await ctrPulls('ghcr.io/team/app:1', images.app1.digest);
     const log = await upstream.accessLog();
     expect(log.some((entry) => entry.userAgent.startsWith('containerd/'))).toBe(false);
   });
@@ -288,6 +302,14 @@ describe('once the upstream is down', () => {
     await expect(fetch(`${upstream.url}/v2/`)).rejects.toThrow();
   });
 
+  it('berth answers a pull by tag from its cache, marked stale', async () => {
+    const response = await fetch(`${berth.url}/v2/library/multi/manifests/1`, { headers: { accept: ACCEPT_ALL_MANIFESTS } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('docker-content-digest')).toBe(images.multi.digest);
+    expect(response.headers.get('warning')).toMatch(/^110 /);
+    await response.arrayBuffer();
+  });
+
   it('the Docker engine pulls again everything it pulled before', async () => {
     await engine.dockerOk(['rmi', 'multi:1', 'schema2:1']);
     await dockerPulls('multi:1', images.multi.hostImage.config.digest);
@@ -296,11 +318,13 @@ describe('once the upstream is down', () => {
 
   it('ctr pulls again everything it pulled before', async () => {
     // --sync: containerd's garbage collection drops the content before the command returns.
-    await containerd.ctrOk(['images', 'rm', '--sync', 'docker.io/library/oci:1', 'docker.io/library/schema2:1']);
+    const refs = ['docker.io/library/oci:1', 'docker.io/library/schema2:1', 'ghcr.io/team/app:1'];
+    await containerd.ctrOk(['images', 'rm', '--sync', ...refs]);
     const content = await containerd.ctrOk(['content', 'ls', '--quiet']);
     expect(content.stdout).not.toContain(images.oci.digest);
-    await ctrPulls('docker.io/library/oci:1', images.oci.digest);
-    await ctrPulls('docker.io/library/schema2:1', images.schema2.digest);
+    await ctrPulls(refs[0]!, images.oci.digest);
+    await ctrPulls(refs[1]!, images.schema2.digest);
+    await ctrPulls(refs[2]!, images.app1.digest);
   });
 
   it('skopeo pulls again by tag and by digest', async () => {
