@@ -229,6 +229,8 @@ describe('while the upstream is up', () => {
   it('a Docker engine with registry-mirrors pulls library images only the upstream holds', async () => {
     await dockerPulls('multi:1', images.multi.hostImage.config.digest);
     await dockerPulls('schema2:1', images.schema2.image.config.digest);
+    // By digest, through the mirror as well (an engine sends digests to its mirror too).
+    await dockerPulls(`oci@${images.oci.digest}`, images.oci.image.config.digest);
     // The engine never talks to the upstream: berth fetched (with the upstream's tokens) what it served.
     const log = await upstream.accessLog();
     expect(log.some((entry) => entry.userAgent.startsWith('docker/'))).toBe(false);
@@ -239,6 +241,8 @@ describe('while the upstream is up', () => {
     await ctrPulls('docker.io/library/oci:1', images.oci.digest);
     await ctrPulls('docker.io/library/schema2:1', images.schema2.digest);
     await ctrPulls('ghcr.io/team/app:1', images.app1.digest);
+    // An index: containerd takes this platform's image from it.
+    await ctrPulls('docker.io/library/multi:1', images.multi.digest);
     const log = await upstream.accessLog();
     expect(log.some((entry) => entry.userAgent.startsWith('containerd/'))).toBe(false);
   });
@@ -329,20 +333,24 @@ describe('once the upstream is down', () => {
   });
 
   it('the Docker engine pulls again everything it pulled before', async () => {
-    await engine.dockerOk(['rmi', 'multi:1', 'schema2:1']);
+    await engine.dockerOk(['rmi', 'multi:1', 'schema2:1', `oci@${images.oci.digest}`]);
     await dockerPulls('multi:1', images.multi.hostImage.config.digest);
     await dockerPulls('schema2:1', images.schema2.image.config.digest);
+    await dockerPulls(`oci@${images.oci.digest}`, images.oci.image.config.digest);
   });
 
   it('ctr pulls again everything it pulled before', async () => {
     // --sync: containerd's garbage collection drops the content before the command returns.
-    const refs = ['docker.io/library/oci:1', 'docker.io/library/schema2:1', 'ghcr.io/team/app:1'];
-    await containerd.ctrOk(['images', 'rm', '--sync', ...refs]);
+    const pulled: Array<[string, string]> = [
+      ['docker.io/library/oci:1', images.oci.digest],
+      ['docker.io/library/schema2:1', images.schema2.digest],
+      ['ghcr.io/team/app:1', images.app1.digest],
+      ['docker.io/library/multi:1', images.multi.digest],
+    ];
+    await containerd.ctrOk(['images', 'rm', '--sync', ...pulled.map(([ref]) => ref)]);
     const content = await containerd.ctrOk(['content', 'ls', '--quiet']);
-    expect(content.stdout).not.toContain(images.oci.digest);
-    await ctrPulls(refs[0]!, images.oci.digest);
-    await ctrPulls(refs[1]!, images.schema2.digest);
-    await ctrPulls(refs[2]!, images.app1.digest);
+    for (const [, digest] of pulled) expect(content.stdout).not.toContain(digest);
+    for (const [ref, digest] of pulled) await ctrPulls(ref, digest);
   });
 
   it('skopeo pulls again by tag and by digest', async () => {
