@@ -30,6 +30,7 @@ let upstream: UpstreamRegistry;
 let proxy: CuttingProxy;
 let berth: RunningBerth;
 let berthData: string;
+let berthConfig: string;
 let engine: DockerEngine;
 let containerd: Containerd;
 let skopeo: Skopeo;
@@ -58,9 +59,9 @@ beforeAll(async () => {
   const userInfo = `${encodeURIComponent(credentials.username)}:${encodeURIComponent(credentials.password)}@`;
   berthData = scratch.child('berth-data');
   // tagTtl 0: every pull by tag asks the upstream, so once it is down, tags are served stale (not fresh from cache).
-  const config = scratch.child('berth.json');
+  berthConfig = scratch.child('berth.json');
   await writeFile(
-    config,
+    berthConfig,
     JSON.stringify({
       mirrors: [
         { prefix: '*', url: upstream.urlWithCredentials, tagTtl: 0 },
@@ -69,14 +70,10 @@ beforeAll(async () => {
       ],
     }),
   );
-  berth = await startBerth({ dataDir: berthData, args: ['--config', config] });
+  berth = await startBerth({ dataDir: berthData, args: ['--config', berthConfig] });
 
   hostsDir = scratch.child('containerd-hosts');
-  await mkdir(join(hostsDir, 'docker.io'), { recursive: true });
-  await writeFile(join(hostsDir, 'docker.io', 'hosts.toml'), hostsToml('https://registry-1.docker.io', berth.url));
-  // Another registry through a named prefix: ghcr.io/team/app is asked of berth as tok/team/app.
-  await mkdir(join(hostsDir, 'ghcr.io'), { recursive: true });
-  await writeFile(join(hostsDir, 'ghcr.io', 'hosts.toml'), hostsToml('https://ghcr.io', `${berth.url}/v2/tok`, true));
+  await writeHostsFiles();
 
   const push = async (layout: { ref: string }, repository: string, options: { format?: 'v2s2'; all?: boolean } = {}) =>
     upstream.push(layout.ref, repository, '1', options);
@@ -118,6 +115,14 @@ afterAll(async () => {
     () => scratch?.dispose(),
   ]);
 });
+
+/** containerd's hosts dir: docker.io to berth's `*` mirror, ghcr.io/team/app to berth's tok/team/app (a named prefix). */
+async function writeHostsFiles(): Promise<void> {
+  await mkdir(join(hostsDir, 'docker.io'), { recursive: true });
+  await writeFile(join(hostsDir, 'docker.io', 'hosts.toml'), hostsToml('https://registry-1.docker.io', berth.url));
+  await mkdir(join(hostsDir, 'ghcr.io'), { recursive: true });
+  await writeFile(join(hostsDir, 'ghcr.io', 'hosts.toml'), hostsToml('https://ghcr.io', `${berth.url}/v2/tok`, true));
+}
 
 /**
  * containerd's hosts.toml: pulls go to berth (plain HTTP) first, the registry itself stays the fallback.
@@ -324,13 +329,7 @@ describe('once the upstream is down', () => {
     await expect(fetch(`${upstream.url}/v2/`)).rejects.toThrow();
   });
 
-  it('berth answers a pull by tag from its cache, marked stale', async () => {
-    const response = await fetch(`${berth.url}/v2/library/multi/manifests/1`, { headers: { accept: ACCEPT_ALL_MANIFESTS } });
-    expect(response.status).toBe(200);
-    expect(response.headers.get('docker-content-digest')).toBe(images.multi.digest);
-    expect(response.headers.get('warning')).toMatch(/^110 /);
-    await response.arrayBuffer();
-  });
+  it('berth answers a pull by tag from its cache, marked stale', staleTagAnswer);
 
   it('the Docker engine pulls again everything it pulled before', async () => {
     await engine.dockerOk(['rmi', 'multi:1', 'schema2:1', `oci@${images.oci.digest}`]);
@@ -339,28 +338,54 @@ describe('once the upstream is down', () => {
     await dockerPulls(`oci@${images.oci.digest}`, images.oci.image.config.digest);
   });
 
-  it('ctr pulls again everything it pulled before', async () => {
-    // --sync: containerd's garbage collection drops the content before the command returns.
-    const pulled: Array<[string, string]> = [
-      ['docker.io/library/oci:1', images.oci.digest],
-      ['docker.io/library/schema2:1', images.schema2.digest],
-      ['ghcr.io/team/app:1', images.app1.digest],
-      ['docker.io/library/multi:1', images.multi.digest],
-    ];
-    await containerd.ctrOk(['images', 'rm', '--sync', ...pulled.map(([ref]) => ref)]);
-    const content = await containerd.ctrOk(['content', 'ls', '--quiet']);
-    for (const [, digest] of pulled) expect(content.stdout).not.toContain(digest);
-    for (const [ref, digest] of pulled) await ctrPulls(ref, digest);
-  });
-
-  it('skopeo pulls again by tag and by digest', async () => {
-    await skopeoPulls('1', images.app1.digest, images.app1.image);
-    await skopeoPulls(images.app2.digest, images.app2.digest, images.app2.image);
-  });
-
-  it('the big images pull completely', async () => {
-    await pullOverHttp(berth.url, 'big/concurrent', '1');
-    await pullOverHttp(berth.url, 'big/client-cut', '1');
-    await pullOverHttp(berth.url, 'cut/big/upstream-cut', '1');
-  });
+  it('ctr pulls again everything it pulled before', ctrPullsAgain);
+  it('skopeo pulls again by tag and by digest', skopeoPullsAgain);
+  it('the big images pull completely', bigImagesPullAgain);
 });
+
+describe('once berth restarts on the same data, the upstream still down', () => {
+  beforeAll(async () => {
+    await berth.stop();
+    berth = await startBerth({ dataDir: berthData, args: ['--config', berthConfig] });
+    // A new port: containerd's hosts.toml follows (a Docker engine would need a restart for its mirror list).
+    await writeHostsFiles();
+  });
+
+  it('berth still answers a pull by tag from its cache, marked stale', staleTagAnswer);
+  it('ctr pulls again everything it pulled before', ctrPullsAgain);
+  it('skopeo pulls again by tag and by digest', skopeoPullsAgain);
+  it('the big images pull completely', bigImagesPullAgain);
+});
+
+async function ctrPullsAgain(): Promise<void> {
+  const pulled: Array<[string, string]> = [
+    ['docker.io/library/oci:1', images.oci.digest],
+    ['docker.io/library/schema2:1', images.schema2.digest],
+    ['ghcr.io/team/app:1', images.app1.digest],
+    ['docker.io/library/multi:1', images.multi.digest],
+  ];
+  // --sync: containerd's garbage collection drops the content before the command returns.
+  await containerd.ctrOk(['images', 'rm', '--sync', ...pulled.map(([ref]) => ref)]);
+  const content = await containerd.ctrOk(['content', 'ls', '--quiet']);
+  for (const [, digest] of pulled) expect(content.stdout).not.toContain(digest);
+  for (const [ref, digest] of pulled) await ctrPulls(ref, digest);
+}
+
+async function skopeoPullsAgain(): Promise<void> {
+  await skopeoPulls('1', images.app1.digest, images.app1.image);
+  await skopeoPulls(images.app2.digest, images.app2.digest, images.app2.image);
+}
+
+async function bigImagesPullAgain(): Promise<void> {
+  await pullOverHttp(berth.url, 'big/concurrent', '1');
+  await pullOverHttp(berth.url, 'big/client-cut', '1');
+  await pullOverHttp(berth.url, 'cut/big/upstream-cut', '1');
+}
+
+async function staleTagAnswer(): Promise<void> {
+  const response = await fetch(`${berth.url}/v2/library/multi/manifests/1`, { headers: { accept: ACCEPT_ALL_MANIFESTS } });
+  expect(response.status, await response.clone().text()).toBe(200);
+  expect(response.headers.get('docker-content-digest')).toBe(images.multi.digest);
+  expect(response.headers.get('warning')).toMatch(/^110 /);
+  await response.arrayBuffer();
+}
