@@ -168,6 +168,33 @@ describe('a mirror whose upstream is down', () => {
   });
 });
 
+describe('retention of mirrored tags', () => {
+  it('ages a mirrored tag by its last fetch or revalidation, not by when the upstream pushed it', async () => {
+    const upstream = await startUpstream();
+    const mirror = await openRegistry(metadataFactories.sqlite!, { mirrors: [mirrorOf(upstream)] });
+    try {
+      await pushImage(upstream.t.http, 'library/app', 'v1');
+      await mirror.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      const cache = mirror.metadata.mirrorCache!;
+      const retention = [{ repositories: ['hub/**'], olderThan: 1 }];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Pushed (fetched) over 1 ms ago, but revalidated later than the run's cutoff: kept.
+      await cache.setTagFetchedAt('hub/library/app', 'v1', new Date(Date.now() + 3_600_000));
+      expect((await mirror.registry.service.gc.run({ grace: 0, retention })).retention?.removals).toEqual([]);
+      expect(await mirror.metadata.resolveTag('hub/library/app', 'v1')).toBeDefined();
+      // Not revalidated since: removed like any old tag, and pulled again from the upstream on demand.
+      await cache.setTagFetchedAt('hub/library/app', 'v1', new Date(Date.now() - 3_600_000));
+      expect((await mirror.registry.service.gc.run({ grace: 0, retention })).retention?.removals).toMatchObject([{ repository: 'hub/library/app', tag: 'v1' }]);
+      expect(await mirror.metadata.resolveTag('hub/library/app', 'v1')).toBeUndefined();
+      await mirror.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+    } finally {
+      await mirror.close();
+      await upstream.stop();
+      await upstream.t.close();
+    }
+  });
+});
+
 describe('a mirror with *', () => {
   it('mirrors names without local content as they are, and leaves pushed repositories local', async () => {
     const upstream = await startUpstream();

@@ -52,6 +52,11 @@ export class MirrorSource {
     this.#cache = options.metadata.mirrorCache ?? new MemoryMirrorCache();
   }
 
+  /** The mirror's records (the store's, else this process's memory). */
+  get cache(): MirrorCacheStore {
+    return this.#cache;
+  }
+
   /** True when at least one mirror is configured. */
   get enabled(): boolean {
     return !this.options.mirrors.empty;
