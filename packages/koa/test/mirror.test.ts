@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Koa from 'koa';
+import request from 'supertest';
+import { openHtpasswd, parseTrustedKeys, resolveTokenSigningKey } from '@berth/auth';
+import { openFsBlobStore } from '@berth/blobs-fs';
+import { openSqliteMetadataStore } from '@berth/storage-sqlite';
+import { createRegistry, tokenAuth, tokenService } from '../src/index.js';
+import { TEST_RULES, bcryptLine } from './support/token-service-fixture.js';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MirrorRule } from '@berth/core';
@@ -109,6 +119,14 @@ describe('a pull-through mirror of another registry', () => {
     expectError(await mirror.http.get(`/v2/hub/library/app/blobs/${sha256('nothing')}`), 404, 'BLOB_UNKNOWN');
   });
 
+  it('counts hits, misses and the bytes received from the upstream', async () => {
+    const text = await mirror.registry.metrics!.metrics();
+    expect(text).toMatch(/berth_mirror_reads_total\{kind="manifest",outcome="miss"\} [1-9]/);
+    expect(text).toMatch(/berth_mirror_reads_total\{kind="manifest",outcome="hit"\} [1-9]/);
+    expect(text).toMatch(/berth_mirror_reads_total\{kind="blob",outcome="miss"\} [1-9]/);
+    expect(text).toMatch(new RegExp(`berth_mirror_upstream_bytes_total\\{upstream="${upstream.url}"\\} [1-9]`));
+  });
+
   it('revalidates a tag past its freshness and follows it when the upstream moved it', async () => {
     const fresh = await openRegistry(metadataFactories.sqlite!, { mirrors: [mirrorOf(upstream, { tagTtl: 0 })] });
     try {
@@ -146,6 +164,126 @@ describe('a mirror whose upstream is down', () => {
       await mirror.close();
       await upstream.stop();
       await upstream.t.close();
+    }
+  });
+});
+
+describe('retention of mirrored tags', () => {
+  it('ages a mirrored tag by its last fetch or revalidation, not by when the upstream pushed it', async () => {
+    const upstream = await startUpstream();
+    const mirror = await openRegistry(metadataFactories.sqlite!, { mirrors: [mirrorOf(upstream)] });
+    try {
+      await pushImage(upstream.t.http, 'library/app', 'v1');
+      await mirror.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      const cache = mirror.metadata.mirrorCache!;
+      const retention = [{ repositories: ['hub/**'], olderThan: 1 }];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Pushed (fetched) over 1 ms ago, but revalidated later than the run's cutoff: kept.
+      await cache.setTagFetchedAt('hub/library/app', 'v1', new Date(Date.now() + 3_600_000));
+      expect((await mirror.registry.service.gc.run({ grace: 0, retention })).retention?.removals).toEqual([]);
+      expect(await mirror.metadata.resolveTag('hub/library/app', 'v1')).toBeDefined();
+      // Not revalidated since: removed like any old tag, and pulled again from the upstream on demand.
+      await cache.setTagFetchedAt('hub/library/app', 'v1', new Date(Date.now() - 3_600_000));
+      expect((await mirror.registry.service.gc.run({ grace: 0, retention })).retention?.removals).toMatchObject([{ repository: 'hub/library/app', tag: 'v1' }]);
+      expect(await mirror.metadata.resolveTag('hub/library/app', 'v1')).toBeUndefined();
+      await mirror.http.get('/v2/hub/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+    } finally {
+      await mirror.close();
+      await upstream.stop();
+      await upstream.t.close();
+    }
+  });
+});
+
+describe('a mirror with *', () => {
+  it('mirrors names without local content as they are, and leaves pushed repositories local', async () => {
+    const upstream = await startUpstream();
+    const mirror = await openRegistry(metadataFactories.sqlite!, { mirrors: [mirrorOf(upstream, { prefix: '*' })] });
+    try {
+      const image = await pushImage(upstream.t.http, 'library/app', 'v1');
+      const pulled = await mirror.http.get('/v2/library/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      expect(pulled.text).toBe(image.body);
+      // Pulled from the upstream: now a mirrored repository, closed to pushes.
+      expectError(await mirror.http.post('/v2/library/app/blobs/uploads/'), 405, 'UNSUPPORTED');
+      // A name the upstream lacks takes a push, and is then served locally.
+      const local = await pushImage(mirror.http, 'team/app', 'v1');
+      const served = await mirror.http.get('/v2/team/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      expect(served.text).toBe(local.body);
+      expect(upstream.requests.some((line) => line.includes('/team/app/'))).toBe(false);
+    } finally {
+      await mirror.close();
+      await upstream.stop();
+      await upstream.t.close();
+    }
+  });
+});
+
+describe('a mirror of a registry with token auth', () => {
+  let dir: string;
+  let server: Server;
+  let url: string;
+  const tokenRequests: string[] = [];
+  let push: ReturnType<typeof request>;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-mirror-token-'));
+    const htpasswdFile = join(dir, 'users.htpasswd');
+    await writeFile(htpasswdFile, `${bcryptLine('mirror', 'mirror-pw')}\n`);
+    const metadata = await openSqliteMetadataStore({ filename: join(dir, 'berth.sqlite') });
+    const blobs = await openFsBlobStore({ root: join(dir, 'blobs') });
+    const signingKey = await resolveTokenSigningKey(metadata);
+    const tokens = tokenService({ htpasswd: await openHtpasswd(htpasswdFile, { recheckIntervalMs: 0 }), access: TEST_RULES, signingKey, service: 'upstream', issuer: 'upstream' });
+    server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const keys = parseTrustedKeys(signingKey.certificatePem, 'token service certificate');
+    const registry = createRegistry({ metadata, blobs, authorize: tokenAuth({ issuer: 'upstream', service: 'upstream', keys, realm: `${url}/token` }) });
+    const app = new Koa();
+    app.use(tokens.routes()).use(registry.routes()).use(registry.allowedMethods());
+    const handler = app.callback();
+    server.on('request', (req, res) => {
+      if (req.url?.startsWith('/token')) tokenRequests.push(req.url);
+      handler(req, res);
+    });
+    // The same stores without auth, to fill the upstream.
+    push = request(createRegistry({ metadata, blobs }).callback());
+    close = async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await registry.close();
+      await blobs.close();
+      await metadata.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+  });
+  afterAll(async () => close?.());
+
+  it('gets a token with the configured credentials, once per scope, and pulls a repository only a user may read', async () => {
+    const image = await pushImage(push, 'team/app', 'v1');
+    const mirror = await openRegistry(metadataFactories.sqlite!, {
+      mirrors: [{ prefix: 'hub', url: `http://mirror:mirror-pw@${new URL(url).host}`, plainHttp: true }],
+    });
+    try {
+      const pulled = await mirror.http.get('/v2/hub/team/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      expect(pulled.text).toBe(image.body);
+      for (const digest of [image.config, ...image.layers]) expect(sha256(await blobBody(mirror, 'hub/team/app', digest))).toBe(digest);
+      expect(tokenRequests.filter((line) => line.includes('team%2Fapp') || line.includes('team/app'))).toHaveLength(1);
+    } finally {
+      await mirror.close();
+    }
+  });
+
+  it('pulls anonymously without credentials, and answers 404 where the upstream refuses anonymous pulls', async () => {
+    const image = await pushImage(push, 'public/app', 'v1');
+    await pushImage(push, 'team/secret', 'v1');
+    const mirror = await openRegistry(metadataFactories.sqlite!, { mirrors: [{ prefix: 'hub', url, plainHttp: true }] });
+    try {
+      const pulled = await mirror.http.get('/v2/hub/public/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      expect(pulled.text).toBe(image.body);
+      expectError(await mirror.http.get('/v2/hub/team/secret/manifests/v1').set('Accept', OCI_MANIFEST), 404, 'NAME_UNKNOWN');
+    } finally {
+      await mirror.close();
     }
   });
 });

@@ -29,7 +29,7 @@ export class BlobService {
     const stored = link && (await this.options.blobs.stat(value));
     const mirror = await this.mirror.targetOf(repository);
     if (stored) {
-      if (mirror) this.mirror.blobHit(repository);
+      if (mirror) this.mirror.hit(repository, 'blob');
       return stored;
     }
     if (mirror) return this.mirror.blobInfo(mirror, repository, value);

@@ -146,9 +146,11 @@ export class ManifestService {
     const mirror = await this.mirror.targetOf(repository);
     if (target.kind === 'digest') {
       const stored = await this.options.metadata.getManifest(repository, target.digest);
-      if (stored) return served(stored, 'stored');
-      const converted = await this.options.metadata.getConvertedManifest(repository, target.digest);
-      if (converted) return served(converted, 'stored');
+      const local = stored ?? (await this.options.metadata.getConvertedManifest(repository, target.digest));
+      if (local) {
+        if (mirror) this.mirror.hit(repository, 'manifest');
+        return served(local, 'stored');
+      }
       if (mirror) return served(await this.mirror.manifestByDigest(mirror, repository, target.digest), 'stored');
       throw unknownManifest(target);
     }

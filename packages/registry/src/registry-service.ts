@@ -49,7 +49,7 @@ export function createRegistryService(options: RegistryServiceOptions): Registry
     manifests,
     listing: new ListingService(resolved),
     // Retention removes tags the way a DELETE of them does, events included.
-    gc: new GarbageCollector(resolved, manifests),
+    gc: new GarbageCollector(resolved, manifests, mirror.cache),
     observer: resolved.observer,
   };
 }

@@ -61,11 +61,18 @@ function splitChallenges(header: string): RawChallenge[] {
       }
       position++;
       skip(/\s/);
-      params.set(name.toLowerCase(), header[position] === '"' ? quotedString() : token());
+      params.set(name.toLowerCase(), header[position] === '"' ? quotedString() : bareValue());
     }
     if (position < header.length && !/[\s,A-Za-z]/.test(header[position]!)) position++;
   }
   return challenges;
+
+  /** An unquoted value: strictly a token, but servers send URLs unquoted too, so up to the next comma or space. */
+  function bareValue(): string {
+    const start = position;
+    while (position < header.length && !/[\s,]/.test(header[position]!)) position++;
+    return header.slice(start, position);
+  }
 
   function quotedString(): string {
     let value = '';

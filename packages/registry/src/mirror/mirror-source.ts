@@ -52,6 +52,11 @@ export class MirrorSource {
     this.#cache = options.metadata.mirrorCache ?? new MemoryMirrorCache();
   }
 
+  /** The mirror's records (the store's, else this process's memory). */
+  get cache(): MirrorCacheStore {
+    return this.#cache;
+  }
+
   /** True when at least one mirror is configured. */
   get enabled(): boolean {
     return !this.options.mirrors.empty;
@@ -140,7 +145,10 @@ export class MirrorSource {
       const inflight = this.#fetches.get(digest);
       if (inflight) await inflight.done.catch(() => undefined);
       const stored = await this.#linkStored(target, repository, digest, inflight?.repository === repository);
-      if (stored) return { info: stored };
+      if (stored) {
+        this.#read(repository, 'blob', 'hit');
+        return { info: stored };
+      }
       // Another pull started the fetch meanwhile: wait for it too. Else this one leads (a failed leader's followers included).
       if (!this.#fetches.has(digest)) return this.#fetchBlob(target, repository, digest);
     }
@@ -157,9 +165,9 @@ export class MirrorSource {
     return { digest, size };
   }
 
-  /** Counts a read of a blob the repository already links (a hit). */
-  blobHit(repository: string): void {
-    this.#read(repository, 'blob', 'hit');
+  /** Counts a read the cache answered (a hit). */
+  hit(repository: string, kind: 'manifest' | 'blob'): void {
+    this.#read(repository, kind, 'hit');
   }
 
   /**
