@@ -1,9 +1,11 @@
 // berth as a pull-through cache, seen by real clients. One upstream (distribution 2.8 with token auth,
-// tokens issued by a second berth), one berth mirroring it twice (`*` for what a Docker engine asks,
-// `tok/` as a named prefix, and `cut/` through a proxy that can drop the upstream mid-blob), one
-// Docker engine with `registry-mirrors` pointing at berth, one containerd with a hosts.toml mirror.
+// tokens issued by a second berth), one berth mirroring it three times (`*` for what a Docker engine
+// asks, `tok/` as a named prefix, and `cut/` through a proxy that can drop the upstream mid-blob), one
+// Docker engine whose `registry-mirrors` is a fixed front address (a TCP proxy to berth, so berth can
+// restart on another port, or another berth take its place), one containerd with hosts.toml mirrors.
 // The tests run in order: pulls while the upstream is up, 20 concurrent pulls of an uncached image,
-// interrupted pulls, then the upstream stops and everything pulled before must still pull completely.
+// interrupted pulls, berth with sign-in as an engine's mirror, then the upstream stops and everything
+// pulled before must still pull completely, also after berth restarts.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -11,12 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPlatform, runEveryStep } from '../support/client-image.js';
 import { startContainerd, type Containerd } from '../support/containerd.js';
-import { startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy.js';
+import { proxyTarget, startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy.js';
 import { startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
 import { fetchBlob, pullOverHttp } from '../support/http-pull.js';
 import { sha256Digest, writeImageLayout, writeMultiArchLayout, type GeneratedImage } from '../support/oci-image.js';
 import { readDirImage } from '../support/image-readback.js';
 import { ACCEPT_ALL_MANIFESTS } from '../support/registry-http.js';
+import { writeHtpasswd } from '../support/reference-auth.js';
 import { createScratch, type Scratch } from '../support/scratch.js';
 import { startBerth, type RunningBerth } from '../support/servers.js';
 import { createSkopeo, dockerRef, type Skopeo } from '../support/skopeo.js';
@@ -28,6 +31,8 @@ const CONCURRENT_PULLS = 20;
 let scratch: Scratch;
 let upstream: UpstreamRegistry;
 let proxy: CuttingProxy;
+/** The Docker engine's mirror address: forwards to `berth` (or to another berth for a test). */
+let front: CuttingProxy;
 let berth: RunningBerth;
 let berthData: string;
 let berthConfig: string;
@@ -53,8 +58,7 @@ const images = {} as {
 beforeAll(async () => {
   scratch = await createScratch('berth-mirror-clients-');
   upstream = await startUpstreamRegistry({ auth: 'token' });
-  const [upstreamHost, upstreamPort] = upstream.host.split(':') as [string, string];
-  proxy = await startCuttingProxy({ host: upstreamHost, port: Number(upstreamPort) });
+  proxy = await startCuttingProxy(proxyTarget(upstream.host));
   const credentials = upstream.credentials!;
   const userInfo = `${encodeURIComponent(credentials.username)}:${encodeURIComponent(credentials.password)}@`;
   berthData = scratch.child('berth-data');
@@ -72,6 +76,7 @@ beforeAll(async () => {
   );
   berth = await startBerth({ dataDir: berthData, args: ['--config', berthConfig] });
 
+  front = await startCuttingProxy(proxyTarget(berth.host));
   hostsDir = scratch.child('containerd-hosts');
   await writeHostsFiles();
 
@@ -80,7 +85,7 @@ beforeAll(async () => {
   const platform = hostPlatform();
   const [engineStarted, containerdStarted, skopeoMade] = await Promise.all([
     // The engine asks the mirror for docker.io images; 127.0.0.0/8 is an insecure registry (plain HTTP).
-    startDockerEngine({ extraArgs: ['--registry-mirror', berth.url] }),
+    startDockerEngine({ extraArgs: ['--registry-mirror', `http://${front.host}`] }),
     startContainerd(),
     createSkopeo(),
     (async () => {
@@ -109,6 +114,7 @@ afterAll(async () => {
     () => engine?.stop(),
     () => containerd?.stop(),
     () => skopeo?.dispose(),
+    () => front?.stop(),
     () => berth?.stop(),
     () => proxy?.stop(),
     () => upstream?.stop(),
@@ -321,6 +327,48 @@ describe('a pull interrupted halfway', () => {
   });
 });
 
+describe('berth with sign-in as a Docker engine mirror (the engine sends no credentials)', () => {
+  const signedIn: Partial<Record<'token' | 'basic', RunningBerth>> = {};
+  let authed: { digest: string; image: GeneratedImage };
+
+  beforeAll(async () => {
+    const htpasswd = scratch.child('htpasswd');
+    await writeHtpasswd(htpasswd, [{ username: 'admin', password: 'admin-pw' }]);
+    // What the README asks for: mirrored names pullable anonymously.
+    const access = scratch.child('access.yml');
+    await writeFile(access, '- repositories: ["library/**"]\n  users: [anonymous]\n  actions: [pull]\n');
+    const mirror = ['--mirror', `*=${upstream.urlWithCredentials}`, '--htpasswd', htpasswd, '--access', access];
+    [signedIn.token, signedIn.basic] = await Promise.all([
+      startBerth({ args: ['--auth', 'token', ...mirror] }),
+      startBerth({ args: ['--auth', 'basic', ...mirror] }),
+    ]);
+    const layout = await writeImageLayout({ dir: scratch.child('authed'), seed: 166, platform: hostPlatform() });
+    authed = { digest: await upstream.push(layout.ref, 'library/berth-mirror-authed', '1'), image: layout.images[0]! };
+  });
+
+  afterAll(async () => {
+    front.target = proxyTarget(berth.host);
+    await runEveryStep([() => signedIn.token?.stop(), () => signedIn.basic?.stop()]);
+  });
+
+  it('with token auth and an anonymous pull rule, the engine pulls through berth (anonymous tokens)', async () => {
+    front.target = proxyTarget(signedIn.token!.host);
+    const pulled = await engine.docker(['pull', 'berth-mirror-authed:1']);
+    expect(pulled.code, `${pulled.stderr}\n--- berth:\n${signedIn.token!.logs()}`).toBe(0);
+    expect(await dockerImageId('berth-mirror-authed:1')).toBe(authed.image.config.digest);
+    await engine.dockerOk(['rmi', 'berth-mirror-authed:1']);
+  });
+
+  it('with basic auth, the engine gives up on the mirror at its 401 to GET /v2/ and goes to Docker Hub', async () => {
+    front.target = proxyTarget(signedIn.basic!.host);
+    const pulled = await engine.docker(['pull', 'berth-mirror-authed:1']);
+    // Without network Docker Hub does not answer; with it, it has no such image.
+    expect(pulled.code).not.toBe(0);
+    expect(signedIn.basic!.logs()).toMatch(/"url":"\/v2\/","status":401/);
+    expect(signedIn.basic!.logs()).not.toContain('/manifests/');
+  });
+});
+
 describe('once the upstream is down', () => {
   beforeAll(async () => {
     await proxy.stop();
@@ -331,12 +379,7 @@ describe('once the upstream is down', () => {
 
   it('berth answers a pull by tag from its cache, marked stale', staleTagAnswer);
 
-  it('the Docker engine pulls again everything it pulled before', async () => {
-    await engine.dockerOk(['rmi', 'multi:1', 'schema2:1', `oci@${images.oci.digest}`]);
-    await dockerPulls('multi:1', images.multi.hostImage.config.digest);
-    await dockerPulls('schema2:1', images.schema2.image.config.digest);
-    await dockerPulls(`oci@${images.oci.digest}`, images.oci.image.config.digest);
-  });
+  it('the Docker engine pulls again everything it pulled before', dockerPullsAgain);
 
   it('ctr pulls again everything it pulled before', ctrPullsAgain);
   it('skopeo pulls again by tag and by digest', skopeoPullsAgain);
@@ -347,15 +390,24 @@ describe('once berth restarts on the same data, the upstream still down', () => 
   beforeAll(async () => {
     await berth.stop();
     berth = await startBerth({ dataDir: berthData, args: ['--config', berthConfig] });
-    // A new port: containerd's hosts.toml follows (a Docker engine would need a restart for its mirror list).
+    // A new port: the engine's front address and containerd's hosts.toml follow.
+    front.target = proxyTarget(berth.host);
     await writeHostsFiles();
   });
 
+  it('the Docker engine pulls again everything it pulled before', dockerPullsAgain);
   it('berth still answers a pull by tag from its cache, marked stale', staleTagAnswer);
   it('ctr pulls again everything it pulled before', ctrPullsAgain);
   it('skopeo pulls again by tag and by digest', skopeoPullsAgain);
   it('the big images pull completely', bigImagesPullAgain);
 });
+
+async function dockerPullsAgain(): Promise<void> {
+  await engine.dockerOk(['rmi', 'multi:1', 'schema2:1', `oci@${images.oci.digest}`]);
+  await dockerPulls('multi:1', images.multi.hostImage.config.digest);
+  await dockerPulls('schema2:1', images.schema2.image.config.digest);
+  await dockerPulls(`oci@${images.oci.digest}`, images.oci.image.config.digest);
+}
 
 async function ctrPullsAgain(): Promise<void> {
   const pulled: Array<[string, string]> = [

@@ -1,11 +1,14 @@
 // A TCP proxy on loopback in front of a server, which can cut a connection in the middle of a
 // response: once it has passed `cutAfterBytes` bytes from the server on one connection, it destroys
-// both sides. Put between a mirror and its upstream, it is an upstream that dies mid-blob.
+// both sides. Put between a mirror and its upstream, it is an upstream that dies mid-blob. Its target
+// can change: an address that stays while the server behind it restarts on another port.
 import { createConnection, createServer, type Socket } from 'node:net';
 
 export interface CuttingProxy {
   /** `127.0.0.1:PORT`. */
   readonly host: string;
+  /** Where new connections go. */
+  target: ProxyTarget;
   /**
    * Cut every connection (open or new) once it has carried this many bytes from the server;
    * undefined passes everything.
@@ -17,11 +20,23 @@ export interface CuttingProxy {
   stop(): Promise<void>;
 }
 
-export async function startCuttingProxy(target: { host: string; port: number }): Promise<CuttingProxy> {
+export interface ProxyTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port` (as RunningRegistry.host gives it) as a proxy target. */
+export function proxyTarget(hostAndPort: string): ProxyTarget {
+  const { hostname, port } = new URL(`http://${hostAndPort}`);
+  return { host: hostname, port: Number(port) };
+}
+
+export async function startCuttingProxy(target: ProxyTarget): Promise<CuttingProxy> {
   const sockets = new Set<Socket>();
   let cuts = 0;
   const proxy: CuttingProxy = {
     host: '',
+    target,
     cutAfterBytes: undefined,
     cuts: () => cuts,
     stop: () =>
@@ -31,7 +46,7 @@ export async function startCuttingProxy(target: { host: string; port: number }):
       }),
   };
   const server = createServer((client) => {
-    const upstream = createConnection(target);
+    const upstream = createConnection(proxy.target);
     sockets.add(client).add(upstream);
     const forget = () => {
       client.destroy();
