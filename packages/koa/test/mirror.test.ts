@@ -27,7 +27,7 @@ interface Upstream {
 async function startUpstream(): Promise<Upstream> {
   const t = await openRegistry(metadataFactories.sqlite!);
   const requests: string[] = [];
-  const handler = t.registry.callback({ log: () => undefined });
+  const handler = t.registry.callback({ log: { error: () => undefined } });
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     handler(req, res);
