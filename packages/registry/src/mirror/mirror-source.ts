@@ -59,6 +59,8 @@ export class MirrorSource {
   /** Blob fetches in flight, by digest: followers wait for them. */
   readonly #fetches = new Map<string, { repository: string; done: Promise<void> }>();
   readonly #cache: MirrorCacheStore;
+  /** Manifest fetches in flight, by repository and reference. */
+  readonly #manifestFetches = new Map<string, Promise<StoredManifest>>();
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -298,7 +300,17 @@ export class MirrorSource {
     }
   }
 
-  async #fetchManifest(target: MirrorTarget, repository: string, reference: string): Promise<StoredManifest> {
+  /** One upstream GET per repository and reference at a time: concurrent pulls of an uncached tag share it. */
+  #fetchManifest(target: MirrorTarget, repository: string, reference: string): Promise<StoredManifest> {
+    const key = `${repository}\n${reference}`;
+    const inflight = this.#manifestFetches.get(key);
+    if (inflight) return inflight;
+    const fetched = this.#fetchManifestNow(target, repository, reference).finally(() => this.#manifestFetches.delete(key));
+    this.#manifestFetches.set(key, fetched);
+    return fetched;
+  }
+
+  async #fetchManifestNow(target: MirrorTarget, repository: string, reference: string): Promise<StoredManifest> {
     const byDigest = reference.includes(':');
     const response = await this.#client(target).request('GET', target.upstreamName, `manifests/${reference}`, MANIFEST_ACCEPT);
     if (response.status === 404 || response.body === undefined) {
