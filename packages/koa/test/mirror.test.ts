@@ -13,7 +13,7 @@ import { TEST_RULES, bcryptLine } from './support/token-service-fixture.js';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MirrorRule } from '@berth/core';
-import { OCI_MANIFEST, binary, expectError, pushBlob, pushImage, sha256, type PushedImage } from './support/content.js';
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_MANIFEST, binary, expectError, pushBlob, pushImage, sha256, type PushedImage } from './support/content.js';
 import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
 
 /** Another berth on a loopback port: the upstream the mirror pulls from, counting the requests it answers. */
@@ -27,7 +27,7 @@ interface Upstream {
 async function startUpstream(): Promise<Upstream> {
   const t = await openRegistry(metadataFactories.sqlite!);
   const requests: string[] = [];
-  const handler = t.registry.callback({ log: () => undefined });
+  const handler = t.registry.callback({ log: { error: () => undefined } });
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     handler(req, res);
@@ -160,6 +160,46 @@ describe('a mirror whose upstream is down', () => {
 
       expectError(await mirror.http.get('/v2/hub/library/other/manifests/v1').set('Accept', OCI_MANIFEST), 503, 'UNAVAILABLE');
       expectError(await mirror.http.get(`/v2/hub/library/app/blobs/${sha256('uncached')}`), 503, 'UNAVAILABLE');
+    } finally {
+      await mirror.close();
+      await upstream.stop();
+      await upstream.t.close();
+    }
+  });
+});
+
+describe('negotiation of mirrored content', () => {
+  it('fetches the platform child a client without list support gets, and the config a schema1 conversion reads', async () => {
+    const upstream = await startUpstream();
+    const mirror = await openRegistry(metadataFactories.sqlite!, { mirrors: [mirrorOf(upstream)] });
+    try {
+      const children = [];
+      for (const architecture of ['arm64', 'amd64']) {
+        const config = JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(randomBytes(8))] }, history: [{ created_by: 'ADD file in /' }] });
+        const configDigest = await pushBlob(upstream.t.http, 'library/multi', Buffer.from(config));
+        const layer = await pushBlob(upstream.t.http, 'library/multi', randomBytes(40));
+        const body = JSON.stringify({
+          schemaVersion: 2,
+          mediaType: DOCKER_MANIFEST,
+          config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: configDigest, size: config.length },
+          layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: layer, size: 40 }],
+        });
+        await upstream.t.http.put(`/v2/library/multi/manifests/${architecture}`).set('Content-Type', DOCKER_MANIFEST).send(body).expect(201);
+        children.push({ mediaType: DOCKER_MANIFEST, digest: sha256(body), size: body.length, platform: { architecture, os: 'linux' } });
+      }
+      const list = JSON.stringify({ schemaVersion: 2, mediaType: DOCKER_LIST, manifests: children });
+      await upstream.t.http.put('/v2/library/multi/manifests/v1').set('Content-Type', DOCKER_LIST).send(list).expect(201);
+
+      const child = await mirror.http.get('/v2/hub/library/multi/manifests/v1').set('Accept', DOCKER_MANIFEST).expect(200);
+      expect(child.headers['docker-content-digest']).toBe(children[1]!.digest);
+      const legacy = await mirror.http.get('/v2/hub/library/multi/manifests/v1').expect(200);
+      expect(legacy.headers['content-type']).toBe('application/vnd.docker.distribution.manifest.v1+prettyjws');
+      expect(JSON.parse(legacy.text)).toMatchObject({ architecture: 'amd64', tag: 'v1' });
+      // Cached as clients asked for them: the list, the amd64 child, its config; not the arm64 child.
+      expect(await mirror.metadata.getManifest('hub/library/multi', children[1]!.digest)).toBeDefined();
+      expect(await mirror.metadata.getManifest('hub/library/multi', children[0]!.digest)).toBeUndefined();
+      const whole = await mirror.http.get('/v2/hub/library/multi/manifests/v1').set('Accept', `${DOCKER_LIST}, ${DOCKER_MANIFEST}`).expect(200);
+      expect(whole.text).toBe(list);
     } finally {
       await mirror.close();
       await upstream.stop();

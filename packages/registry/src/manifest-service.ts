@@ -16,7 +16,6 @@ import {
   parseManifestReference,
   type AcceptedTypes,
   type ManifestReference,
-  type MirrorTarget,
   type ParsedManifest,
 } from '@berth/core/internal';
 import { readBoundedBody, type ByteStream } from './body.js';
@@ -25,7 +24,7 @@ import { verifyDigest } from './manifest-digest.js';
 import type { NegotiationOutcome } from './observer.js';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';
-import type { MirrorSource } from './mirror/mirror-source.js';
+import type { MirrorSource, MirrorTarget } from './mirror/mirror-source.js';
 
 /** A list may name an index which names images; deeper nesting is refused rather than followed. */
 const MAX_CHILD_DEPTH = 2;

@@ -2,7 +2,7 @@ import type { BlobStore, EventSource, MetadataStore } from '@berth/core';
 import type { ListenerErrorHandler } from './events/event-hub.js';
 import { resolveWebhookEndpoint, type ResolvedWebhookEndpoint, type WebhookEndpoint } from './events/webhook-endpoint.js';
 import { type MirrorRule, type RepositoryQuota, type PlatformPreference, type QuotaPolicy } from '@berth/core';
-import { MAX_MANIFEST_BYTES, MirrorRules, compileQuotas, parsePlatform } from '@berth/core/internal';
+import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform } from '@berth/core/internal';
 import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
 /** Options of {@link createRegistryService} (and of `createRegistry` in `@berth/koa`). */
@@ -69,7 +69,7 @@ export interface MirrorLog {
 
 /** The service options with every default applied. */
 export interface ResolvedOptions
-  extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas' | 'mirrors' | 'mirrorLog'>> {
+  extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas' | 'mirrorLog'>> {
   /** The compiled `quotas` option. */
   quotas: QuotaPolicy;
   /** The parsed `platforms` option, in order of preference. */
@@ -84,8 +84,6 @@ export interface ResolvedOptions
   eventSource: EventSource | undefined;
   /** The `onEventListenerError` option, if given. */
   onEventListenerError: ListenerErrorHandler | undefined;
-  /** The compiled `mirrors` option. */
-  mirrors: MirrorRules;
   /** The `mirrorLog` option, a no-op without one. */
   mirrorLog: MirrorLog;
 }
@@ -108,7 +106,7 @@ export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions
     eventSource: options.eventSource,
     onEventListenerError: options.onEventListenerError,
     quotas: compileQuotas(options.quotas ?? []),
-    mirrors: new MirrorRules(options.mirrors ?? []),
+    mirrors: options.mirrors ?? [],
     mirrorLog: options.mirrorLog ?? { warn: () => undefined },
   };
 }

@@ -3,7 +3,7 @@ export const DEFAULT_MIRROR_TAG_TTL_MS = 5 * 60_000;
 
 /**
  * One upstream registry mirrored by berth (a pull-through cache). Repositories under `prefix/` come from
- * `url` with the prefix stripped (`hub` + `hub/library/alpine` -> `library/alpine`); `*` mirrors, as it is,
+ * `url` with the prefix stripped (with prefix `hub`, `hub/library/alpine` is `library/alpine` upstream); `*` mirrors, as it is,
  * every repository that has no local content and is not under another rule's prefix.
  */
 export interface MirrorRule {

@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { RegistryError, type BlobInfo, type MirrorCacheStore, type StoredManifest } from '@berth/core';
-import { MediaType, parseManifest, type MirrorTarget, type ParsedManifest, type ResolvedMirrorRule } from '@berth/core/internal';
+import { MediaType, MirrorRules, parseManifest, type ParsedManifest } from '@berth/core/internal';
 import { readBoundedBody } from '../body.js';
 import { verifyDigest } from '../manifest-digest.js';
 import type { ResolvedOptions } from '../options.js';
@@ -17,8 +17,21 @@ const MANIFEST_ACCEPT = [
   MediaType.DockerSchema1,
 ].join(', ');
 
+/** Where a mirrored repository comes from. */
+export interface MirrorTarget {
+  /** The prefix of the mirror rule serving the repository (`*` for the catch-all). */
+  readonly prefix: string;
+  /** The upstream's URL, without credentials. */
+  readonly upstream: string;
+  /** The repository's name at the upstream. */
+  readonly upstreamName: string;
+  /** The rule's tag freshness in milliseconds. */
+  readonly tagTtl: number;
+}
+
 /** A manifest served from a mirror: whether the cache answered because the upstream could not. */
 export interface MirroredManifest {
+  /** The manifest as the cache holds it now. */
   stored: StoredManifest;
   /** True when a tag past its freshness was served because the upstream failed. */
   stale: boolean;
@@ -26,6 +39,7 @@ export interface MirroredManifest {
 
 /** A blob of a mirrored repository: from the blob store, or streaming from the upstream right now. */
 export interface MirroredBlob {
+  /** The blob's digest and size. */
   info: BlobInfo;
   /** The upstream's bytes as they arrive (also going into the blob store); absent when the store serves it. */
   stream?: Readable;
@@ -39,16 +53,21 @@ export interface MirroredBlob {
  * the same digest wait for the one fetch in flight to commit, then read the store.
  */
 export class MirrorSource {
-  readonly #clients = new Map<ResolvedMirrorRule, UpstreamClient>();
+  readonly #rules: MirrorRules;
+  /** One client per rule, by prefix (its tokens are cached per scope). */
+  readonly #clients = new Map<string, UpstreamClient>();
   /** Blob fetches in flight, by digest: followers wait for them. */
   readonly #fetches = new Map<string, { repository: string; done: Promise<void> }>();
   readonly #cache: MirrorCacheStore;
+  /** Manifest fetches in flight, by repository and reference. */
+  readonly #manifestFetches = new Map<string, Promise<StoredManifest>>();
 
   constructor(
     private readonly options: ResolvedOptions,
     timeouts: UpstreamTimeouts = {},
   ) {
-    for (const rule of options.mirrors.rules) this.#clients.set(rule, new UpstreamClient(rule, timeouts));
+    this.#rules = new MirrorRules(options.mirrors);
+    for (const rule of this.#rules.rules) this.#clients.set(rule.prefix, new UpstreamClient(rule, timeouts));
     this.#cache = options.metadata.mirrorCache ?? new MemoryMirrorCache();
   }
 
@@ -59,22 +78,23 @@ export class MirrorSource {
 
   /** True when at least one mirror is configured. */
   get enabled(): boolean {
-    return !this.options.mirrors.empty;
+    return !this.#rules.empty;
   }
 
   /** The mirror serving a repository, undefined for a local one. */
   async targetOf(repository: string): Promise<MirrorTarget | undefined> {
     if (!this.enabled) return undefined;
-    return this.options.mirrors.targetOf(
+    const target = await this.#rules.targetOf(
       repository,
       async () => !(await this.#cache.isMirrored(repository)) && (await this.options.metadata.repositoryExists(repository)),
     );
+    return target && { prefix: target.rule.prefix, upstream: target.rule.url, upstreamName: target.upstreamName, tagTtl: target.rule.tagTtl };
   }
 
   /** UNSUPPORTED (405) for a write into a mirrored repository; local repositories pass. */
   async refuseWrite(repository: string, what: string): Promise<void> {
     if (!this.enabled) return;
-    const prefixed = this.options.mirrors.prefixed(repository);
+    const prefixed = this.#rules.prefixed(repository);
     const mirrored = prefixed ?? ((await this.#cache.isMirrored(repository)) ? { rule: undefined } : undefined);
     if (mirrored === undefined) return;
     throw new RegistryError('UNSUPPORTED', `${repository} is a read-only mirror${prefixed ? ` of ${prefixed.rule.url}` : ''}: ${what} is not accepted here; push to a repository outside the mirrored names`, {
@@ -104,7 +124,7 @@ export class MirrorSource {
     const cachedDigest = await metadata.resolveTag(repository, tag);
     const cached = cachedDigest === undefined ? undefined : await metadata.getManifest(repository, cachedDigest);
     const fetchedAt = cached && (await this.#cache.tagFetchedAt(repository, tag));
-    if (cached && fetchedAt && Date.now() - fetchedAt.getTime() < target.rule.tagTtl) {
+    if (cached && fetchedAt && Date.now() - fetchedAt.getTime() < target.tagTtl) {
       this.#read(repository, 'manifest', 'hit');
       return { stored: cached, stale: false };
     }
@@ -127,7 +147,7 @@ export class MirrorSource {
         throw error;
       }
       this.options.mirrorLog.warn(
-        { repository, tag, digest: cached.digest, upstream: target.rule.url, reason: (error as Error).message },
+        { repository, tag, digest: cached.digest, upstream: target.upstream, reason: (error as Error).message },
         'mirror: upstream unavailable, serving a stale tag from the cache',
       );
       this.#read(repository, 'manifest', 'stale');
@@ -161,7 +181,7 @@ export class MirrorSource {
     const head = await this.#client(target).request('HEAD', target.upstreamName, `blobs/${digest}`);
     const size = Number(head.headers.get('content-length'));
     if (head.status === 404) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
-    if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('UNAVAILABLE', `the upstream ${target.rule.url} gave no length for ${digest}`);
+    if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('UNAVAILABLE', `the upstream ${target.upstream} gave no length for ${digest}`);
     return { digest, size };
   }
 
@@ -223,7 +243,7 @@ export class MirrorSource {
       .catch((error: unknown) => {
         toClient.destroy(error as Error);
         if (!(error instanceof RegistryError && error.code === 'BLOB_UNKNOWN')) {
-          this.options.mirrorLog.warn({ repository, digest, upstream: target.rule.url, reason: (error as Error).message }, 'mirror: a blob fetch from the upstream failed; nothing was cached');
+          this.options.mirrorLog.warn({ repository, digest, upstream: target.upstream, reason: (error as Error).message }, 'mirror: a blob fetch from the upstream failed; nothing was cached');
         }
       })
       .finally(() => {
@@ -263,7 +283,7 @@ export class MirrorSource {
       // The session keeps the collector away from the repository's links while the fetch lasts, and lets stale uploads be purged.
       await metadata.createUploadSession({ id: upload.id, repository, startedAt: upload.startedAt });
       const held: { chunk?: Buffer } = {};
-      await blobs.appendUpload(upload.id, teeTo(body, toClient, (bytes) => observer.mirrorUpstreamBytes({ upstream: target.rule.url, bytes }), held), 0);
+      await blobs.appendUpload(upload.id, teeTo(body, toClient, (bytes) => observer.mirrorUpstreamBytes({ upstream: target.upstream, bytes }), held), 0);
       const received = await blobs.uploadState(upload.id);
       await metadata.touchBlob(digest, received?.size ?? 0, upload.id);
       const blob = await blobs.commitUpload(upload.id, digest);
@@ -280,7 +300,17 @@ export class MirrorSource {
     }
   }
 
-  async #fetchManifest(target: MirrorTarget, repository: string, reference: string): Promise<StoredManifest> {
+  /** One upstream GET per repository and reference at a time: concurrent pulls of an uncached tag share it. */
+  #fetchManifest(target: MirrorTarget, repository: string, reference: string): Promise<StoredManifest> {
+    const key = `${repository}\n${reference}`;
+    const inflight = this.#manifestFetches.get(key);
+    if (inflight) return inflight;
+    const fetched = this.#fetchManifestNow(target, repository, reference).finally(() => this.#manifestFetches.delete(key));
+    this.#manifestFetches.set(key, fetched);
+    return fetched;
+  }
+
+  async #fetchManifestNow(target: MirrorTarget, repository: string, reference: string): Promise<StoredManifest> {
     const byDigest = reference.includes(':');
     const response = await this.#client(target).request('GET', target.upstreamName, `manifests/${reference}`, MANIFEST_ACCEPT);
     if (response.status === 404 || response.body === undefined) {
@@ -293,9 +323,9 @@ export class MirrorSource {
       manifest = parseManifest(bytes, response.headers.get('content-type') ?? undefined);
     } catch (error) {
       if (isUnavailable(error)) throw error;
-      throw new RegistryError('UNAVAILABLE', `the upstream ${target.rule.url} sent a manifest berth cannot store: ${(error as Error).message}`, { cause: error });
+      throw new RegistryError('UNAVAILABLE', `the upstream ${target.upstream} sent a manifest berth cannot store: ${(error as Error).message}`, { cause: error });
     }
-    this.options.observer.mirrorUpstreamBytes({ upstream: target.rule.url, bytes: bytes.byteLength });
+    this.options.observer.mirrorUpstreamBytes({ upstream: target.upstream, bytes: bytes.byteLength });
     const digest = byDigest ? verifyDigest(reference, bytes, manifest) : manifest.digest;
     await this.#cache.markMirrored(repository);
     await this.options.metadata.putManifest({
@@ -321,7 +351,7 @@ export class MirrorSource {
   }
 
   #client(target: MirrorTarget): UpstreamClient {
-    return this.#clients.get(target.rule)!;
+    return this.#clients.get(target.prefix)!;
   }
 
   #read(repository: string, kind: 'manifest' | 'blob', outcome: 'hit' | 'miss' | 'stale' | 'unavailable'): void {

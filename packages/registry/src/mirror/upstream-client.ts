@@ -20,7 +20,9 @@ export interface UpstreamResponse {
 
 /** Timeouts of the upstream client (tests shorten them). */
 export interface UpstreamTimeouts {
+  /** Time to wait for an upstream's response headers, connecting included (default 15 s). */
   responseMs?: number;
+  /** Time an upstream body may send nothing before the transfer is given up (default 30 s). */
   idleMs?: number;
 }
 
