@@ -256,6 +256,8 @@ describe('while the upstream is up', () => {
     await ctrPulls('docker.io/library/multi:1', images.multi.digest);
     const log = await upstream.accessLog();
     expect(log.some((entry) => entry.userAgent.startsWith('containerd/'))).toBe(false);
+    // What the engine pulled before came from berth's cache: the upstream served those blobs once.
+    for (const blob of [images.schema2.image.config, ...images.schema2.image.layers]) expect(await upstream.blobGets(blob.digest)).toBe(1);
   });
 
   it('skopeo pulls by tag and by digest through a named prefix, with the upstream asking for tokens', async () => {
