@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Koa from 'koa';
@@ -11,10 +11,13 @@ import { openSqliteMetadataStore } from '@berth/storage-sqlite';
 import { createRegistry, tokenAuth, tokenService } from '../src/index.js';
 import { TEST_RULES, bcryptLine } from './support/token-service-fixture.js';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MirrorRule } from '@berth/core';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_MANIFEST, binary, expectError, pushBlob, pushImage, sha256, type PushedImage } from './support/content.js';
 import { metadataFactories, openRegistry, type RegistryUnderTest } from './support/registry-under-test.js';
+
+// Each test runs two registries and a loopback upstream: room for a loaded machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 /** Another berth on a loopback port: the upstream the mirror pulls from, counting the requests it answers. */
 interface Upstream {
@@ -162,6 +165,52 @@ describe('a mirror whose upstream is down', () => {
       expectError(await mirror.http.get(`/v2/hub/library/app/blobs/${sha256('uncached')}`), 503, 'UNAVAILABLE');
     } finally {
       await mirror.close();
+      await upstream.stop();
+      await upstream.t.close();
+    }
+  });
+});
+
+describe('a blob transfer the upstream cuts halfway', () => {
+  it('leaves nothing visible, cuts the client short, and the next pull fetches it whole', async () => {
+    const upstream = await startUpstream();
+    // A proxy in front of the upstream that breaks the first blob transfer off after half its bytes.
+    let cutNext = true;
+    const proxy = createServer((req, res) => {
+      const cut = cutNext && req.method === 'GET' && req.url!.includes('/blobs/');
+      if (cut) cutNext = false;
+      const forwarded = httpRequest(`${upstream.url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        if (!cut) return void answer.pipe(res);
+        const half = Number(answer.headers['content-length']) / 2;
+        let sent = 0;
+        answer.on('data', (chunk: Buffer) => {
+          if (sent >= half) return;
+          res.write(chunk.subarray(0, half - sent));
+          sent += Math.min(chunk.byteLength, half - sent);
+          if (sent >= half) {
+            answer.destroy();
+            res.socket?.destroy();
+          }
+        });
+      });
+      req.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const mirror = await openRegistry(metadataFactories.sqlite!, { mirrors: [{ prefix: 'hub', url: proxyUrl, plainHttp: true }] });
+    try {
+      const bytes = randomBytes(2 * 1024 * 1024);
+      const digest = await pushBlob(upstream.t.http, 'library/app', bytes);
+      await expect(blobBody(mirror, 'hub/library/app', digest)).rejects.toThrow();
+      expect(await mirror.metadata.blobLink('hub/library/app', digest)).toBeUndefined();
+      expect(await mirror.blobs.stat(digest)).toBeUndefined();
+      expect((await blobBody(mirror, 'hub/library/app', digest)).equals(bytes)).toBe(true);
+      expect(await mirror.blobs.stat(digest)).toEqual({ digest, size: bytes.byteLength });
+    } finally {
+      await mirror.close();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
       await upstream.stop();
       await upstream.t.close();
     }

@@ -276,13 +276,13 @@ export class MirrorSource {
    * client that leaves no longer counts). The client's stream ends only after the digest is verified and
    * the blob published, so a corrupt transfer reaches no one whole.
    */
-  async #store(target: MirrorTarget, repository: string, digest: string, body: Readable, toClient: PassThrough): Promise<void> {
+  async #store(target: MirrorTarget, repository: string, digest: string, body: AsyncIterable<Uint8Array>, toClient: PassThrough): Promise<void> {
     const { blobs, metadata, observer } = this.options;
     const upload = await blobs.beginUpload();
     try {
       // The session keeps the collector away from the repository's links while the fetch lasts, and lets stale uploads be purged.
       await metadata.createUploadSession({ id: upload.id, repository, startedAt: upload.startedAt });
-      const held: { chunk?: Buffer } = {};
+      const held: { chunk?: Uint8Array } = {};
       await blobs.appendUpload(upload.id, teeTo(body, toClient, (bytes) => observer.mirrorUpstreamBytes({ upstream: target.upstream, bytes }), held), 0);
       const received = await blobs.uploadState(upload.id);
       await metadata.touchBlob(digest, received?.size ?? 0, upload.id);
@@ -293,7 +293,8 @@ export class MirrorSource {
       if (held.chunk !== undefined && !toClient.destroyed) toClient.write(held.chunk);
       toClient.end();
     } catch (error) {
-      body.destroy();
+      // The upload stopped reading: the download is cancelled with it (the iterator's return).
+      await body[Symbol.asyncIterator]().return?.();
       await blobs.abortUpload(upload.id).catch(() => undefined);
       await metadata.deleteUploadSession(upload.id).catch(() => undefined);
       throw error;
@@ -364,8 +365,8 @@ export class MirrorSource {
  * behind. The last chunk is held back (the caller sends it once the digest is verified): with a
  * Content-Length, the client would otherwise hold the whole blob before the check.
  */
-async function* teeTo(body: Readable, toClient: PassThrough, counted: (bytes: number) => void, held: { chunk?: Buffer }): AsyncGenerator<Uint8Array> {
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+async function* teeTo(body: AsyncIterable<Uint8Array>, toClient: PassThrough, counted: (bytes: number) => void, held: { chunk?: Uint8Array }): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
     counted(chunk.byteLength);
     const previous = held.chunk;
     held.chunk = chunk;

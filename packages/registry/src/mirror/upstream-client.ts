@@ -1,4 +1,4 @@
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import { RegistryError, parseAuthChallenge, type AuthChallenge, type ResolvedMirrorRule } from '@berth/core/internal';
 
 /** Time an upstream has to answer a request with its headers (connecting included). */
@@ -14,8 +14,8 @@ const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: Headers;
-  /** The body, as a Node stream that fails when the upstream goes silent; absent for HEAD. */
-  readonly body: Readable | undefined;
+  /** The body's chunks (failing when the upstream goes silent); absent for HEAD and 404. */
+  readonly body: AsyncIterable<Uint8Array> | undefined;
 }
 
 /** Timeouts of the upstream client (tests shorten them). */
@@ -131,24 +131,37 @@ export class UpstreamClient {
     return authorization;
   }
 
-  /** The body as a Node stream that errors (UNAVAILABLE) when no byte arrives for the idle timeout. */
-  #idleGuarded(body: ReadableStream<Uint8Array>): Readable {
+  /**
+   * The body's chunks, failing with UNAVAILABLE when the upstream sends nothing for the idle timeout. Only
+   * time spent waiting for the upstream counts (not a slow consumer), and leaving early cancels the download.
+   */
+  async *#idleGuarded(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
     const source = Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>);
-    let timer: NodeJS.Timeout | undefined;
-    const guarded = new Transform({
-      transform: (chunk: Buffer, _encoding, done) => {
-        arm();
-        done(null, chunk);
-      },
-    });
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => guarded.destroy(unavailable(this.rule, `sent nothing for ${this.#idleMs} ms`)), this.#idleMs);
-    };
-    arm();
-    // Either side failing ends both: an idle upstream is cut, a consumer giving up cancels the download.
-    pipeline(source, guarded, () => clearTimeout(timer));
-    return guarded;
+    const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    try {
+      for (;;) {
+        const next = chunks.next();
+        // The losing read rejects once the source is destroyed below: nobody waits for it then.
+        next.catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        const silence = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(unavailable(this.rule, `sent nothing for ${this.#idleMs} ms`)), this.#idleMs);
+        });
+        let result: IteratorResult<Uint8Array>;
+        try {
+          result = await Promise.race([next, silence]);
+        } finally {
+          clearTimeout(timer);
+        }
+        if (result.done) return;
+        yield result.value;
+      }
+    } catch (error) {
+      if (error instanceof RegistryError) throw error;
+      throw unavailable(this.rule, 'broke off a transfer', error);
+    } finally {
+      source.destroy();
+    }
   }
 }
 
