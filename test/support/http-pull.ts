@@ -48,7 +48,7 @@ export async function pullOverHttp(baseUrl: string, repository: string, referenc
 
 /** GETs a blob and checks that it is complete and has the right digest. */
 export async function fetchBlob(baseUrl: string, repository: string, blob: Pick<Descriptor, 'digest' | 'size'>): Promise<void> {
-  const response = await fetch(`${baseUrl}/v2/${repository}/blobs/${blob.digest}`, { signal: AbortSignal.timeout(100_000) });
+  const response = await fetchOrExplain(`${baseUrl}/v2/${repository}/blobs/${blob.digest}`, { signal: AbortSignal.timeout(100_000) });
   if (response.status !== 200 || response.body === null) {
     throw new PullError(`GET blob ${blob.digest}: HTTP ${response.status} ${await response.text()}`);
   }
@@ -65,7 +65,7 @@ export async function fetchBlob(baseUrl: string, repository: string, blob: Pick<
 }
 
 async function getManifest(baseUrl: string, repository: string, reference: string): Promise<{ digest: string; json: unknown }> {
-  const response = await fetch(`${baseUrl}/v2/${repository}/manifests/${reference}`, {
+  const response = await fetchOrExplain(`${baseUrl}/v2/${repository}/manifests/${reference}`, {
     headers: { accept: ACCEPT_ALL_MANIFESTS },
     signal: AbortSignal.timeout(100_000),
   });
@@ -74,4 +74,14 @@ async function getManifest(baseUrl: string, repository: string, reference: strin
   const digest = sha256Digest(bytes);
   if (reference.startsWith('sha256:') && digest !== reference) throw new PullError(`manifest ${reference} came back as ${digest}`);
   return { digest, json: JSON.parse(bytes.toString('utf8')) };
+}
+
+/** fetch, with undici's bare "fetch failed" replaced by its cause (a reset, a refused connection). */
+async function fetchOrExplain(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    throw new PullError(`${init.method ?? 'GET'} ${url}: ${cause instanceof Error ? cause.message : String(error)}`);
+  }
 }
