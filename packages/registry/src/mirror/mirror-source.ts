@@ -68,7 +68,8 @@ export class MirrorSource {
   ) {
     this.#rules = new MirrorRules(options.mirrors);
     for (const rule of this.#rules.rules) this.#clients.set(rule.prefix, new UpstreamClient(rule, timeouts));
-    this.#cache = options.metadata.mirrorCache ?? new MemoryMirrorCache();
+    // Without mirrors nothing is ever recorded: the store's records are not even looked at.
+    this.#cache = (this.#rules.empty ? undefined : options.metadata.mirrorCache) ?? new MemoryMirrorCache();
   }
 
   /** The mirror's records (the store's, else this process's memory). */
