@@ -294,11 +294,18 @@ describe('a mirror with *', () => {
       expect(pulled.text).toBe(image.body);
       // Pulled from the upstream: now a mirrored repository, closed to pushes.
       expectError(await mirror.http.post('/v2/library/app/blobs/uploads/'), 405, 'UNSUPPORTED');
-      // A name the upstream lacks takes a push, and is then served locally.
+      // A name the upstream lacks takes a push (its HEADs of blobs are 404s), and is then served locally.
+      await mirror.http.head(`/v2/team/app/blobs/${image.config}`).expect(404);
       const local = await pushImage(mirror.http, 'team/app', 'v1');
       const served = await mirror.http.get('/v2/team/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
       expect(served.text).toBe(local.body);
-      expect(upstream.requests.some((line) => line.includes('/team/app/'))).toBe(false);
+      const afterPush = upstream.requests.length;
+      await mirror.http.get('/v2/team/app/manifests/v1').set('Accept', OCI_MANIFEST).expect(200);
+      expect(upstream.requests.length).toBe(afterPush);
+      // With the upstream down, pushes to new names still work: a HEAD it cannot answer is a 404, not a 503.
+      await upstream.stop();
+      await mirror.http.head(`/v2/team/other/blobs/${image.config}`).expect(404);
+      await pushImage(mirror.http, 'team/other', 'v1');
     } finally {
       await mirror.close();
       await upstream.stop();

@@ -68,7 +68,8 @@ export class MirrorSource {
   ) {
     this.#rules = new MirrorRules(options.mirrors);
     for (const rule of this.#rules.rules) this.#clients.set(rule.prefix, new UpstreamClient(rule, timeouts));
-    this.#cache = options.metadata.mirrorCache ?? new MemoryMirrorCache();
+    // Without mirrors nothing is ever recorded: the store's records are not even looked at.
+    this.#cache = (this.#rules.empty ? undefined : options.metadata.mirrorCache) ?? new MemoryMirrorCache();
   }
 
   /** The mirror's records (the store's, else this process's memory). */
@@ -174,13 +175,21 @@ export class MirrorSource {
     }
   }
 
-  /** A blob's size by a HEAD upstream, for a HEAD of a blob not cached (nothing is fetched). */
+  /**
+   * A blob's size for a HEAD of a blob the repository does not link: asked of the upstream, nothing fetched,
+   * nothing linked (a HEAD writes nothing). Under `*`, an upstream that cannot answer makes it 404 rather than
+   * 503: a client pushing a new repository checks its blobs with HEADs, and must then upload them.
+   */
   async blobInfo(target: MirrorTarget, repository: string, digest: string): Promise<BlobInfo> {
-    const stored = await this.#linkStored(target, repository, digest, false);
-    if (stored) return stored;
-    const head = await this.#client(target).request('HEAD', target.upstreamName, `blobs/${digest}`);
-    const size = Number(head.headers.get('content-length'));
+    let head;
+    try {
+      head = await this.#client(target).request('HEAD', target.upstreamName, `blobs/${digest}`);
+    } catch (error) {
+      if (target.prefix === '*' && isUnavailable(error)) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest }, cause: error });
+      throw error;
+    }
     if (head.status === 404) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+    const size = Number(head.headers.get('content-length'));
     if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('UNAVAILABLE', `the upstream ${target.upstream} gave no length for ${digest}`);
     return { digest, size };
   }
