@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import type { RetentionRule, RepositoryQuota } from '@berth/core';
+import type { MirrorRule, RetentionRule, RepositoryQuota } from '@berth/core';
 import type { WebhookEndpoint } from '@berth/registry';
 import { UsageError } from './cli/usage-error.js';
 import { quotaSettings } from './config/quota-setting.js';
 import { retentionRules } from './config/retention-setting.js';
+import { mirrorSettings } from './config/mirror-setting.js';
 import { webhookSettings } from './config/webhook-setting.js';
 import { missingFiles, resolveSettings, settingLabel, type ResolveInput, type ResolvedSettings } from './config/resolve.js';
 
@@ -80,6 +81,8 @@ export interface ServerConfig {
   gcDeleteUntagged: boolean;
   /** Storage quotas (the config file's `quotas`), the first matching entry applying. */
   quotas: RepositoryQuota[];
+  /** Pull-through mirrors (`--mirror PREFIX=URL`, the config file's `mirrors`); none by default. */
+  mirrors: MirrorRule[];
   /** Retention rules every collection applies (the config file's `retention.rules`); none by default. */
   retention: RetentionRule[];
 }
@@ -183,6 +186,7 @@ export function toServerConfig(resolved: ResolvedSettings): ServerConfig {
     gcDeleteUntagged: value('gcDeleteUntagged') as boolean,
     quotas: quotaSettings(value('quotas') as readonly string[] | undefined),
     retention: retentionRules(text('retention')),
+    mirrors: mirrorSettings(value('mirrors') as readonly string[] | undefined),
     ...eventsConfig(webhookSettings(value('webhooks') as readonly string[] | undefined), value('pullEvents') as boolean),
   };
 }

@@ -86,6 +86,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       // Like distribution: this machine's name and the port it serves.
       eventSource: { addr: `${hostname()}:${port}` },
       webhookLog: logger.child({ component: 'webhooks' }),
+      mirrors: config.mirrors,
+      mirrorLog: logger.child({ component: 'mirror' }),
     });
     stopSweep = startUploadSweep(registry.service, blobs, config.uploadTtlMs, logger);
     if (config.gcIntervalMs > 0) {

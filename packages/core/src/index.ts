@@ -13,6 +13,7 @@ export { chunksAreHandedOver, handOverChunks } from './handed-over-chunks.js';
 export type * from './stores/blob-store.js';
 export type * from './stores/metadata-store.js';
 export type * from './stores/event-outbox.js';
+export type * from './stores/mirror-cache.js';
 export { exceedsQuota, quotaExceededError, type QuotaPolicy, type RepositoryQuota } from './usage/quota.js';
 export { ANONYMOUS, principalName, userPrincipal, type Principal } from './access/principal.js';
 export { SCOPE_ACTIONS, type RepositoryAction, type Scope, type ScopeAction } from './access/scope.js';
@@ -31,6 +32,7 @@ export {
   type RequestContext,
 } from './events/registry-event.js';
 export type { PullChange, RegistryChange } from './events/registry-change.js';
+export { DEFAULT_MIRROR_TAG_TTL_MS, type MirrorRule } from './mirror/mirror-rule.js';
 export type { RetentionRule } from './retention/retention-policy.js';
 export type { RetentionReason } from './retention/select-tags.js';
 export type { Descriptor, Platform } from './manifest/types.js';

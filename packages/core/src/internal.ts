@@ -35,6 +35,8 @@ export * from './schema1/empty-layer.js';
 export * from './access/index.js';
 export * from './events/index.js';
 export type * from './stores/event-outbox.js';
+export type * from './stores/mirror-cache.js';
 export * from './usage/index.js';
 export * from './retention/index.js';
 export * from './browse/index.js';
+export * from './mirror/index.js';

@@ -4,6 +4,7 @@ import { assertRepositoryName } from '@berth/core/internal';
 import { MissingBlobError } from './missing-blob.js';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';
+import type { MirrorSource } from './mirror/mirror-source.js';
 
 /** A blob's bytes, as the store can give them: positional reads when it supports them, else a stream. */
 export type BlobContent = { reader: BlobReader; stream?: undefined } | { stream: Readable; reader?: undefined };
@@ -13,6 +14,7 @@ export class BlobService {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly events: EventRecorder,
+    private readonly mirror: MirrorSource,
   ) {}
 
   /**
@@ -25,13 +27,31 @@ export class BlobService {
     const { value } = parseDigest(digest);
     const link = await this.options.metadata.blobLink(repository, value);
     const stored = link && (await this.options.blobs.stat(value));
-    if (stored) return stored;
+    const mirror = await this.mirror.targetOf(repository);
+    if (stored) {
+      if (mirror) this.mirror.hit(repository, 'blob');
+      return stored;
+    }
+    if (mirror) return this.mirror.blobInfo(mirror, repository, value);
     let cause: MissingBlobError | undefined;
     if (link) {
       cause = new MissingBlobError(repository, value, 'blob-read');
       this.options.observer.blobMissing({ repository, digest: value, use: 'blob-read' });
     }
     throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: value }, cause });
+  }
+
+  /**
+   * For a GET: the blob as `stat` gives it, or, in a mirrored repository that does not hold it yet, its
+   * bytes streaming from the upstream (and into the store) right now, whole.
+   */
+  async locate(repository: string, digest: string): Promise<{ info: BlobInfo; upstream?: Readable }> {
+    assertRepositoryName(repository);
+    const { value } = parseDigest(digest);
+    const mirror = await this.mirror.targetOf(repository);
+    if (!mirror || (await this.options.metadata.blobLink(repository, value)) !== undefined) return { info: await this.stat(repository, value) };
+    const fetched = await this.mirror.blob(mirror, repository, value);
+    return fetched.stream ? { info: fetched.info, upstream: fetched.stream } : { info: fetched.info };
   }
 
   /** Where the client may fetch a blob `stat` returned itself, when the blob store offers that (see BlobStore.redirectUrl). */
@@ -61,6 +81,7 @@ export class BlobService {
   async delete(repository: string, digest: string, context?: RequestContext): Promise<void> {
     assertRepositoryName(repository);
     const { value } = parseDigest(digest);
+    await this.mirror.refuseWrite(repository, 'a delete');
     const deletion = this.events.prepare({ action: 'delete', kind: 'blob', repository, digest: value }, context);
     if (!(await this.options.metadata.unlinkBlob(repository, value, deletion.outbox))) {
       throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: value } });
@@ -79,6 +100,7 @@ export class BlobService {
     assertRepositoryName(repository);
     if (from !== undefined) assertRepositoryName(from);
     const { value } = parseDigest(digest);
+    await this.mirror.refuseWrite(repository, 'a blob mount');
     if (from === undefined && !this.options.automaticMount) return undefined;
     const source = from === undefined ? await this.readableSource(value, readable) : await readableOrNone(from, readable);
     if (source === undefined || !(await this.options.metadata.blobLink(source, value))) return undefined;

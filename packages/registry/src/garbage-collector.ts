@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RegistryError, type CollectedBlob, type CollectedManifest, type ListedBlob, type RetentionRule } from '@berth/core';
+import { RegistryError, type CollectedBlob, type CollectedManifest, type ListedBlob, type MirrorCacheStore, type RetentionRule } from '@berth/core';
 import { EMPTY_LAYER_DIGEST, compileRetentionPolicy, subjectOfReferrerTag } from '@berth/core/internal';
 import type { ManifestService } from './manifest-service.js';
 import type { ResolvedOptions } from './options.js';
@@ -102,6 +102,8 @@ export class GarbageCollector {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly manifests: ManifestService,
+    /** The mirror's records: retention ages a mirrored tag by its last fetch or revalidation. */
+    private readonly mirrorCache?: MirrorCacheStore,
   ) {}
 
   /** One collection. Fails with UNAVAILABLE when another collector (this or another instance) is running. */
@@ -151,6 +153,7 @@ export class GarbageCollector {
           dryRun,
           pageSize: batchSize,
           afterRepository: renewLease,
+          ...(this.mirrorCache && { mirrorCache: this.mirrorCache }),
         });
         summary.retention = { tagsRemoved: 0, removals: pass.removals };
         if (!dryRun) await this.collectUntagged(pass, summary, { touchedBefore, batchSize, renewLease, progress });

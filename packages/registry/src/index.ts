@@ -6,7 +6,9 @@
  * @packageDocumentation
  */
 export { createRegistryService, type RegistryService } from './registry-service.js';
-export type { RegistryServiceOptions, ResolvedOptions } from './options.js';
+export type { MirrorLog, RegistryServiceOptions, ResolvedOptions } from './options.js';
+export type { MirrorSource, MirrorTarget, MirroredBlob, MirroredManifest } from './mirror/mirror-source.js';
+export type { UpstreamTimeouts } from './mirror/upstream-client.js';
 export type { ByteStream } from './body.js';
 export type { BlobContent, BlobService, MountOptions } from './blob-service.js';
 export type { ChunkRange, UploadService } from './upload-service.js';
@@ -33,7 +35,7 @@ export {
 } from './garbage-collector.js';
 export type { RetentionRemoval } from './retention-pass.js';
 export { MissingBlobError } from './missing-blob.js';
-export type { MissingBlobUse, NegotiationOutcome, RegistryObserver } from './observer.js';
+export type { MirrorReadOutcome, MissingBlobUse, NegotiationOutcome, RegistryObserver } from './observer.js';
 export type { EventHub, ListenerErrorHandler, RegistryEventListener } from './events/event-hub.js';
 export type { EventRecorder, EventRecorderOptions, EventSink, PreparedEvent } from './events/event-recorder.js';
 export type { ResolvedWebhookEndpoint, WebhookEndpoint } from './events/webhook-endpoint.js';

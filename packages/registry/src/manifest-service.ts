@@ -1,7 +1,5 @@
 import {
   RegistryError,
-  digestOf,
-  parseDigest,
   type RequestContext,
   type StoredManifest,
   type RepositoryQuota,
@@ -22,10 +20,12 @@ import {
 } from '@berth/core/internal';
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
+import { verifyDigest } from './manifest-digest.js';
 import { summarizePushedManifest } from './manifest-summary.js';
 import type { NegotiationOutcome } from './observer.js';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ResolvedOptions } from './options.js';
+import type { MirrorSource, MirrorTarget } from './mirror/mirror-source.js';
 
 /** A list may name an index which names images; deeper nesting is refused rather than followed. */
 const MAX_CHILD_DEPTH = 2;
@@ -48,6 +48,8 @@ export interface ServedManifest {
   digest: string;
   /** How negotiation answered: the stored bytes, a platform child, or a conversion. */
   negotiation: Exclude<NegotiationOutcome, 'refused'>;
+  /** True when a mirrored tag past its freshness was served from the cache because the upstream failed. */
+  stale?: boolean;
 }
 
 /** Errors thrown because negotiation found no form the client can read (rather than no manifest at all). */
@@ -65,6 +67,7 @@ export class ManifestService {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly events: EventRecorder,
+    private readonly mirror: MirrorSource,
   ) {
     this.conversions = new ConversionService(options);
   }
@@ -84,6 +87,7 @@ export class ManifestService {
   ): Promise<PushedManifest> {
     assertRepositoryName(repository);
     const target = parseManifestReference(reference);
+    await this.mirror.refuseWrite(repository, 'a manifest push');
     const bytes = await readBoundedBody(body, this.options.maxManifestBytes);
     const manifest = parseManifest(bytes, contentType);
     if (manifest.kind === 'schema1' && !this.options.schema1Push) {
@@ -141,12 +145,21 @@ export class ManifestService {
   private async lookup(repository: string, reference: string, accept: readonly string[]): Promise<ServedManifest> {
     assertRepositoryName(repository);
     const target = parseManifestLookup(reference);
+    const mirror = await this.mirror.targetOf(repository);
     if (target.kind === 'digest') {
       const stored = await this.options.metadata.getManifest(repository, target.digest);
-      if (stored) return served(stored, 'stored');
-      const converted = await this.options.metadata.getConvertedManifest(repository, target.digest);
-      if (converted) return served(converted, 'stored');
+      const local = stored ?? (await this.options.metadata.getConvertedManifest(repository, target.digest));
+      if (local) {
+        if (mirror) this.mirror.hit(repository, 'manifest');
+        return served(local, 'stored');
+      }
+      if (mirror) return served(await this.mirror.manifestByDigest(mirror, repository, target.digest), 'stored');
       throw unknownManifest(target);
+    }
+    if (mirror) {
+      const { stored, stale } = await this.mirror.manifestByTag(mirror, repository, target.tag);
+      const result = await this.negotiated(stored, target.tag, parseAccept(accept), 0, mirror);
+      return stale ? { ...result, stale } : result;
     }
     const stored = await this.resolve(repository, target);
     return this.negotiated(stored, target.tag, parseAccept(accept), 0);
@@ -158,6 +171,7 @@ export class ManifestService {
     tag: string,
     accepted: AcceptedTypes,
     depth: number,
+    mirror?: MirrorTarget,
   ): Promise<ServedManifest> {
     const kind = kindOfContentType(stored.mediaType);
     // A list's child served as it is stored is what `child` counts.
@@ -174,15 +188,20 @@ export class ManifestService {
       case 'serve-stored':
         return served(stored, asStored);
       case 'convert-to-schema1':
+        // The conversion reads the image config: a mirror fetches it first.
+        if (mirror) await this.cacheConfig(mirror, stored);
         return served(await this.conversions.toSchema1(stored, tag), 'schema1');
       case 'convert-to-schema2':
         return served(await this.conversions.toSchema2(stored), 'schema2');
       case 'refuse':
         throw refusal(decision.error);
       case 'select-child': {
-        const child = await this.options.metadata.getManifest(stored.repository, decision.digest);
-        if (!child || depth >= MAX_CHILD_DEPTH) throw refusal(unknownManifest({ kind: 'digest', digest: decision.digest }));
-        return this.negotiated(child, tag, accepted, depth + 1);
+        if (depth >= MAX_CHILD_DEPTH) throw refusal(unknownManifest({ kind: 'digest', digest: decision.digest }));
+        const child =
+          (await this.options.metadata.getManifest(stored.repository, decision.digest)) ??
+          (mirror && (await this.mirror.manifestByDigest(mirror, stored.repository, decision.digest)));
+        if (!child) throw refusal(unknownManifest({ kind: 'digest', digest: decision.digest }));
+        return this.negotiated(child, tag, accepted, depth + 1, mirror);
       }
     }
   }
@@ -191,6 +210,7 @@ export class ManifestService {
   async delete(repository: string, reference: string, context?: RequestContext): Promise<void> {
     assertRepositoryName(repository);
     const target = parseManifestLookup(reference);
+    await this.mirror.refuseWrite(repository, 'a delete');
     const deletion = this.events.prepare(
       target.kind === 'digest'
         ? { action: 'delete', kind: 'manifest', repository, digest: target.digest }
@@ -215,6 +235,11 @@ export class ManifestService {
     const deleted = await this.options.metadata.deleteTag(repository, tag, deletion.outbox, expected);
     if (deleted) this.events.published(deletion);
     return deleted;
+  }
+
+  private async cacheConfig(mirror: MirrorTarget, stored: StoredManifest): Promise<void> {
+    const config = parseManifest(stored.content, stored.mediaType).config;
+    if (config) await this.mirror.cacheBlob(mirror, stored.repository, config.digest);
   }
 
   private async resolve(repository: string, target: { kind: 'tag'; tag: string }): Promise<StoredManifest> {
@@ -263,19 +288,6 @@ export class ManifestService {
 interface StoredReferences {
   children: ReadonlyMap<string, StoredManifest | undefined>;
   blobSizes: ReadonlyMap<string, number | undefined>;
-}
-
-/** A push by digest must hash to that digest, in the digest's own algorithm. */
-function verifyDigest(expected: string, bytes: Uint8Array, manifest: ParsedManifest): string {
-  const { algorithm } = parseDigest(expected);
-  // Signed schema1 is addressed by its payload without signatures, which the parser already hashed.
-  const actual = manifest.kind === 'schema1' && algorithm === 'sha256' ? manifest.digest : digestOf(bytes, algorithm);
-  if (actual !== expected) {
-    throw new RegistryError('DIGEST_INVALID', `manifest digest ${actual} does not match ${expected}`, {
-      detail: { expected, actual },
-    });
-  }
-  return expected;
 }
 
 function served(

@@ -32,7 +32,17 @@ export interface RegistryObserver {
   blobUploaded?(event: { repository: string; digest: string; size: number }): void;
   /** A garbage collection run finished (reported by the collector). */
   gcRun?(event: { bytesFreed: number; blobsDeleted?: number }): void;
+  /**
+   * A read of a mirrored repository was answered: from the cache (`hit`, a tag revalidated included), from
+   * the upstream (`miss`), from the cache because the upstream failed (`stale`), or not at all (`unavailable`).
+   */
+  mirrorRead?(event: { repository: string; kind: 'manifest' | 'blob'; outcome: MirrorReadOutcome }): void;
+  /** Bytes of blobs and manifests received from an upstream. */
+  mirrorUpstreamBytes?(event: { upstream: string; bytes: number }): void;
 }
+
+/** How a read of a mirrored repository was answered (see RegistryObserver.mirrorRead). */
+export type MirrorReadOutcome = 'hit' | 'miss' | 'stale' | 'unavailable';
 
 type ObserverEvents = { [K in keyof RegistryObserver]-?: Parameters<NonNullable<RegistryObserver[K]>>[0] };
 
@@ -58,6 +68,8 @@ export function combineObservers(observers: ReadonlyArray<RegistryObserver | und
     uploadReceiving: relay('uploadReceiving'),
     blobUploaded: relay('blobUploaded'),
     gcRun: relay('gcRun'),
+    mirrorRead: relay('mirrorRead'),
+    mirrorUpstreamBytes: relay('mirrorUpstreamBytes'),
   };
 }
 

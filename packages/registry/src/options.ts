@@ -1,7 +1,7 @@
 import type { BlobStore, EventSource, MetadataStore } from '@berth/core';
 import type { ListenerErrorHandler } from './events/event-hub.js';
 import { resolveWebhookEndpoint, type ResolvedWebhookEndpoint, type WebhookEndpoint } from './events/webhook-endpoint.js';
-import { type RepositoryQuota, type PlatformPreference, type QuotaPolicy } from '@berth/core';
+import { type MirrorRule, type RepositoryQuota, type PlatformPreference, type QuotaPolicy } from '@berth/core';
 import { MAX_MANIFEST_BYTES, compileQuotas, parsePlatform } from '@berth/core/internal';
 import { combineObservers, observedMetadataStore, type RegistryObserver } from './observer.js';
 
@@ -52,11 +52,24 @@ export interface RegistryServiceOptions {
    * caps its usage (blobs linked plus manifests) at `limit` bytes. A push past it gets 403 DENIED. Default none.
    */
   quotas?: RepositoryQuota[];
+  /**
+   * Pull-through mirrors: repositories under a rule's prefix (or, for `*`, every repository without local
+   * content) are pulled from the rule's upstream, cached, and refused to pushes. Default none.
+   */
+  mirrors?: MirrorRule[];
+  /** Where the mirror reports upstream failures and stale answers (a pino logger fits). Default: nowhere. */
+  mirrorLog?: MirrorLog;
+}
+
+/** The log the mirror writes to: a stale tag served, an upstream failing, a cached blob failing its digest. */
+export interface MirrorLog {
+  /** Logs an upstream problem the client did not necessarily see (a stale answer, a failed background fetch). */
+  warn(fields: object, message: string): void;
 }
 
 /** The service options with every default applied. */
 export interface ResolvedOptions
-  extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas'>> {
+  extends Required<Omit<RegistryServiceOptions, 'platforms' | 'schema1SigningKey' | 'observer' | 'webhooks' | 'eventSource' | 'onEventListenerError' | 'quotas' | 'mirrorLog'>> {
   /** The compiled `quotas` option. */
   quotas: QuotaPolicy;
   /** The parsed `platforms` option, in order of preference. */
@@ -71,6 +84,8 @@ export interface ResolvedOptions
   eventSource: EventSource | undefined;
   /** The `onEventListenerError` option, if given. */
   onEventListenerError: ListenerErrorHandler | undefined;
+  /** The `mirrorLog` option, a no-op without one. */
+  mirrorLog: MirrorLog;
 }
 
 export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions {
@@ -91,6 +106,8 @@ export function resolveOptions(options: RegistryServiceOptions): ResolvedOptions
     eventSource: options.eventSource,
     onEventListenerError: options.onEventListenerError,
     quotas: compileQuotas(options.quotas ?? []),
+    mirrors: options.mirrors ?? [],
+    mirrorLog: options.mirrorLog ?? { warn: () => undefined },
   };
 }
 

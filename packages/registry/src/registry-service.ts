@@ -5,6 +5,7 @@ import { EventRecorder } from './events/event-recorder.js';
 import { GarbageCollector } from './garbage-collector.js';
 import { ListingService } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
+import { MirrorSource } from './mirror/mirror-source.js';
 import type { RegistryObserver } from './observer.js';
 import { resolveOptions, type RegistryServiceOptions, type ResolvedOptions } from './options.js';
 import { UploadService } from './upload-service.js';
@@ -40,17 +41,19 @@ export function createRegistryService(options: RegistryServiceOptions): Registry
     pullEvents: resolved.pullEvents,
     ...(resolved.eventSource && { source: resolved.eventSource }),
   });
-  const manifests = new ManifestService(resolved, events);
+  // One mirror per service: its fetches in flight are shared by every pull of this process.
+  const mirror = new MirrorSource(resolved);
+  const manifests = new ManifestService(resolved, events, mirror);
   return {
     options: resolved,
     events,
-    blobs: new BlobService(resolved, events),
-    uploads: new UploadService(resolved, events),
+    blobs: new BlobService(resolved, events, mirror),
+    uploads: new UploadService(resolved, events, mirror),
     manifests,
     listing: new ListingService(resolved),
     browse: new BrowseService(resolved),
     // Retention removes tags the way a DELETE of them does, events included.
-    gc: new GarbageCollector(resolved, manifests),
+    gc: new GarbageCollector(resolved, manifests, mirror.cache),
     observer: resolved.observer,
   };
 }

@@ -1,4 +1,4 @@
-import { type MetadataStore, type TagRecord, type RetentionReason } from '@berth/core';
+import { type MetadataStore, type MirrorCacheStore, type TagRecord, type RetentionReason } from '@berth/core';
 import { parseManifest, selectTagsToRemove, subjectOfReferrerTag, type RetentionClock, type RetentionPolicy } from '@berth/core/internal';
 import type { ManifestService } from './manifest-service.js';
 
@@ -34,6 +34,11 @@ export interface RetentionPassOptions {
   pageSize: number;
   /** Called after each repository (the collector renews its lease here). */
   afterRepository(): Promise<void>;
+  /**
+   * The mirror's records: in a mirrored repository a tag's age counts from its last fetch or revalidation
+   * (a pull past its freshness), so `olderThan` removes cached tags nobody pulled for that long.
+   */
+  mirrorCache?: MirrorCacheStore;
 }
 
 export interface RetentionPassResult {
@@ -57,7 +62,7 @@ export async function applyRetentionRules(options: RetentionPassOptions): Promis
     for (const repository of repositories) {
       const rule = policy.ruleFor(repository);
       if (rule === undefined) continue;
-      const tags = await allTags(metadata, repository, pageSize);
+      const tags = await agedByLastFetch(options.mirrorCache, repository, await allTags(metadata, repository, pageSize));
       const removed: TagRecord[] = [];
       for (const tag of selectTagsToRemove(rule, tags, options.clock)) {
         const gone =
@@ -128,6 +133,17 @@ async function allTags(metadata: MetadataStore, repository: string, pageSize: nu
     if (page.length < pageSize) return tags;
     last = page[page.length - 1]!.name;
   }
+}
+
+/** The tags of a mirrored repository with their push time moved up to their last fetch from the upstream, if later. */
+async function agedByLastFetch(cache: MirrorCacheStore | undefined, repository: string, tags: TagRecord[]): Promise<TagRecord[]> {
+  if (cache === undefined || !(await cache.isMirrored(repository))) return tags;
+  return Promise.all(
+    tags.map(async (tag) => {
+      const fetchedAt = await cache.tagFetchedAt(repository, tag.name);
+      return fetchedAt !== undefined && fetchedAt > tag.pushedAt ? { ...tag, pushedAt: fetchedAt } : tag;
+    }),
+  );
 }
 
 /** Digests every one of whose tags is among `removed`. */

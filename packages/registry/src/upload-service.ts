@@ -3,6 +3,7 @@ import { assertRepositoryName } from '@berth/core/internal';
 import type { EventRecorder } from './events/event-recorder.js';
 import type { ByteStream } from './body.js';
 import type { ResolvedOptions } from './options.js';
+import type { MirrorSource } from './mirror/mirror-source.js';
 
 /** Stale sessions removed per round trip by purgeStarted. */
 const PURGE_BATCH = 100;
@@ -23,11 +24,13 @@ export class UploadService {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly events: EventRecorder,
+    private readonly mirror: MirrorSource,
   ) {}
 
   /** Begins an upload in the repository; refused with DENIED when the repository is already at its quota. */
   async start(repository: string): Promise<UploadState> {
     assertRepositoryName(repository);
+    await this.mirror.refuseWrite(repository, 'a blob upload');
     await this.refuseWhenFull(repository);
     const state = await this.options.blobs.beginUpload();
     try {

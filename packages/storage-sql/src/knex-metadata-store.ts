@@ -13,6 +13,7 @@ import {
   type TagRecord,
   type ConvertedManifest,
   type EventOutbox,
+  type MirrorCacheStore,
   type ManifestWrite,
   type MetadataStore,
   type OutboxEntry,
@@ -27,6 +28,7 @@ import {
 import type { Knex } from 'knex';
 import type { Dialect } from './dialect.js';
 import { KnexEventOutbox, insertOutboxEntries } from './knex-event-outbox.js';
+import { KnexMirrorCache } from './knex-mirror-cache.js';
 import { migrateMetadataSchema } from './migrations.js';
 import {
   convertedManifestFromRow,
@@ -162,6 +164,8 @@ export class KnexMetadataStore implements MetadataStore {
   readonly #destroyOnClose: boolean;
   /** The durable webhook outbox, kept in the same database so events commit with their change. */
   readonly outbox: EventOutbox;
+  /** The pull-through cache's records, in the same database. */
+  readonly mirrorCache: MirrorCacheStore;
 
   /** Expects a migrated schema; use openKnexMetadataStore() unless the migrations ran elsewhere. */
   constructor(knex: Knex, options: KnexMetadataStoreOptions) {
@@ -169,6 +173,7 @@ export class KnexMetadataStore implements MetadataStore {
     this.#dialect = options.dialect;
     this.#destroyOnClose = options.destroyOnClose ?? true;
     this.outbox = new KnexEventOutbox(knex, options.dialect, (operation) => this.#guard(operation));
+    this.mirrorCache = new KnexMirrorCache(knex, (operation) => this.#guard(operation));
   }
 
   /** Repository names in lexical order, a page at a time. */

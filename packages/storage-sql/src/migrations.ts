@@ -321,6 +321,29 @@ const MIGRATIONS: readonly SchemaMigration[] = [
         });
     },
   },
+  {
+    // The pull-through cache: which repositories came from an upstream (a `*` mirror keeps serving them,
+    // pushes into them are refused) and when each mirrored tag was last fetched or revalidated. Rows are
+    // kept apart from the tags table, so nothing about pushed content changes.
+    name: '0011_mirror_cache',
+    up(db, dialect) {
+      const key = (table: Knex.CreateTableBuilder, column: string) => table.specificType(column, dialect.keyType);
+      return db.schema
+        .createTable(TABLES.mirrorRepositories, (table) => {
+          key(table, 'repository').notNullable().primary();
+          table.bigInteger('marked_at').notNullable();
+        })
+        .createTable(TABLES.mirrorTags, (table) => {
+          key(table, 'repository').notNullable();
+          key(table, 'tag').notNullable();
+          table.bigInteger('fetched_at').notNullable();
+          table.primary(['repository', 'tag']);
+        });
+    },
+    down(db) {
+      return db.schema.dropTable(TABLES.mirrorTags).dropTable(TABLES.mirrorRepositories);
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */

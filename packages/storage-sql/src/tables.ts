@@ -13,6 +13,8 @@ export const TABLES = {
   collectorLease: 'collector_lease',
   repositoryUsage: 'repository_usage',
   registryUsage: 'registry_usage',
+  mirrorRepositories: 'mirror_repositories',
+  mirrorTags: 'mirror_tags',
 } as const;
 
 /** The table in which knex records the migrations it applied (plus `<name>_lock`). */

@@ -4,6 +4,7 @@ import { rejectsWithRegistryError } from './assertions.js';
 import { asyncOnly } from './async-only.js';
 import { blobDigest, chunk, collectPages, hex, IMAGE_INDEX, manifestWrite, SCHEMA1_SIGNED } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
+import { mirrorCacheContract } from './mirror-cache-contract.js';
 import { usageContract } from './usage-contract.js';
 import { browseContract } from './browse-contract.js';
 import { required, type TestApi } from './test-api.js';
@@ -55,10 +56,11 @@ export type MetadataStoreFactory = () => Promise<MetadataStoreSubject>;
  * - persistence: data outlives the store object (an in-memory store keeps nothing);
  * - sharing: several store objects, in several processes, on one set of data;
  * - inspection: there is a way to read the data other than the store itself;
- * - ping: the optional `ping()` readiness check (without it, probes fall back to a read).
+ * - ping: the optional `ping()` readiness check (without it, probes fall back to a read);
+ * - mirror-cache: the optional `mirrorCache` of the pull-through cache (without it, the registry keeps it in memory).
  * Everything else is the interface itself and always runs.
  */
-export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping';
+export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping' | 'mirror-cache';
 
 /** Options of {@link metadataStoreContract}: groups to skip, the suite name. */
 export interface MetadataStoreContractOptions {
@@ -729,6 +731,15 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
       reopen: skipped.has('persistence')
         ? undefined
         : async () => (store = asyncOnly(await required(subject.reopen, 'reopen()', 'persistence')(), 'MetadataStore')),
+    });
+
+    group('mirror-cache', () => {
+      mirrorCacheContract(test, {
+        store: () => store,
+        reopen: skipped.has('persistence')
+          ? undefined
+          : async () => (store = asyncOnly(await required(subject.reopen, 'reopen()', 'persistence')(), 'MetadataStore')),
+      });
     });
 
     group('persistence', () => {

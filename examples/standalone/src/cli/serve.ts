@@ -10,7 +10,7 @@ import { UsageError } from './usage-error.js';
 export const SETTING_FLAGS: readonly FlagSpec[] = SETTINGS.filter((setting) => setting.flag !== undefined).map((setting) => ({
   name: setting.flag!,
   takesValue: setting.kind.type !== 'boolean',
-  repeatable: setting.kind.type === 'list' || setting.kind.type === 'webhooks',
+  repeatable: setting.kind.type === 'list' || setting.kind.type === 'webhooks' || setting.kind.type === 'mirrors',
 }));
 
 /**

@@ -5,6 +5,7 @@ import { quotaSettings } from './quota-setting.js';
 import type { ResolvedSettings, Source } from './resolve.js';
 import { SETTINGS, type Setting, type SettingValue } from './settings.js';
 import { printableRetention } from './retention-setting.js';
+import { maskedMirror, mirrorSettings } from './mirror-setting.js';
 import { maskedWebhook, webhookSettings } from './webhook-setting.js';
 
 /**
@@ -32,6 +33,7 @@ function printable(setting: Setting, value: SettingValue): unknown {
   if (setting.kind.type === 'webhooks') return webhookSettings(value as readonly string[]).map(maskedWebhook);
   if (setting.kind.type === 'quotas') return quotaSettings(value as readonly string[]).map(({ repository, limit }) => ({ repositories: repository, limit: formatByteSize(limit) }));
   if (setting.kind.type === 'retention') return printableRetention(value as string);
+  if (setting.kind.type === 'mirrors') return mirrorSettings(value as readonly string[]).map(maskedMirror);
   if (setting.secret === 'url-password' && typeof value === 'string') return maskUrlPassword(value);
   return Array.isArray(value) ? [...value] : value;
 }

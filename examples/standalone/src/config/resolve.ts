@@ -3,6 +3,7 @@ import { UsageError } from '../cli/usage-error.js';
 import { ConfigFileError, loadConfigFile, type FileValues } from './config-file.js';
 import { parseSettingValue } from './setting-value.js';
 import { withoutSecrets } from './webhook-setting.js';
+import { mirrorsWithoutSecrets } from './mirror-setting.js';
 import { SETTINGS, envNames, type Setting, type SettingValue } from './settings.js';
 
 /** Where a resolved value came from: `--port`, `PORT`, `listen.port` in the file, or the default. */
@@ -62,7 +63,7 @@ export async function resolveSettings(input: ResolveInput): Promise<ResolvedSett
     if (parsed.ok) return { value: parsed.value, source };
     const text = Array.isArray(raw) ? raw.join(',') : String(raw);
     // A webhook URL's query or password may hold a token: echo it without them.
-    problems.push(`invalid ${label} ${JSON.stringify(setting.kind.type === 'webhooks' ? withoutSecrets(text) : text)}: ${parsed.problem}`);
+    problems.push(`invalid ${label} ${JSON.stringify(setting.kind.type === 'webhooks' ? withoutSecrets(text) : setting.kind.type === 'mirrors' ? mirrorsWithoutSecrets(text) : text)}: ${parsed.problem}`);
     return undefined;
   };
 

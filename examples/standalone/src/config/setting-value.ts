@@ -4,6 +4,7 @@ import { parseDuration } from './duration.js';
 import type { Setting, SettingValue } from './settings.js';
 import { parseQuotas } from './quota-setting.js';
 import { parseRetention } from './retention-setting.js';
+import { parseMirrors } from './mirror-setting.js';
 import { parseWebhooks } from './webhook-setting.js';
 
 export type Parsed = { ok: true; value: SettingValue } | { ok: false; problem: string };
@@ -64,6 +65,8 @@ export function parseSettingValue(setting: Setting, raw: unknown, baseDir: strin
       return parseQuotas(raw);
     case 'retention':
       return parseRetention(raw);
+    case 'mirrors':
+      return parseMirrors(raw);
     case 'section':
       return raw === undefined ? expected('a value') : { ok: true, value: JSON.stringify(raw) };
   }

@@ -47,7 +47,12 @@ export type SettingKind =
   /** Storage quotas: only in the config file, a list of `{ repositories, limit }`. Held as one JSON text per pattern. */
   | { readonly type: 'quotas' }
   /** Retention rules (the file only): the collections of `berth gc` and `--gc-interval` apply them. Held as JSON text. */
-  | { readonly type: 'retention' };
+  | { readonly type: 'retention' }
+  /**
+   * Pull-through mirrors: `PREFIX=URL` from flags (repeatable) and the environment (comma-separated); in the
+   * file a list of those or of entries with credentials, tagTtl, plainHttp. Held as one JSON text per mirror.
+   */
+  | { readonly type: 'mirrors' };
 
 /** The value of one setting. */
 export type SettingValue = string | number | boolean | readonly string[];
@@ -122,11 +127,11 @@ export const SETTINGS: readonly Setting[] = [
   // usage and quotas
   { name: 'quotas', file: 'quotas', kind: { type: 'quotas' }, help: 'storage quotas: a list of { repositories: PATTERN or [PATTERN...], limit: SIZE } (500MiB, 10GB); the first matching pattern applies' },
 
+  // pull-through cache
+  { name: 'mirrors', flag: 'mirror', file: 'mirrors', kind: { type: 'mirrors' }, valueName: 'PREFIX=URL', help: "pull repositories under PREFIX/ from the registry at URL, cached (repeatable; * mirrors every name without local content; credentials in the URL's user-info or the file)" },
+
   // web UI
   { name: 'ui', flag: 'ui', file: 'ui.enabled', kind: { type: 'boolean' }, default: true, help: 'serve the web UI (and its JSON API under /api/) at / (--no-ui: neither)' },
-
-  // features built later: defined now so that a config file written for them is refused, not ignored
-  { name: 'mirrors', file: 'mirrors', kind: { type: 'section' }, help: 'pull-through mirrors', notAvailable: 'the mirror' },
 ];
 
 /** `--tls-cert` -> `BERTH_TLS_CERT`. */

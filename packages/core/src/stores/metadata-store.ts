@@ -1,5 +1,6 @@
 import type { ListedBlob } from './blob-store.js';
 import type { EventOutbox, OutboxEntry } from './event-outbox.js';
+import type { MirrorCacheStore } from './mirror-cache.js';
 import type { RepositoryQuota } from '../usage/quota.js';
 import type { Platform } from '../manifest/types.js';
 
@@ -390,6 +391,12 @@ export interface MetadataStore {
    * registry refuses to start with them), and ignores the `events` of the write methods.
    */
   readonly outbox?: EventOutbox;
+
+  /**
+   * Optional: the pull-through cache's records (mirrored repositories, tag fetch times), kept with the
+   * metadata so they survive restarts and are shared by instances. Without it the registry keeps them in memory.
+   */
+  readonly mirrorCache?: MirrorCacheStore;
 
   /** Releases the store's connections; the store is not used afterwards. */
   close(): Promise<void>;

@@ -123,6 +123,18 @@ export class RegistryMetrics {
     const gcRuns = new Counter({ name: `${prefix}gc_runs_total`, help: 'Garbage collection runs finished.', registers });
     const gcFreed = new Counter({ name: `${prefix}gc_freed_bytes_total`, help: 'Bytes freed by garbage collection.', registers });
     const gcBlobs = new Counter({ name: `${prefix}gc_deleted_blobs_total`, help: 'Blobs deleted by garbage collection.', registers });
+    const mirrorReads = new Counter({
+      name: `${prefix}mirror_reads_total`,
+      help: 'Manifest and blob reads of mirrored repositories: hit (from the cache, a revalidated tag included), miss (fetched from the upstream), stale (cached tag served because the upstream failed), unavailable (503).',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    const mirrorBytes = new Counter({
+      name: `${prefix}mirror_upstream_bytes_total`,
+      help: 'Bytes of manifests and blobs received from upstream registries, by upstream URL (without credentials).',
+      labelNames: ['upstream'],
+      registers,
+    });
     if (options.collectDefault ?? true) addDefaultMetrics(register, prefix);
 
     this.observer = {
@@ -140,6 +152,8 @@ export class RegistryMetrics {
         gcFreed.inc(bytesFreed);
         if (blobsDeleted !== undefined) gcBlobs.inc(blobsDeleted);
       },
+      mirrorRead: ({ kind, outcome }) => mirrorReads.inc({ kind, outcome }),
+      mirrorUpstreamBytes: ({ upstream, bytes }) => mirrorBytes.inc({ upstream }, bytes),
     };
   }
 

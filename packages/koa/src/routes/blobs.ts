@@ -26,7 +26,17 @@ export function registerBlobRoutes(router: Router, { service, access }: RouteDep
     const repository = repositoryParam(ctx);
     const granted = await access.required(ctx, { kind: 'pull', repository });
     const digest = param(ctx, 'digest');
-    const info = await service.blobs.stat(repository, digest);
+    const { info, upstream } = await service.blobs.locate(repository, digest);
+    if (upstream) {
+      // A mirrored blob arriving from the upstream: sent whole as it comes (a Range is answered with all of it, which HTTP allows).
+      service.events.pulled({ action: 'pull', kind: 'blob', repository, digest: info.digest, size: info.size }, requestContext(ctx, granted.principal));
+      ctx.set({ 'Docker-Content-Digest': info.digest, ETag: `"${info.digest}"` });
+      ctx.type = 'application/octet-stream';
+      ctx.status = 200;
+      ctx.length = info.size;
+      ctx.body = upstream;
+      return;
+    }
     const request = parseRangeHeader(ctx.get('Range'), info.size);
     if (request.kind === 'unsatisfiable') {
       throw new RegistryError('SIZE_INVALID', `requested range is outside the blob's ${info.size} bytes`, {

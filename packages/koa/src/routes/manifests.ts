@@ -23,6 +23,8 @@ export function registerManifestRoutes(router: Router, { service, access }: Rout
     ctx.state['negotiation'] = served.negotiation;
     const etag = `"${served.digest}"`;
     ctx.set({ 'Docker-Content-Digest': served.digest, ETag: etag });
+    // A mirrored tag the upstream could not confirm (RFC 7234's warn-code 110).
+    if (served.stale) ctx.set('Warning', '110 - "Response is Stale"');
     if (ifNoneMatch(ctx, served.digest)) {
       ctx.status = 304;
       return;

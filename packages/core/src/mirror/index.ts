@@ -1,0 +1,2 @@
+export * from './mirror-rule.js';
+export * from './auth-challenge.js';
