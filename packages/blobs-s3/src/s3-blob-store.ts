@@ -134,6 +134,13 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    this.#client.middlewareStack.add(
+      (next) => async (args) => {
+        markUnsignedPayload(args.request);
+        return next(args);
+      },
+      { step: 'build', name: 'berthUnsignedPayload' },
+    );
   }
 
   /** The bucket the store uses. */
@@ -642,3 +649,12 @@ function sum(pieces: readonly StagedPiece[]): number {
   return pieces.reduce((total, piece) => total + piece.size, 0);
 }
 
+/**
+ * Sends bodies as UNSIGNED-PAYLOAD, as the SDK already does for streamed ones: otherwise the signer hashes
+ * every part (a second sha256 pass over each byte, next to the digest's). The registry checks what it
+ * received against the digest itself; TLS (an https endpoint) protects the bytes on their way to S3.
+ */
+function markUnsignedPayload(request: unknown): void {
+  const { headers, body } = request as { headers?: Record<string, string>; body?: unknown };
+  if (headers !== undefined && ArrayBuffer.isView(body) && body.byteLength > 0) headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+}
