@@ -19,7 +19,7 @@ const MEMORY_GOAL_MIB = 200;
  * The tests' Swift launcher (packages/blobs-s3/test/support/swift.ts), compiled to JavaScript with the repo's
  * TypeScript into that package's node_modules/.cache, where its `@aws-sdk/client-s3` import resolves.
  */
-async function loadSwiftLauncher() {
+export async function loadSwiftLauncher() {
   const { default: ts } = await import('typescript');
   const source = await readFile(join(S3_PACKAGE, 'test', 'support', 'swift.ts'), 'utf8');
   const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });

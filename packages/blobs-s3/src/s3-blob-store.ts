@@ -38,6 +38,7 @@ import { KeyedMutex } from '@berth/core/internal';
 import { resumeSha256, saveSha256, sha256HexOf } from './running-sha256.js';
 import { asRegistryError, hasStatus, isNotFound } from './s3-errors.js';
 import { S3Layout, isUploadId } from './s3-layout.js';
+import { PartUploads } from './part-uploads.js';
 import { S3RangeReader } from './s3-range-reader.js';
 import {
   offsetMismatch,
@@ -54,6 +55,11 @@ const MIB = 1024 * 1024;
 const MIN_PART_BYTES = 5 * MIB;
 /** CopyObject's limit; larger blobs are published by a multipart copy. */
 const COPY_OBJECT_LIMIT = 5 * 1024 * MIB;
+/**
+ * Parts of one append being stored at once while the next arrives: 2 keeps S3 busy while the client sends,
+ * and bounds an upload's memory to three parts (the one filling and two on their way).
+ */
+const PARTS_IN_FLIGHT = 2;
 /** Range of one UploadPartCopy when publishing a blob past COPY_OBJECT_LIMIT. */
 const COPY_PART_BYTES = 512 * MIB;
 
@@ -78,7 +84,7 @@ export interface S3BlobStoreOptions {
   redirect?: boolean;
   /** How long a presigned URL is valid, in seconds; default 20 minutes. */
   redirectExpiresIn?: number;
-  /** Bytes per multipart part, at least 5 MiB (S3's minimum); default 8 MiB. Each upload in progress buffers one. */
+  /** Bytes per multipart part, at least 5 MiB (S3's minimum); default 8 MiB. An append holds up to three (one arriving, two being stored). */
   partSize?: number;
   /** Attempts per S3 request (the SDK retries with backoff); default 3. */
   maxAttempts?: number;
@@ -128,6 +134,13 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    this.#client.middlewareStack.add(
+      (next) => async (args) => {
+        markUnsignedPayload(args.request);
+        return next(args);
+      },
+      { step: 'build', name: 'berthUnsignedPayload' },
+    );
   }
 
   /** The bucket the store uses. */
@@ -304,71 +317,74 @@ export class S3BlobStore implements BlobStore {
     const written: StagedPiece[] = [];
     /** Staged pieces folded into parts: removed once the new session is saved. */
     const consumed: StagedPiece[] = [];
+    const parts = new PartUploads(PARTS_IN_FLIGHT, (partNumber, bytes) => this.#uploadPart(id, next.multipartUploadId!, partNumber, bytes));
+    /** Bytes staged by earlier appends: the head of this append's first part, read back when it is sent. */
     let stagedBytes = sum(next.staged);
-    let held: Buffer[] = [];
-    let heldBytes = 0;
+    /** The part being filled, and how far: its first `stagedBytes` are left for the staged pieces. */
+    let part: Buffer | undefined;
+    let filled = stagedBytes;
+    let partsSent = 0;
 
-    /** Uploads the staged pieces followed by `bytes` as the next part. */
-    const flushPart = async (bytes: Buffer[]) => {
-      const staged = await Promise.all(next.staged.map((piece) => this.#readObject(piece.key)));
-      const part = Buffer.concat([...staged, ...bytes]);
+    const sendPart = async (buffer: Buffer) => {
+      if (stagedBytes > 0) {
+        let at = 0;
+        for (const piece of await Promise.all(next.staged.map((staged) => this.#readObject(staged.key)))) at += piece.copy(buffer, at);
+        // Only earlier appends' pieces can be staged here: this one stages its rest after its last part.
+        consumed.push(...next.staged);
+        next.staged = [];
+        stagedBytes = 0;
+      }
       // Saved with the session as it was (nothing of this append yet), so no multipart upload is ever unnamed.
       next.multipartUploadId ??= await this.#createMultipart(session);
-      const partNumber = next.parts.length + 1;
-      const uploaded = await this.#send(
-        new UploadPartCommand({
-          Bucket: this.#bucket,
-          Key: this.#layout.dataKey(id),
-          UploadId: next.multipartUploadId,
-          PartNumber: partNumber,
-          Body: part,
-          ContentLength: part.byteLength,
-        }),
-      );
-      next.parts.push({ partNumber, etag: uploaded.ETag!, size: part.byteLength });
-      // Only earlier appends' pieces can be staged here: this one stages its rest after its last part.
-      consumed.push(...next.staged);
-      next.staged = [];
-      stagedBytes = 0;
+      partsSent += 1;
+      await parts.add(session.parts.length + partsSent, buffer.subarray(0, filled), buffer);
+      part = undefined;
+      filled = 0;
     };
 
     try {
       for await (const chunk of body) {
         hasher.update(chunk);
         next.size += chunk.byteLength;
-        // Copied: the body's producer may reuse its buffers.
-        let rest = Buffer.from(chunk);
-        while (stagedBytes + heldBytes + rest.byteLength >= this.#partSize) {
-          const take = this.#partSize - stagedBytes - heldBytes;
-          held.push(rest.subarray(0, take));
-          rest = rest.subarray(take);
-          await flushPart(held);
-          held = [];
-          heldBytes = 0;
-        }
-        if (rest.byteLength > 0) {
-          held.push(rest);
-          heldBytes += rest.byteLength;
+        for (let taken = 0; taken < chunk.byteLength; ) {
+          part ??= parts.take(this.#partSize);
+          // Copied: the body's producer may reuse its buffers.
+          const count = Math.min(chunk.byteLength - taken, this.#partSize - filled);
+          part.set(chunk.subarray(taken, taken + count), filled);
+          filled += count;
+          taken += count;
+          if (filled === this.#partSize) await sendPart(part);
         }
       }
-      if (heldBytes > 0 && stagedBytes + heldBytes >= MIN_PART_BYTES) {
-        await flushPart(held);
-      } else if (heldBytes > 0) {
-        const piece = { key: this.#layout.stagedKey(id, randomUUID()), size: heldBytes };
-        await this.#send(new PutObjectCommand({ Bucket: this.#bucket, Key: piece.key, Body: Buffer.concat(held), ContentLength: heldBytes }));
+      if (part !== undefined && filled >= MIN_PART_BYTES) {
+        await sendPart(part);
+      } else if (part !== undefined && filled > stagedBytes) {
+        const piece = { key: this.#layout.stagedKey(id, randomUUID()), size: filled - stagedBytes };
+        await this.#send(new PutObjectCommand({ Bucket: this.#bucket, Key: piece.key, Body: part.subarray(stagedBytes, filled), ContentLength: piece.size }));
         written.push(piece);
         next.staged.push(piece);
       }
+      next.parts.push(...(await parts.finish()));
       next.sha256State = saveSha256(hasher);
       // The append happens here: until the session is saved, the upload is as it was.
       await this.#saveSession(next);
     } catch (error) {
+      // Parts this append stored are in no session: a later part of that number replaces one, the upload's removal aborts them all.
+      await parts.settle();
       await Promise.all(written.map((piece) => this.#deleteObject(piece.key).catch(() => undefined)));
       throw asRegistryError(error);
     }
     // Already out of the session; a failure here only leaves what the upload's removal lists and deletes.
     await Promise.all(consumed.map((piece) => this.#deleteObject(piece.key).catch(() => undefined)));
     return stateOf(next);
+  }
+
+  /** Stores one part of the upload's multipart upload; returns its ETag. */
+  async #uploadPart(id: string, multipartUploadId: string, partNumber: number, bytes: Buffer): Promise<string> {
+    const uploaded = await this.#send(
+      new UploadPartCommand({ Bucket: this.#bucket, Key: this.#layout.dataKey(id), UploadId: multipartUploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.byteLength }),
+    );
+    return uploaded.ETag!;
   }
 
   async #commit(id: string, expected: ParsedDigest): Promise<BlobInfo> {
@@ -633,3 +649,12 @@ function sum(pieces: readonly StagedPiece[]): number {
   return pieces.reduce((total, piece) => total + piece.size, 0);
 }
 
+/**
+ * Sends bodies as UNSIGNED-PAYLOAD, as the SDK already does for streamed ones: otherwise the signer hashes
+ * every part (a second sha256 pass over each byte, next to the digest's). The registry checks what it
+ * received against the digest itself; TLS (an https endpoint) protects the bytes on their way to S3.
+ */
+function markUnsignedPayload(request: unknown): void {
+  const { headers, body } = request as { headers?: Record<string, string>; body?: unknown };
+  if (headers !== undefined && ArrayBuffer.isView(body) && body.byteLength > 0) headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+}

@@ -32,14 +32,27 @@ export class S3RangeReader implements BlobReader {
       this.#detach();
       this.#attach(await this.#open(offset), offset);
     }
-    if (this.#pending === undefined || this.#pending.byteLength === 0) {
-      const next = await this.#iterator!.next();
-      if (next.done) throw new Error(`the blob's stream ended at ${this.#position} of ${this.size} bytes`);
-      this.#pending = next.value;
+    const wanted = Math.min(buffer.byteLength, this.size - offset);
+    let count = 0;
+    while (count < wanted) {
+      if (this.#pending === undefined || this.#pending.byteLength === 0) {
+        // Only an empty buffer waits for the network; what has already arrived fills the rest, so a caller
+        // with a large buffer gets few large reads instead of one per socket read (64 KiB).
+        const arrived = count > 0 ? (this.#stream!.read() as Buffer | null) : null;
+        if (arrived === null && count > 0) break;
+        if (arrived !== null) {
+          this.#pending = arrived;
+        } else {
+          const next = await this.#iterator!.next();
+          if (next.done) throw new Error(`the blob's stream ended at ${this.#position} of ${this.size} bytes`);
+          this.#pending = next.value;
+        }
+      }
+      const taken = Math.min(wanted - count, this.#pending.byteLength);
+      buffer.set(this.#pending.subarray(0, taken), count);
+      this.#pending = this.#pending.subarray(taken);
+      count += taken;
     }
-    const count = Math.min(buffer.byteLength, this.#pending.byteLength, this.size - offset);
-    buffer.set(this.#pending.subarray(0, count));
-    this.#pending = this.#pending.subarray(count);
     this.#position += count;
     return count;
   }

@@ -64,6 +64,30 @@ describe('S3 uploads', () => {
     expect(await view.multipartUploads()).toEqual([]);
   }, 60_000);
 
+  it('stores an append of many parts after the staged bytes, in order, and leaves the upload as it was when one fails', async () => {
+    const { store, sibling, view } = await subject({ partSize: 5 * MIB });
+    const head = pseudoRandomBytes(2 * MIB + 3, 7);
+    const body = pseudoRandomBytes(23 * MIB + 11, 8);
+    const upload = await store.beginUpload();
+    await store.appendUpload(upload.id, chunks(head), 0);
+    // Parts are stored while the body still arrives: three are under way when this one breaks off.
+    async function* brokenOff(): AsyncIterable<Uint8Array> {
+      yield body.subarray(0, 16 * MIB);
+      throw new Error('the client went away');
+    }
+    await expect(sibling.appendUpload(upload.id, brokenOff(), head.length)).rejects.toThrow('the client went away');
+    expect((await store.uploadState(upload.id))?.size).toBe(head.length);
+
+    const state = await sibling.appendUpload(upload.id, chunks(body.subarray(0, 7 * MIB + 1), body.subarray(7 * MIB + 1)), head.length);
+    expect(state.size).toBe(head.length + body.length);
+    const content = Buffer.concat([head, body]);
+    const digest = digestOf(content);
+    expect(await store.commitUpload(upload.id, digest)).toEqual({ digest, size: content.length });
+    expect((await readAll(await store.open(digest))).equals(content)).toBe(true);
+    expect(await view.keys()).toEqual([`blobs/sha256/${digest.slice('sha256:'.length)}`]);
+    expect(await view.multipartUploads()).toEqual([]);
+  }, 90_000);
+
   it('leaves no object and no multipart upload after a failed verification', async () => {
     const { store, view } = await subject();
     const upload = await store.beginUpload();

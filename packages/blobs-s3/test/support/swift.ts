@@ -44,6 +44,11 @@ const SERVERS = ['account', 'container', 'object'] as const;
  * vitest process, so parallel runs on one machine get their own), the others wait for and reuse it.
  */
 export async function sharedSwift(): Promise<SwiftS3> {
+  const named = s3FromEnvironment();
+  if (named !== undefined) {
+    await createBucket(named);
+    return named;
+  }
   const runDir = join(tmpdir(), `berth-swift-run-${runOwnerPid()}`);
   const ready = join(runDir, 'endpoint.json');
   let starter = false;
@@ -73,6 +78,21 @@ export async function sharedSwift(): Promise<SwiftS3> {
     if (Date.now() > deadline) throw new Error(`the shared Swift in ${runDir} is not ready after 90 s`);
     await sleep(100);
   }
+}
+
+/**
+ * Another S3 server instead of the tests' Swift, named by the environment, to run the suites that share one
+ * against it by hand (scripts/radosgw.sh prints these for Ceph's radosgw): BERTH_TEST_S3_ENDPOINT,
+ * BERTH_TEST_S3_BUCKET (made if missing; default berth-tests), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+ * AWS_REGION (default us-east-1).
+ */
+function s3FromEnvironment(): SwiftS3 | undefined {
+  const endpoint = process.env.BERTH_TEST_S3_ENDPOINT;
+  if (!endpoint) return undefined;
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) throw new Error('BERTH_TEST_S3_ENDPOINT needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  return { endpoint, region: process.env.AWS_REGION || REGION, bucket: process.env.BERTH_TEST_S3_BUCKET || BUCKET, credentials: { accessKeyId, secretAccessKey } };
 }
 
 /** Starts a Swift of its own (in `dir`, or a new temp dir), with the test bucket made. */
@@ -134,7 +154,7 @@ export async function startSwift(options: { dir?: string } = {}): Promise<SwiftS
     }
   };
   await waitForProxy();
-  await createBucket(endpoint);
+  await createBucket({ endpoint, region: REGION, bucket: BUCKET, credentials: CREDENTIALS });
 
   return {
     dir,
@@ -234,15 +254,16 @@ function startWatchdog(pids: number[], removeDir?: string): void {
   spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
 }
 
-async function createBucket(endpoint: string): Promise<void> {
-  const client = new S3Client({ endpoint, region: REGION, forcePathStyle: true, credentials: CREDENTIALS, maxAttempts: 1 });
+async function createBucket({ endpoint, region, bucket, credentials }: SwiftS3): Promise<void> {
+  const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials, maxAttempts: 1 });
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
       try {
-        await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+        await client.send(new CreateBucketCommand({ Bucket: bucket }));
         return;
       } catch (error) {
+        if ((error as { name?: string }).name === 'BucketAlreadyOwnedByYou') return;
         // The backend servers may still be starting.
         if (Date.now() > deadline) throw error;
         await sleep(200);
