@@ -3,13 +3,16 @@ import {
   digestOf,
   parseDigest,
   type RequestContext,
+  type ConvertedManifest,
   type StoredManifest,
   type RepositoryQuota,
+  type TaggedManifest,
   type TagExpectation,
 } from '@berth/core';
 import {
   assertDescriptorSizes,
   assertRepositoryName,
+  expectedConversion,
   kindOfContentType,
   negotiate,
   parseAccept,
@@ -145,16 +148,21 @@ export class ManifestService {
       if (converted) return served(converted, 'stored');
       throw unknownManifest(target);
     }
-    const stored = await this.resolve(repository, target);
-    return this.negotiated(stored, target.tag, parseAccept(accept), 0);
+    const accepted = parseAccept(accept);
+    const found = await this.tagged(repository, target.tag, accepted);
+    return this.negotiated(found.manifest, target.tag, accepted, 0, found.converted);
   }
 
-  /** Runs negotiation on a manifest pulled by tag, following a list to its child when the client needs one. */
+  /**
+   * Runs negotiation on a manifest pulled by tag, following a list to its child when the client needs one.
+   * `remembered`: a conversion of `stored` the store found with the tag, served if negotiation asks for it.
+   */
   private async negotiated(
     stored: StoredManifest,
     tag: string,
     accepted: AcceptedTypes,
     depth: number,
+    remembered?: ConvertedManifest,
   ): Promise<ServedManifest> {
     const kind = kindOfContentType(stored.mediaType);
     // A list's child served as it is stored is what `child` counts.
@@ -171,9 +179,9 @@ export class ManifestService {
       case 'serve-stored':
         return served(stored, asStored);
       case 'convert-to-schema1':
-        return served(await this.conversions.toSchema1(stored, tag), 'schema1');
+        return served(await this.conversions.toSchema1(stored, tag, remembered), 'schema1');
       case 'convert-to-schema2':
-        return served(await this.conversions.toSchema2(stored), 'schema2');
+        return served(await this.conversions.toSchema2(stored, remembered), 'schema2');
       case 'refuse':
         throw refusal(decision.error);
       case 'select-child': {
@@ -214,11 +222,22 @@ export class ManifestService {
     return deleted;
   }
 
-  private async resolve(repository: string, target: { kind: 'tag'; tag: string }): Promise<StoredManifest> {
-    const digest = await this.options.metadata.resolveTag(repository, target.tag);
-    const stored = digest && (await this.options.metadata.getManifest(repository, digest));
-    if (!stored) throw unknownManifest(target);
-    return stored;
+  /**
+   * The manifest the tag points at, with the conversion this client would be served if it has been made:
+   * one lookup where the store offers it, else the tag then the manifest.
+   */
+  private async tagged(repository: string, tag: string, accepted: AcceptedTypes): Promise<TaggedManifest> {
+    const { metadata } = this.options;
+    let found: TaggedManifest | undefined;
+    if (metadata.getTaggedManifest !== undefined) {
+      found = await metadata.getTaggedManifest(repository, tag, expectedConversion(accepted));
+    } else {
+      const digest = await metadata.resolveTag(repository, tag);
+      const manifest = digest === undefined ? undefined : await metadata.getManifest(repository, digest);
+      found = manifest && { manifest };
+    }
+    if (!found) throw unknownManifest({ kind: 'tag', tag });
+    return found;
   }
 
   /**

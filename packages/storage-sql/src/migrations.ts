@@ -296,6 +296,22 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       });
     },
   },
+  {
+    // A signed schema1 conversion names its tag: recording it lets a pull by tag find the conversion in the
+    // same statement as the tag (tags -> manifests -> converted_manifests); rows made before have none and
+    // get it when the conversion is remembered again.
+    name: '0009_converted_manifest_tag',
+    up(db, dialect) {
+      return db.schema.alterTable(TABLES.convertedManifests, (table) => {
+        table.specificType('tag', dialect.keyType).nullable();
+      });
+    },
+    down(db) {
+      return db.schema.alterTable(TABLES.convertedManifests, (table) => {
+        table.dropColumn('tag');
+      });
+    },
+  },
 ];
 
 /** Names of every schema step, in the order they apply. */
