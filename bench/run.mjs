@@ -16,6 +16,7 @@ import { request } from './http.mjs';
 import { MiB, finishRow, renderTable, writeResults } from './report.mjs';
 import { SCHEMA2, pushChunked, pushImage, pushMonolithic, pullBlob, putManifest } from './registry-client.mjs';
 import { benchS3 } from './s3.mjs';
+import { seedTags } from './seed-tags.mjs';
 import { readMemory, startBerth, startReference, trackPeakRss } from './servers.mjs';
 import { http1Agent, http1Pull, http1PushMonolithic, http2PushMonolithic, http2Pull, http2Session, startTlsBerth } from './tls.mjs';
 
@@ -46,8 +47,9 @@ const config = {
   manifestConnections: 50,
   httpSeconds: quick ? 1.5 : 5,
   // Tag list sizes berth is measured at, growing one list; the reference is measured up to referenceTagCount.
-  tagCounts: quick ? [2_000, 10_000] : [2_000, 10_000, 100_000],
-  referenceTagCount: 10_000,
+  // Past the reference's sizes berth's lists are seeded in its database (seed-tags.mjs) rather than PUT.
+  tagCounts: quick ? [2_000, 20_000] : [2_000, 10_000, 100_000],
+  referenceTagCount: quick ? 2_000 : 10_000,
   tagPageSize: 100,
   tagConnections: 10,
   tlsSize: quick ? 64 * MiB : 256 * MiB,
@@ -375,10 +377,11 @@ async function benchTags(servers) {
   const duration = config.httpSeconds;
   const connections = config.tagConnections;
   const manifests = {};
+  const digests = {};
   const tagged = {};
   const putRates = {};
   for (const server of serverList(servers)) {
-    manifests[server.name] = (await pushImage(server, repository, tagName(0))).manifest;
+    ({ manifest: manifests[server.name], digest: digests[server.name] } = await pushImage(server, repository, tagName(0)));
     tagged[server.name] = 1;
   }
   /** Tags the server's list up to `count` with 16 PUTs in flight; returns PUTs per second. */
@@ -405,9 +408,15 @@ async function benchTags(servers) {
     const withReference = count <= config.referenceTagCount;
     const measured = serverList(servers).filter((server) => withReference || server.name !== 'reference');
     for (const server of measured) {
-      const rate = await growTo(server, count);
-      if (count === config.referenceTagCount) putRates[server.name] = rate;
-      log(`tagged ${count} on ${server.name}: ${rate.toFixed(0)} manifest PUT/s`);
+      if (withReference) {
+        const rate = await growTo(server, count);
+        if (count === config.referenceTagCount) putRates[server.name] = rate;
+        log(`tagged ${count} on ${server.name}: ${rate.toFixed(0)} manifest PUT/s`);
+      } else {
+        await seedTags(server, { repository, digest: digests[server.name], from: tagged[server.name], to: count, width });
+        tagged[server.name] = count;
+        log(`seeded ${count} tags on ${server.name}`);
+      }
     }
     const pages = count / n;
     const lastTag = tagName(count - n - 1);
@@ -581,7 +590,7 @@ async function main() {
         // berth again, its metadata in a scratch database of the local PostgreSQL (blobs on the same disk).
         const { createScratchDatabase } = await import(fileURLToPath(new URL('../packages/storage-postgres/dist/testing.js', import.meta.url)));
         database = await createScratchDatabase();
-        const postgres = { ...(await startBerth({ args: ['--database', database.url] })), name: 'postgres' };
+        const postgres = { ...(await startBerth({ args: ['--database', database.url] })), name: 'postgres', databaseUrl: database.url };
         started.push(postgres);
         servers.postgres = postgres;
         log(`berth on PostgreSQL ${postgres.url} (pid ${postgres.pid}, database ${database.name})`);
