@@ -195,10 +195,8 @@ export class KnexMetadataStore implements MetadataStore {
   /** True while the repository has a manifest, tag or blob link. */
   async repositoryExists(repository: string): Promise<boolean> {
     return this.#guard(async () => {
-      const manifest = await this.knex(TABLES.manifests).first('repository').where({ repository });
-      if (manifest !== undefined) return true;
-      const link = await this.knex(TABLES.blobLinks).first('repository').where({ repository });
-      return link !== undefined;
+      if ((await this.#select(QUERIES.anyManifest, [repository])).length > 0) return true;
+      return (await this.#select(QUERIES.anyBlobLink, [repository])).length > 0;
     });
   }
 

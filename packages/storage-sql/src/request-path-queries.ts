@@ -53,6 +53,16 @@ export const QUERIES = {
     name: 'berth_tags_after',
     sql: `select name from ${TABLES.tags} where repository = ? and name > ? order by name limit ?`,
   },
+  /** Binds repository: a row when the repository has a manifest. */
+  anyManifest: {
+    name: 'berth_any_manifest',
+    sql: `select 1 as found from ${TABLES.manifests} where repository = ? limit 1`,
+  },
+  /** Binds repository: a row when the repository links a blob. */
+  anyBlobLink: {
+    name: 'berth_any_blob_link',
+    sql: `select 1 as found from ${TABLES.blobLinks} where repository = ? limit 1`,
+  },
   /** Binds repository, digest. */
   blobLink: {
     name: 'berth_blob_link',
