@@ -18,6 +18,7 @@ export function median(values) {
  * @property {string} workload
  * @property {string} unit
  * @property {number[]} [berth]
+ * @property {number[]} [postgres]  berth with its metadata in PostgreSQL (reported beside, no goal)
  * @property {number[]} [baseline]
  * @property {string} [baselineName]  what the baseline column holds when it is not the reference
  * @property {number} [ratio]
@@ -29,6 +30,7 @@ export function median(values) {
 export function finishRow(row) {
   const berth = row.berth && row.berth.length > 0 ? median(row.berth) : undefined;
   const baseline = row.baseline && row.baseline.length > 0 ? median(row.baseline) : undefined;
+  const postgres = row.postgres && row.postgres.length > 0 ? median(row.postgres) : undefined;
   const ratio = row.ratio ?? (berth !== undefined && baseline !== undefined ? berth / baseline : undefined);
   let met;
   if (row.goal && row.status === undefined) {
@@ -37,7 +39,7 @@ export function finishRow(row) {
       met = (row.goal.min === undefined || value >= row.goal.min) && (row.goal.max === undefined || value <= row.goal.max);
     }
   }
-  return { ...row, berthMedian: berth, baselineMedian: baseline, ratio, met };
+  return { ...row, berthMedian: berth, postgresMedian: postgres, baselineMedian: baseline, ratio, met };
 }
 
 function formatNumber(value, unit) {
@@ -57,12 +59,12 @@ function formatGoal(goal) {
 /** The table as Markdown, so it can go into the README as printed. */
 export function renderTable(rows) {
   const lines = [
-    '| Workload | berth | reference (or baseline) | ratio | goal | met |',
-    '|---|---:|---:|---:|---|---|',
+    '| Workload | berth (SQLite) | berth (PostgreSQL) | reference (or baseline) | ratio (SQLite) | goal | met |',
+    '|---|---:|---:|---:|---:|---|---|',
   ];
   for (const row of rows) {
     if (row.status !== undefined && row.berthMedian === undefined) {
-      lines.push(`| ${row.workload} | ${row.status} | ${formatNumber(row.baselineMedian, row.unit)} | - | ${formatGoal(row.goal)} | - |`);
+      lines.push(`| ${row.workload} | ${row.status} | - | ${formatNumber(row.baselineMedian, row.unit)} | - | ${formatGoal(row.goal)} | - |`);
       continue;
     }
     const baseline =
@@ -72,7 +74,7 @@ export function renderTable(rows) {
     const ratio = row.status ?? (row.ratio === undefined || Number.isNaN(row.ratio) ? '-' : `${row.ratio.toFixed(2)}x`);
     const met = row.met === undefined ? '' : row.met ? 'yes' : 'NO';
     lines.push(
-      `| ${row.workload} | ${formatNumber(row.berthMedian, row.unit)} | ${baseline} | ${ratio} | ${formatGoal(row.goal)} | ${met} |`,
+      `| ${row.workload} | ${formatNumber(row.berthMedian, row.unit)} | ${formatNumber(row.postgresMedian, row.unit)} | ${baseline} | ${ratio} | ${formatGoal(row.goal)} | ${met} |`,
     );
   }
   return lines.join('\n');

@@ -16,7 +16,8 @@ import { request } from './http.mjs';
 import { MiB, finishRow, renderTable, writeResults } from './report.mjs';
 import { SCHEMA2, pushChunked, pushImage, pushMonolithic, pullBlob, putManifest } from './registry-client.mjs';
 import { benchS3 } from './s3.mjs';
-import { startBerth, startReference, trackPeakRss } from './servers.mjs';
+import { seedTags } from './seed-tags.mjs';
+import { readMemory, startBerth, startReference, trackPeakRss } from './servers.mjs';
 import { http1Agent, http1Pull, http1PushMonolithic, http2PushMonolithic, http2Pull, http2Session, startTlsBerth } from './tls.mjs';
 
 const WORKLOADS = ['push', 'chunked', 'pull', 'manifests', 'tags', 'tls', 'gc'];
@@ -31,6 +32,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     only: { type: 'string' },
+    // Leaves out the third server: berth with its metadata in PostgreSQL (127.0.0.1:5432, a scratch database).
+    'no-postgres': { type: 'boolean', default: false },
   },
 });
 const quick = args.quick;
@@ -43,7 +46,10 @@ const config = {
   concurrentPullers: 50,
   manifestConnections: 50,
   httpSeconds: quick ? 1.5 : 5,
-  tagCount: quick ? 1_000 : 10_000,
+  // Tag list sizes berth is measured at, growing one list; the reference is measured up to referenceTagCount.
+  // Past the reference's sizes berth's lists are seeded in its database (seed-tags.mjs) rather than PUT.
+  tagCounts: quick ? [2_000, 20_000] : [2_000, 10_000, 100_000],
+  referenceTagCount: quick ? 2_000 : 10_000,
   tagPageSize: 100,
   tagConnections: 10,
   tlsSize: quick ? 64 * MiB : 256 * MiB,
@@ -51,6 +57,7 @@ const config = {
   // Blobs of the generated registries the collector runs over (a fifth as many manifests); goals apply to the last.
   gcSizes: quick ? [5_000, 20_000] : [25_000, 100_000],
   workloads: args.only ? args.only.split(',') : WORKLOADS,
+  postgres: !args['no-postgres'],
 };
 const SCHEMA1_TYPES = [
   'application/vnd.docker.distribution.manifest.v1+prettyjws',
@@ -62,11 +69,15 @@ const rows = [];
 const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 const seconds = (startedNs) => Number(process.hrtime.bigint() - startedNs) / 1e9;
 
-/** Runs `measure` for both servers in every round, berth first in even rounds and the reference first in odd ones. */
+/** The compared servers: berth (SQLite), berth on PostgreSQL when it runs, the reference. */
+const serverList = (servers) => [servers.berth, servers.postgres, servers.reference].filter(Boolean);
+
+/** Runs `measure` for every server in every round, the order rotating round by round so drift hits all. */
 async function alternate(servers, rounds, measure) {
-  const samples = { berth: [], reference: [] };
+  const list = serverList(servers);
+  const samples = Object.fromEntries(list.map((server) => [server.name, []]));
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? [servers.berth, servers.reference] : [servers.reference, servers.berth];
+    const order = [...list.slice(round % list.length), ...list.slice(0, round % list.length)];
     for (const server of order) samples[server.name].push(await measure(server, round));
   }
   return samples;
@@ -78,10 +89,10 @@ const LOAD_SCRIPT = fileURLToPath(new URL('./load.mjs', import.meta.url));
  * Requests per second of one autocannon run (in a child process, see load.mjs); any non-2xx answer or
  * socket error fails the workload.
  */
-async function requestsPerSecond(url, { connections, duration, headers = {} }) {
+async function requestsPerSecond(url, { connections, duration, headers = {}, method = 'GET' }) {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [LOAD_SCRIPT, JSON.stringify({ url, connections, duration, headers })],
+    [LOAD_SCRIPT, JSON.stringify({ url, connections, duration, headers, method })],
     { timeout: (duration + 60) * 1000 },
   );
   const result = JSON.parse(stdout);
@@ -96,7 +107,7 @@ async function benchPush(servers, state) {
     const label = `${size / MiB} MiB`;
     const shaRates = [];
     const writeRates = [];
-    const rss = { berth: 0, reference: 0 };
+    const rss = { berth: 0, postgres: 0, reference: 0 };
     const isLargest = index === config.pushSizes.length - 1;
     let round = -1;
     let source;
@@ -123,6 +134,7 @@ async function benchPush(servers, state) {
       workload: `monolithic push ${label}`,
       unit: 'MiB/s',
       berth: samples.berth,
+      postgres: samples.postgres,
       baseline: samples.reference,
       goal: { min: 1.2, of: 'ratio' },
     });
@@ -147,6 +159,7 @@ async function benchPush(servers, state) {
         workload: `peak RSS pushing ${label}`,
         unit: 'MiB',
         berth: [rss.berth / MiB],
+        postgres: servers.postgres ? [rss.postgres / MiB] : undefined,
         baseline: [rss.reference / MiB],
         ratio: Number.NaN,
         goal: { max: MEMORY_GOAL_MIB, of: 'berth' },
@@ -176,6 +189,7 @@ async function benchChunked(servers) {
     workload: `chunked push ${size / MiB} MiB in ${config.patchSize / MiB} MiB PATCHes`,
     unit: 'MiB/s',
     berth: samples.berth,
+    postgres: samples.postgres,
     baseline: samples.reference,
     goal: { min: 1.2, of: 'ratio' },
   });
@@ -186,12 +200,12 @@ async function benchPull(servers, state) {
     const size = config.pushSizes.at(-1);
     const source = new BlobSource(900, size);
     state.pullBlob = { source, digest: source.digest().digest };
-    for (const server of Object.values(servers)) await pushMonolithic(server, 'bench/push', source, state.pullBlob.digest);
+    for (const server of serverList(servers)) await pushMonolithic(server, 'bench/push', source, state.pullBlob.digest);
   }
   const { source, digest } = state.pullBlob;
   const label = `${source.size / MiB} MiB`;
   // One untimed pull each first: the first read of a just-written blob and a cold send path are not the steady state.
-  for (const server of [servers.berth, servers.reference]) await pullBlob(server, 'bench/push', digest, source.size);
+  for (const server of serverList(servers)) await pullBlob(server, 'bench/push', digest, source.size);
   const samples = await alternate(servers, config.rounds, async (server) => {
     const started = process.hrtime.bigint();
     await pullBlob(server, 'bench/push', digest, source.size);
@@ -203,13 +217,14 @@ async function benchPull(servers, state) {
     workload: `blob pull ${label}, 1 client`,
     unit: 'MiB/s',
     berth: samples.berth,
+    postgres: samples.postgres,
     baseline: samples.reference,
     goal: { min: 1.0, of: 'ratio' },
   });
 
   // Range sanity: a window across chunk boundaries and a suffix range, byte for byte.
   const checks = [];
-  for (const server of [servers.berth, servers.reference]) {
+  for (const server of serverList(servers)) {
     const start = Math.floor(source.size / 2) + 12_345;
     const end = start + MiB + 16;
     for (const [header, from, to] of [
@@ -238,7 +253,7 @@ async function benchPull(servers, state) {
   const pullers = config.concurrentPullers;
   const rss = {};
   const aggregate = {};
-  for (const server of [servers.berth, servers.reference]) {
+  for (const server of serverList(servers)) {
     const agent = new Agent({ keepAlive: false, maxSockets: pullers });
     const memory = await trackPeakRss(server.pid);
     const started = process.hrtime.bigint();
@@ -253,6 +268,7 @@ async function benchPull(servers, state) {
     workload: `blob pull ${label}, ${pullers} clients at once (aggregate)`,
     unit: 'MiB/s',
     berth: [aggregate.berth],
+    postgres: servers.postgres ? [aggregate.postgres] : undefined,
     baseline: [aggregate.reference],
     note: 'one round',
   });
@@ -260,6 +276,7 @@ async function benchPull(servers, state) {
     workload: `peak RSS while ${pullers} clients pull ${label}`,
     unit: 'MiB',
     berth: [rss.berth],
+    postgres: servers.postgres ? [rss.postgres] : undefined,
     baseline: [rss.reference],
     ratio: Number.NaN,
     goal: { max: MEMORY_GOAL_MIB, of: 'berth' },
@@ -269,39 +286,43 @@ async function benchPull(servers, state) {
 async function benchManifests(servers) {
   const repository = 'bench/manifest';
   const images = {};
-  for (const server of [servers.berth, servers.reference]) images[server.name] = await pushImage(server, repository, 'v1');
+  for (const server of serverList(servers)) images[server.name] = await pushImage(server, repository, 'v1');
   const accept = { accept: SCHEMA2 };
   const duration = config.httpSeconds;
   const connections = config.manifestConnections;
-  // Warm both up (JIT, caches, connection setup) before anything is counted.
-  for (const server of [servers.berth, servers.reference]) {
-    await requestsPerSecond(`${server.url}/v2/${repository}/manifests/v1`, { connections, duration: 1, headers: accept });
+  // Warm every server up (JIT, caches, connection setup) before anything is counted: 3 s, as on a loaded machine 1 s left
+  // the first round (GET by tag) still compiling.
+  for (const server of serverList(servers)) {
+    await requestsPerSecond(`${server.url}/v2/${repository}/manifests/v1`, { connections, duration: 3, headers: accept });
   }
-  for (const [name, reference] of [
-    ['by tag', () => 'v1'],
-    ['by digest', (server) => images[server.name].digest],
+  for (const [name, reference, method, goal] of [
+    ['GET by tag', () => 'v1', 'GET', 3],
+    ['HEAD by tag', () => 'v1', 'HEAD', undefined],
+    ['GET by digest', (server) => images[server.name].digest, 'GET', undefined],
   ]) {
     const samples = await alternate(servers, config.rounds, async (server) => {
       const rps = await requestsPerSecond(`${server.url}/v2/${repository}/manifests/${reference(server)}`, {
         connections,
         duration,
         headers: accept,
+        method,
       });
-      log(`manifest GET ${name} ${server.name}: ${rps.toFixed(0)} req/s`);
+      log(`manifest ${name} ${server.name}: ${rps.toFixed(0)} req/s`);
       return rps;
     });
     rows.push({
-      workload: `manifest GET ${name}, schema2 Accept, ${connections} connections`,
+      workload: `manifest ${name}, schema2 Accept, ${connections} connections`,
       unit: 'req/s',
       berth: samples.berth,
+      postgres: samples.postgres,
       baseline: samples.reference,
-      goal: { min: 1.5, of: 'ratio' },
+      ...(goal !== undefined && { goal: { min: goal, of: 'ratio' } }),
     });
   }
 
   // Schema1 conversion: a schema2 manifest fetched by tag by a client that sends no Accept.
   const served = {};
-  for (const server of [servers.berth, servers.reference]) {
+  for (const server of serverList(servers)) {
     const first = await request('GET', `${server.url}/v2/${repository}/manifests/v1`);
     const second = await request('GET', `${server.url}/v2/${repository}/manifests/v1`);
     const type = String(first.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
@@ -322,7 +343,7 @@ async function benchManifests(servers) {
       unit: 'req/s',
       status: served.berth.schema1 ? 'n/a (reference did not convert)' : 'n/a (not implemented)',
       served,
-      goal: { min: 1.0, of: 'ratio' },
+      goal: { min: 4, of: 'ratio' },
     });
     return;
   }
@@ -335,87 +356,120 @@ async function benchManifests(servers) {
     workload,
     unit: 'req/s',
     berth: samples.berth,
+    postgres: samples.postgres,
     baseline: samples.reference,
     served,
-    goal: { min: 1.0, of: 'ratio' },
+    goal: { min: 4, of: 'ratio' },
     ...(!served.berth.stableDigest && { note: 'berth digest NOT stable across GETs' }),
   });
 }
 
+/**
+ * tags/list pages at growing list sizes (config.tagCounts), one list per server grown by manifest PUTs:
+ * page 1 against the reference (up to config.referenceTagCount tags; it reads every tag to answer), and
+ * the cost of the last page of 100 against the first on berth (keyset paging should make them equal).
+ */
 async function benchTags(servers) {
   const repository = 'bench/tags';
-  const count = config.tagCount;
+  const largest = config.tagCounts.at(-1);
   const n = config.tagPageSize;
-  const width = String(count - 1).length + 1;
+  const width = String(largest - 1).length + 1;
   const tagName = (i) => `t${String(i).padStart(width, '0')}`;
+  const duration = config.httpSeconds;
+  const connections = config.tagConnections;
+  const manifests = {};
+  const digests = {};
+  const tagged = {};
   const putRates = {};
-  for (const server of [servers.berth, servers.reference]) {
-    const { manifest } = await pushImage(server, repository, tagName(0));
+  for (const server of serverList(servers)) {
+    ({ manifest: manifests[server.name], digest: digests[server.name] } = await pushImage(server, repository, tagName(0)));
+    tagged[server.name] = 1;
+  }
+  /** Tags the server's list up to `count` with 16 PUTs in flight; returns PUTs per second. */
+  const growTo = async (server, count) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-    let next = 1;
+    const from = tagged[server.name];
+    let next = from;
     const started = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (next < count) {
           const i = next++;
-          await putManifest(server, repository, tagName(i), manifest, SCHEMA2, agent);
+          await putManifest(server, repository, tagName(i), manifests[server.name], SCHEMA2, agent);
         }
       }),
     );
-    putRates[server.name] = (count - 1) / seconds(started);
     agent.destroy();
-    log(`tagged ${count} on ${server.name}: ${putRates[server.name].toFixed(0)} manifest PUT/s`);
+    tagged[server.name] = count;
+    return (count - from) / seconds(started);
+  };
+  const pageUrl = (server, last) => `${server.url}/v2/${repository}/tags/list?n=${n}${last === undefined ? '' : `&last=${last}`}`;
+
+  for (const count of config.tagCounts) {
+    const withReference = count <= config.referenceTagCount;
+    const measured = serverList(servers).filter((server) => withReference || server.name !== 'reference');
+    for (const server of measured) {
+      if (withReference) {
+        const rate = await growTo(server, count);
+        if (count === config.referenceTagCount) putRates[server.name] = rate;
+        log(`tagged ${count} on ${server.name}: ${rate.toFixed(0)} manifest PUT/s`);
+      } else {
+        await seedTags(server, { repository, digest: digests[server.name], from: tagged[server.name], to: count, width });
+        tagged[server.name] = count;
+        log(`seeded ${count} tags on ${server.name}`);
+      }
+    }
+    const pages = count / n;
+    const lastTag = tagName(count - n - 1);
+    const berths = measured.filter((server) => server.name !== 'reference');
+    for (const server of berths) {
+      const lastPage = await request('GET', pageUrl(server, lastTag));
+      const lastTags = JSON.parse(lastPage.body.toString()).tags ?? [];
+      if (lastTags.length !== n || lastTags.at(-1) !== tagName(count - 1) || lastPage.headers.link !== undefined) {
+        throw new Error(`${server.name}'s page ${pages} is not the last ${n} tags: ${lastPage.body.toString().slice(0, 200)}`);
+      }
+    }
+    const first = await alternate({ ...servers, ...(withReference ? {} : { reference: undefined }) }, config.rounds, (server) =>
+      requestsPerSecond(pageUrl(server), { connections, duration }),
+    );
+    const last = await alternate({ ...servers, reference: undefined }, config.rounds, (server) =>
+      requestsPerSecond(pageUrl(server, lastTag), { connections, duration }),
+    );
+    const rounded = (values = []) => values.map((value) => value.toFixed(0)).join(', ');
+    log(`${count} tags, page 1 / page ${pages}: berth ${rounded(first.berth)} / ${rounded(last.berth)}, postgres ${rounded(first.postgres)} / ${rounded(last.postgres)}, reference ${rounded(first.reference)} req/s`);
+    let referenceCount;
+    if (withReference) {
+      const referenceFirst = await request('GET', pageUrl(servers.reference));
+      referenceCount = (JSON.parse(referenceFirst.body.toString()).tags ?? []).length;
+    }
+    rows.push({
+      workload: `tags/list n=${n} page 1, ${count} tags${withReference ? ` (reference answers ${referenceCount} tags)` : ''}`,
+      unit: 'req/s',
+      berth: first.berth,
+      postgres: first.postgres,
+      baseline: first.reference,
+      ...(count === config.tagCounts[0] && { goal: { min: 8, of: 'ratio' } }),
+    });
+    const median = (values) => finishRow({ workload: '', unit: '', berth: values }).berthMedian;
+    rows.push({
+      workload: `tags/list n=${n}, cost of page ${pages} / page 1 (berth, ${count} tags)`,
+      unit: 'req/s',
+      berth: last.berth,
+      postgres: last.postgres,
+      baseline: first.berth,
+      baselineName: 'page 1',
+      ratio: median(first.berth) / median(last.berth),
+      ...(last.postgres && { note: `PostgreSQL: ${(median(first.postgres) / median(last.postgres)).toFixed(2)}x` }),
+      ...(count === largest && { goal: { max: 1.5, of: 'ratio' } }),
+    });
   }
   rows.push({
-    workload: `manifest PUT (new tag), 16 concurrent, ${count} tags`,
+    workload: `manifest PUT (new tag), 16 concurrent, up to ${config.referenceTagCount} tags`,
     unit: 'req/s',
     berth: [putRates.berth],
+    postgres: servers.postgres ? [putRates.postgres] : undefined,
     baseline: [putRates.reference],
     note: 'setup of the tag list, one round',
-  });
-
-  const pages = count / n;
-  const firstUrl = `${servers.berth.url}/v2/${repository}/tags/list?n=${n}`;
-  const lastUrl = `${servers.berth.url}/v2/${repository}/tags/list?n=${n}&last=${tagName(count - n - 1)}`;
-  const lastPage = await request('GET', lastUrl);
-  const lastTags = JSON.parse(lastPage.body.toString()).tags ?? [];
-  if (lastTags.length !== n || lastTags.at(-1) !== tagName(count - 1) || lastPage.headers.link !== undefined) {
-    throw new Error(`berth's page ${pages} is not the last ${n} tags: ${lastPage.body.toString().slice(0, 200)}`);
-  }
-  const duration = config.httpSeconds;
-  const connections = config.tagConnections;
-  const samples = { first: [], last: [] };
-  for (let round = 0; round < config.rounds; round++) {
-    const order = round % 2 === 0 ? ['first', 'last'] : ['last', 'first'];
-    for (const page of order) {
-      samples[page].push(await requestsPerSecond(page === 'first' ? firstUrl : lastUrl, { connections, duration }));
-    }
-  }
-  const rounded = (values) => values.map((value) => value.toFixed(0)).join(', ');
-  log(`tags page 1 / page ${pages}: ${rounded(samples.first)} / ${rounded(samples.last)} req/s`);
-  const referenceFirst = await request('GET', `${servers.reference.url}/v2/${repository}/tags/list?n=${n}`);
-  const referenceCount = (JSON.parse(referenceFirst.body.toString()).tags ?? []).length;
-  const referenceRps = await requestsPerSecond(`${servers.reference.url}/v2/${repository}/tags/list?n=${n}`, {
-    connections,
-    duration,
-  });
-  const first = finishRow({ workload: '', unit: '', berth: samples.first }).berthMedian;
-  const last = finishRow({ workload: '', unit: '', berth: samples.last }).berthMedian;
-  rows.push({
-    workload: `tags/list n=${n} page 1 (reference answers ${referenceCount} tags)`,
-    unit: 'req/s',
-    berth: samples.first,
-    baseline: [referenceRps],
-    note: 'reference: one run; it does not paginate',
-  });
-  rows.push({
-    workload: `tags/list n=${n}, cost of page ${pages} / page 1 (berth, ${count} tags)`,
-    unit: 'req/s',
-    berth: samples.last,
-    baseline: samples.first,
-    baselineName: 'page 1',
-    ratio: first / last,
-    goal: { max: 1.5, of: 'ratio' },
   });
 }
 
@@ -523,6 +577,7 @@ async function main() {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const failures = [];
+  let database;
   try {
     let servers = {};
     if (!config.workloads.every((name) => WITHOUT_COMPARED_SERVERS.has(name))) {
@@ -532,6 +587,15 @@ async function main() {
       started.push(reference);
       servers = { berth, reference };
       log(`berth ${berth.url} (pid ${berth.pid}), reference ${reference.url} (pid ${reference.pid})`);
+      if (config.postgres) {
+        // berth again, its metadata in a scratch database of the local PostgreSQL (blobs on the same disk).
+        const { createScratchDatabase } = await import(fileURLToPath(new URL('../packages/storage-postgres/dist/testing.js', import.meta.url)));
+        database = await createScratchDatabase();
+        const postgres = { ...(await startBerth({ args: ['--database', database.url] })), name: 'postgres', databaseUrl: database.url };
+        started.push(postgres);
+        servers.postgres = postgres;
+        log(`berth on PostgreSQL ${postgres.url} (pid ${postgres.pid}, database ${database.name})`);
+      }
     }
     const state = {};
     const gc = () => benchGc({ sizes: config.gcSizes, postgres: true, rows, log });
@@ -540,9 +604,34 @@ async function main() {
       const bench = benches[name];
       const own = ONLY_WHEN_NAMED[name];
       if (!bench && !own) throw new Error(`unknown workload "${name}" (known: ${[...WORKLOADS, ...Object.keys(ONLY_WHEN_NAMED)].join(', ')})`);
+      const compared = WITHOUT_COMPARED_SERVERS.has(name) ? [] : serverList(servers);
+      const idle = Object.fromEntries(await Promise.all(compared.map(async (server) => [server.name, await readMemory(server.pid)])));
+      const peaks = Object.fromEntries(await Promise.all(compared.map(async (server) => [server.name, await trackPeakRss(server.pid)])));
       try {
         if (own) await own({ config, rows, log, alternate });
         else await bench(servers, state);
+        if (compared.length > 0) {
+          const peak = {};
+          for (const server of compared) peak[server.name] = (await peaks[server.name].stop()) / MiB;
+          const mib = (bytes) => (bytes === undefined ? undefined : [bytes / MiB]);
+          rows.push({
+            workload: `RSS idle before ${name}`,
+            unit: 'MiB',
+            berth: mib(idle.berth),
+            postgres: mib(idle.postgres),
+            baseline: mib(idle.reference),
+            ratio: Number.NaN,
+          });
+          rows.push({
+            workload: `RSS peak during ${name}`,
+            unit: 'MiB',
+            berth: [peak.berth],
+            postgres: peak.postgres === undefined ? undefined : [peak.postgres],
+            baseline: [peak.reference],
+            ratio: Number.NaN,
+            goal: { max: MEMORY_GOAL_MIB, of: 'berth' },
+          });
+        }
       } catch (error) {
         failures.push({ workload: name, error: error instanceof Error ? error.message : String(error) });
         rows.push({ workload: name, unit: '', status: `FAILED: ${error instanceof Error ? error.message.split('\n')[0] : error}` });
@@ -552,6 +641,7 @@ async function main() {
     }
   } finally {
     await stopAll();
+    await database?.drop();
   }
   const finished = rows.map(finishRow);
   const table = renderTable(finished);

@@ -30,6 +30,8 @@ process.once('exit', () => {
  * @property {string} name  'berth' or 'reference'
  * @property {string} url   base URL without a trailing slash
  * @property {number} pid
+ * @property {string} [dataDir]  berth's data directory
+ * @property {string} [databaseUrl]  berth's PostgreSQL database, when its metadata is there
  * @property {() => string} logs
  * @property {() => Promise<void>} stop
  */
@@ -67,7 +69,7 @@ export async function startBerth(options = {}) {
         });
       }),
     );
-    return { name: 'berth', url, pid: /** @type {number} */ (child.pid), logs: watched.logs, stop: watched.stop };
+    return { name: 'berth', url, pid: /** @type {number} */ (child.pid), dataDir, logs: watched.logs, stop: watched.stop };
   } catch (error) {
     await watched.stop().catch(() => undefined);
     throw error;

@@ -29,6 +29,8 @@ export interface ConvertedRow {
   sourceDigest: string;
   mediaType: string;
   content: Uint8Array;
+  /** The tag a schema1 conversion names. */
+  tag?: string;
 }
 
 export interface OutboxRow {

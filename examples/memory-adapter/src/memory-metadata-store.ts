@@ -14,6 +14,7 @@ import {
   type ManifestSweepOptions,
   type TagExpectation,
   type TagRecord,
+  type ConversionLookup,
   type ConvertedManifest,
   type EventOutbox,
   type ManifestWrite,
@@ -21,6 +22,7 @@ import {
   type OutboxEntry,
   type PageOptions,
   type StoredManifest,
+  type TaggedManifest,
   type UploadSession,
   type RepositorySummary,
   type RepositorySummaryQuery,
@@ -322,6 +324,20 @@ export class MemoryMetadataStore implements MetadataStore {
     return swept;
   }
 
+  async getTaggedManifest(repository: string, tag: string, conversion?: ConversionLookup): Promise<TaggedManifest | undefined> {
+    const db = this.#open();
+    const digest = db.tags.get(rowKey(repository, tag));
+    const row = digest === undefined ? undefined : db.manifests.get(rowKey(repository, digest));
+    if (row === undefined) return undefined;
+    const manifest = storedManifest(row);
+    if (conversion === undefined) return { manifest };
+    const wantedTag = conversion.perTag ? tag : undefined;
+    const converted = [...db.convertedManifests.values()]
+      .filter((row) => row.repository === repository && row.sourceDigest === digest && row.mediaType === conversion.mediaType && row.tag === wantedTag)
+      .sort((a, b) => byteOrder(a.digest, b.digest))[0];
+    return converted === undefined ? { manifest } : { manifest, converted: { ...converted, content: copy(converted.content) } };
+  }
+
   async resolveTag(repository: string, tag: string): Promise<string | undefined> {
     return this.#open().tags.get(rowKey(repository, tag));
   }
@@ -402,7 +418,10 @@ export class MemoryMetadataStore implements MetadataStore {
       throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${converted.sourceDigest} is unknown`);
     }
     const key = rowKey(converted.repository, converted.digest);
-    if (!db.convertedManifests.has(key)) db.convertedManifests.set(key, { ...converted, content: copy(converted.content) });
+    const existing = db.convertedManifests.get(key);
+    if (existing === undefined) db.convertedManifests.set(key, { ...converted, content: copy(converted.content) });
+    // The first body stays; a tag given now is recorded.
+    else if (converted.tag !== undefined) existing.tag = converted.tag;
   }
 
   async getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined> {

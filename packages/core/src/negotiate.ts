@@ -103,3 +103,16 @@ function imageReason(manifest: ParsedManifest, layerTypes: Set<string>, layerWor
   if (foreign) return `layer ${foreign.digest} is ${foreign.mediaType}${foreign.urls ? ' with urls' : ''}, not ${layerWords}`;
   return undefined;
 }
+
+/**
+ * The conversion a pull by tag with this Accept would be served, if the stored manifest turns out to need
+ * one: signed schema1 (made for the tag) for a client that wants schema1 and not schema2, schema2 for
+ * one that reads schema2 but not OCI. Lets the store find a remembered conversion in the same lookup as
+ * the tag; a wrong guess only costs the conversion's own lookup later.
+ */
+export function expectedConversion(accepted: AcceptedTypes): { mediaType: string; perTag: boolean } | undefined {
+  const readsSchema2 = accepted.accepts(MediaType.DockerSchema2);
+  const wantsSchema1 = SCHEMA1_TYPES.some((type) => accepted.accepts(type)) || !accepted.hasSpecificTypes;
+  if (!readsSchema2) return wantsSchema1 ? { mediaType: MediaType.DockerSchema1Signed, perTag: true } : undefined;
+  return accepted.accepts(MediaType.OciManifest) ? undefined : { mediaType: MediaType.DockerSchema2, perTag: false };
+}

@@ -290,7 +290,7 @@ describe('metrics', () => {
     await o.t.metadata.close();
     expectError(await o.http.get('/v2/app/manifests/latest'), 500, 'UNKNOWN');
     const families = await o.metrics();
-    expect(sampleSum(families, 'berth_metadata_store_errors_total', { operation: 'resolveTag' })).toBe(1);
+    expect(sampleSum(families, 'berth_metadata_store_errors_total', { operation: 'getTaggedManifest' })).toBe(1);
     expect(sampleSum(families, 'berth_metadata_store_errors_total')).toBe(1);
     expect(o.reported).toHaveLength(1);
   });

@@ -53,8 +53,10 @@ describe.each(Object.entries(metadataFactories))('uploads on %s', (_name, factor
     const replay = await t.http.patch(location).set('Content-Range', '0-9').send(randomBytes(10));
     expectError(replay, 416, 'BLOB_UPLOAD_INVALID');
     expect(replay.headers['range']).toBe('0-9');
+    expect(replay.headers['location']).toBe(location);
     const gap = await t.http.patch(location).set('Content-Range', '20-29').send(randomBytes(10));
     expectError(gap, 416, 'BLOB_UPLOAD_INVALID');
+    expect(gap.headers['range']).toBe('0-9');
     expect((await t.http.get(location).expect(204)).headers['range']).toBe('0-9');
   });
 

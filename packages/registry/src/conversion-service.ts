@@ -30,7 +30,9 @@ export class ConversionService {
 
   constructor(private readonly options: ResolvedOptions) {}
 
-  async toSchema1(source: StoredManifest, tag: string): Promise<ConvertedManifest> {
+  /** `found`: a conversion the store returned with the tag's manifest, served when it is this one. */
+  async toSchema1(source: StoredManifest, tag: string, found?: ConvertedManifest): Promise<ConvertedManifest> {
+    if (found?.mediaType === MediaType.DockerSchema1Signed && found.tag === tag) return this.foundInStore('schema1', found);
     return this.remembered(source, 'schema1', `schema1\0${tag}`, async () => {
       const manifest = parseManifest(source.content, source.mediaType);
       if (!manifest.config) throw new RegistryError('MANIFEST_INVALID', 'manifest has no config to convert');
@@ -38,11 +40,13 @@ export class ConversionService {
       const payload = convertToSchema1({ configBytes, layers: manifest.layers, repository: source.repository, tag });
       if (payloadNamesEmptyLayer(payload)) await this.ensureEmptyLayer(source.repository);
       const signed = signSchema1Payload(payload, await this.key());
-      return { digest: digestOf(payload), mediaType: MediaType.DockerSchema1Signed, content: signed };
+      return { digest: digestOf(payload), mediaType: MediaType.DockerSchema1Signed, content: signed, tag };
     });
   }
 
-  async toSchema2(source: StoredManifest): Promise<ConvertedManifest> {
+  /** `found`: as for toSchema1. */
+  async toSchema2(source: StoredManifest, found?: ConvertedManifest): Promise<ConvertedManifest> {
+    if (found?.mediaType === MediaType.DockerSchema2 && found.tag === undefined) return this.foundInStore('schema2', found);
     return this.remembered(source, 'schema2', 'schema2', async () => {
       const content = convertToSchema2(source.content);
       return { digest: digestOf(content), mediaType: MediaType.DockerSchema2, content };
@@ -53,7 +57,7 @@ export class ConversionService {
     source: StoredManifest,
     format: 'schema1' | 'schema2',
     variant: string,
-    convert: () => Promise<Pick<ConvertedManifest, 'digest' | 'mediaType' | 'content'>>,
+    convert: () => Promise<Pick<ConvertedManifest, 'digest' | 'mediaType' | 'content' | 'tag'>>,
   ): Promise<ConvertedManifest> {
     const { metadata } = this.options;
     const key = `${source.repository}\0${source.digest}\0${variant}`;
@@ -71,6 +75,12 @@ export class ConversionService {
     };
     this.recent.set(key, stored);
     return stored;
+  }
+
+  /** A conversion the store found in the same lookup as the tag: nothing left to confirm. */
+  private foundInStore(format: 'schema1' | 'schema2', found: ConvertedManifest): ConvertedManifest {
+    this.options.observer.conversionCache({ format, hit: true });
+    return found;
   }
 
   private key(): Promise<LibtrustKey> {

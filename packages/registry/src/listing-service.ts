@@ -33,10 +33,13 @@ export class ListingService {
   /** A page of the repository's tags; NAME_UNKNOWN when the repository does not exist. */
   async tags(repository: string, request: PageRequest): Promise<Page<string>> {
     assertRepositoryName(repository);
-    if (!(await this.options.metadata.repositoryExists(repository))) {
+    const { metadata } = this.options;
+    const page = await this.page(request, (range) => metadata.listTags(repository, range));
+    // Tags live only in a repository that exists, so a page with tags is one range scan; only an empty page asks.
+    if (page.items.length === 0 && !(await metadata.repositoryExists(repository))) {
       throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repository } });
     }
-    return this.page(request, (page) => this.options.metadata.listTags(repository, page));
+    return page;
   }
 
   /**

@@ -1,13 +1,16 @@
 import {
   RegistryError,
   type RequestContext,
+  type ConvertedManifest,
   type StoredManifest,
   type RepositoryQuota,
+  type TaggedManifest,
   type TagExpectation,
 } from '@berth/core';
 import {
   assertDescriptorSizes,
   assertRepositoryName,
+  expectedConversion,
   kindOfContentType,
   negotiate,
   parseAccept,
@@ -156,22 +159,27 @@ export class ManifestService {
       if (mirror) return served(await this.mirror.manifestByDigest(mirror, repository, target.digest), 'stored');
       throw unknownManifest(target);
     }
+    const accepted = parseAccept(accept);
     if (mirror) {
       const { stored, stale } = await this.mirror.manifestByTag(mirror, repository, target.tag);
-      const result = await this.negotiated(stored, target.tag, parseAccept(accept), 0, mirror);
+      const result = await this.negotiated(stored, target.tag, accepted, 0, { mirror });
       return stale ? { ...result, stale } : result;
     }
-    const stored = await this.resolve(repository, target);
-    return this.negotiated(stored, target.tag, parseAccept(accept), 0);
+    const found = await this.tagged(repository, target.tag, accepted);
+    return this.negotiated(found.manifest, target.tag, accepted, 0, { remembered: found.converted });
   }
 
-  /** Runs negotiation on a manifest pulled by tag, following a list to its child when the client needs one. */
+  /**
+   * Runs negotiation on a manifest pulled by tag, following a list to its child when the client needs one.
+   * `source.remembered`: a conversion of `stored` the store found with the tag, served if negotiation asks for it;
+   * `source.mirror`: the upstream a mirrored repository's missing config or child comes from.
+   */
   private async negotiated(
     stored: StoredManifest,
     tag: string,
     accepted: AcceptedTypes,
     depth: number,
-    mirror?: MirrorTarget,
+    source: { mirror?: MirrorTarget; remembered?: ConvertedManifest } = {},
   ): Promise<ServedManifest> {
     const kind = kindOfContentType(stored.mediaType);
     // A list's child served as it is stored is what `child` counts.
@@ -189,19 +197,19 @@ export class ManifestService {
         return served(stored, asStored);
       case 'convert-to-schema1':
         // The conversion reads the image config: a mirror fetches it first.
-        if (mirror) await this.cacheConfig(mirror, stored);
-        return served(await this.conversions.toSchema1(stored, tag), 'schema1');
+        if (source.mirror) await this.cacheConfig(source.mirror, stored);
+        return served(await this.conversions.toSchema1(stored, tag, source.remembered), 'schema1');
       case 'convert-to-schema2':
-        return served(await this.conversions.toSchema2(stored), 'schema2');
+        return served(await this.conversions.toSchema2(stored, source.remembered), 'schema2');
       case 'refuse':
         throw refusal(decision.error);
       case 'select-child': {
         if (depth >= MAX_CHILD_DEPTH) throw refusal(unknownManifest({ kind: 'digest', digest: decision.digest }));
         const child =
           (await this.options.metadata.getManifest(stored.repository, decision.digest)) ??
-          (mirror && (await this.mirror.manifestByDigest(mirror, stored.repository, decision.digest)));
+          (source.mirror && (await this.mirror.manifestByDigest(source.mirror, stored.repository, decision.digest)));
         if (!child) throw refusal(unknownManifest({ kind: 'digest', digest: decision.digest }));
-        return this.negotiated(child, tag, accepted, depth + 1, mirror);
+        return this.negotiated(child, tag, accepted, depth + 1, { mirror: source.mirror });
       }
     }
   }
@@ -242,11 +250,22 @@ export class ManifestService {
     if (config) await this.mirror.cacheBlob(mirror, stored.repository, config.digest);
   }
 
-  private async resolve(repository: string, target: { kind: 'tag'; tag: string }): Promise<StoredManifest> {
-    const digest = await this.options.metadata.resolveTag(repository, target.tag);
-    const stored = digest && (await this.options.metadata.getManifest(repository, digest));
-    if (!stored) throw unknownManifest(target);
-    return stored;
+  /**
+   * The manifest the tag points at, with the conversion this client would be served if it has been made:
+   * one lookup where the store offers it, else the tag then the manifest.
+   */
+  private async tagged(repository: string, tag: string, accepted: AcceptedTypes): Promise<TaggedManifest> {
+    const { metadata } = this.options;
+    let found: TaggedManifest | undefined;
+    if (metadata.getTaggedManifest !== undefined) {
+      found = await metadata.getTaggedManifest(repository, tag, expectedConversion(accepted));
+    } else {
+      const digest = await metadata.resolveTag(repository, tag);
+      const manifest = digest === undefined ? undefined : await metadata.getManifest(repository, digest);
+      found = manifest && { manifest };
+    }
+    if (!found) throw unknownManifest({ kind: 'tag', tag });
+    return found;
   }
 
   /**

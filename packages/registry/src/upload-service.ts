@@ -56,16 +56,21 @@ export class UploadService {
    * Range); without one, the body is streamed onto the end.
    */
   async append(repository: string, id: string, body: ByteStream, range?: ChunkRange): Promise<UploadState> {
-    const current = await this.status(repository, id);
-    if (range && range.start !== current.size) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start}, upload is at ${current.size}`, {
-        status: 416,
-        headers: { Range: rangeHeader(current.size), Location: uploadLocation(repository, id) },
-      });
+    // With a range the blob store checks the offset itself, in the append (416 with the Range it holds):
+    // a chunk costs one state lookup fewer (on the filesystem a file read and a stat).
+    let offset: number;
+    if (range) {
+      await this.session(repository, id);
+      offset = range.start;
+    } else {
+      offset = (await this.status(repository, id)).size;
     }
     this.options.observer.uploadReceiving(1);
     try {
-      return await this.options.blobs.appendUpload(id, body, current.size);
+      return await this.options.blobs.appendUpload(id, body, offset);
+    } catch (error) {
+      if (range && error instanceof RegistryError && error.status === 416) throw misplacedChunk(repository, id, range, error);
+      throw error;
     } finally {
       this.options.observer.uploadReceiving(-1);
     }
@@ -178,6 +183,17 @@ export class UploadService {
     const session = await this.options.metadata.getUploadSession(id);
     if (!session || session.repository !== repository) throw unknownUpload(id);
   }
+}
+
+/** A chunk that does not start where the upload ends: the store's 416 with the upload's Location added. */
+function misplacedChunk(repository: string, id: string, range: ChunkRange, refused: RegistryError): RegistryError {
+  const held = refused.headers['Range'];
+  return new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start}, upload holds ${held === undefined ? 'other bytes' : `bytes ${held}`}`, {
+    status: 416,
+    headers: { ...refused.headers, Location: uploadLocation(repository, id) },
+    detail: refused.detail,
+    cause: refused,
+  });
 }
 
 function unknownUpload(id: string): RegistryError {

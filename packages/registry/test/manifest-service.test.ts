@@ -51,7 +51,8 @@ class RecordingMetadata {
     return new Proxy(store as MetadataStore, {
       get(target, property, receiver) {
         const value = Reflect.get(target, property, receiver) as unknown;
-        if (value === undefined && typeof property === 'string' && property !== 'then') {
+        // getTaggedManifest is optional: the service asks whether the store has it, and resolves the tag without it.
+        if (value === undefined && typeof property === 'string' && property !== 'then' && property !== 'getTaggedManifest') {
           throw new Error(`the manifest service should not call MetadataStore.${property} here`);
         }
         return value;

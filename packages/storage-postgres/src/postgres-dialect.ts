@@ -1,5 +1,6 @@
 import type { Dialect } from '@berth/storage-sql';
 import { isConnectionFailure, isDiskFull, isForeignKeyViolation } from './postgres-errors.js';
+import { queryPreparedPostgres } from './postgres-prepared-statements.js';
 
 /**
  * PostgreSQL through pg. Keys use the "C" collation: the database's default collation follows its
@@ -10,6 +11,7 @@ export const postgresDialect: Dialect = {
   isForeignKeyViolation,
   isUnavailable: isConnectionFailure,
   isStorageFull: isDiskFull,
+  queryPrepared: queryPreparedPostgres,
   // Claims of one endpoint take turns, released at commit: instances never lease the same outbox entry.
   lockOutboxEndpoint: async (trx, endpoint) => {
     await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`berth.event_outbox:${endpoint}`]);

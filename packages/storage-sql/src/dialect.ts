@@ -1,5 +1,13 @@
 import type { Knex } from 'knex';
 
+/** A read statement the store runs on the request path: prepared once per connection, then reused. */
+export interface PreparedQuery {
+  /** Unique among the store's statements (PostgreSQL's statement name). */
+  readonly name: string;
+  /** The statement, with `?` placeholders. */
+  readonly sql: string;
+}
+
 /**
  * What differs between the SQL databases berth runs on. Everything else in this package is
  * plain knex that works on SQLite and PostgreSQL alike; an adapter package passes one of these in.
@@ -39,4 +47,10 @@ export interface Dialect {
    * blobs in batches it first locks FOR UPDATE SKIP LOCKED, so it waits for none of their rows.
    */
   readonly singleWriter?: boolean;
+  /**
+   * Runs a read statement prepared once per connection and reused (SQLite: a better-sqlite3 statement;
+   * PostgreSQL: a named statement), and returns its rows. Without it the store runs the statement through
+   * `knex.raw`, which the driver prepares again on every call.
+   */
+  queryPrepared?(knex: Knex, query: PreparedQuery, bindings: readonly (string | number)[]): Promise<unknown[]>;
 }

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export type { Dialect } from './dialect.js';
+export type { Dialect, PreparedQuery } from './dialect.js';
 export { KnexMetadataStore, openKnexMetadataStore, type KnexMetadataStoreOptions } from './knex-metadata-store.js';
 export { MIGRATION_NAMES, metadataMigrationSource, migrateMetadataSchema, type SchemaMigration } from './migrations.js';
 export { MIGRATIONS_TABLE, TABLES } from './tables.js';

@@ -11,6 +11,7 @@ import {
   type ManifestSweepOptions,
   type TagExpectation,
   type TagRecord,
+  type ConversionLookup,
   type ConvertedManifest,
   type EventOutbox,
   type MirrorCacheStore,
@@ -19,6 +20,7 @@ import {
   type OutboxEntry,
   type PageOptions,
   type StoredManifest,
+  type TaggedManifest,
   type UploadSession,
   type RepositorySummary,
   type RepositorySummaryQuery,
@@ -26,7 +28,7 @@ import {
   type TagSummaryQuery,
 } from '@berth/core';
 import type { Knex } from 'knex';
-import type { Dialect } from './dialect.js';
+import type { Dialect, PreparedQuery } from './dialect.js';
 import { KnexEventOutbox, insertOutboxEntries } from './knex-event-outbox.js';
 import { KnexMirrorCache } from './knex-mirror-cache.js';
 import { migrateMetadataSchema } from './migrations.js';
@@ -34,12 +36,15 @@ import {
   convertedManifestFromRow,
   manifestFromRow,
   manifestToRow,
+  taggedManifestFromRow,
   toBuffer,
   uploadSessionFromRow,
   type ConvertedManifestRow,
   type ManifestRow,
+  type TaggedManifestRow,
   type UploadSessionRow,
 } from './rows.js';
+import { QUERIES } from './request-path-queries.js';
 import { TABLES } from './tables.js';
 import { listRepositorySummaries, listTagSummaries } from './browse-queries.js';
 import { applyUsageChange, listRepositoryUsage, readRegistryUsage, readRepositoryUsage } from './usage-counters.js';
@@ -200,10 +205,8 @@ export class KnexMetadataStore implements MetadataStore {
   /** True while the repository has a manifest, tag or blob link. */
   async repositoryExists(repository: string): Promise<boolean> {
     return this.#guard(async () => {
-      const manifest = await this.knex(TABLES.manifests).first('repository').where({ repository });
-      if (manifest !== undefined) return true;
-      const link = await this.knex(TABLES.blobLinks).first('repository').where({ repository });
-      return link !== undefined;
+      if ((await this.#select(QUERIES.anyManifest, [repository])).length > 0) return true;
+      return (await this.#select(QUERIES.anyBlobLink, [repository])).length > 0;
     });
   }
 
@@ -246,9 +249,7 @@ export class KnexMetadataStore implements MetadataStore {
   /** The blob's digest and size when the repository links it, else undefined. */
   async blobLink(repository: string, digest: string): Promise<{ digest: string; size: number } | undefined> {
     return this.#guard(async () => {
-      const row: { digest: string; size: number | string } | undefined = await this.knex(TABLES.blobLinks)
-        .first('digest', 'size')
-        .where({ repository, digest });
+      const [row] = await this.#select<{ digest: string; size: number | string }>(QUERIES.blobLink, [repository, digest]);
       return row === undefined ? undefined : { digest: row.digest, size: Number(row.size) };
     });
   }
@@ -323,8 +324,22 @@ export class KnexMetadataStore implements MetadataStore {
   /** The manifest stored under `digest` in the repository, or undefined. */
   async getManifest(repository: string, digest: string): Promise<StoredManifest | undefined> {
     return this.#guard(async () => {
-      const row: ManifestRow | undefined = await this.knex(TABLES.manifests).first('*').where({ repository, digest });
+      const [row] = await this.#select<ManifestRow>(QUERIES.manifest, [repository, digest]);
       return row === undefined ? undefined : manifestFromRow(row);
+    });
+  }
+
+  /** The manifest the tag points at and the matching remembered conversion, in one statement. */
+  async getTaggedManifest(repository: string, tag: string, conversion?: ConversionLookup): Promise<TaggedManifest | undefined> {
+    return this.#guard(async () => {
+      const [row] =
+        conversion === undefined
+          ? await this.#select<TaggedManifestRow>(QUERIES.taggedManifest, [repository, tag])
+          : await this.#select<TaggedManifestRow>(
+              conversion.perTag ? QUERIES.taggedManifestWithTagConversion : QUERIES.taggedManifestWithConversion,
+              [conversion.mediaType, repository, tag],
+            );
+      return row === undefined ? undefined : taggedManifestFromRow(row);
     });
   }
 
@@ -346,9 +361,7 @@ export class KnexMetadataStore implements MetadataStore {
   /** Digest of the manifest the tag points at, or undefined. */
   async resolveTag(repository: string, tag: string): Promise<string | undefined> {
     return this.#guard(async () => {
-      const row: { digest: string } | undefined = await this.knex(TABLES.tags)
-        .first('digest')
-        .where({ repository, name: tag });
+      const [row] = await this.#select<{ digest: string }>(QUERIES.tagDigest, [repository, tag]);
       return row?.digest;
     });
   }
@@ -380,9 +393,10 @@ export class KnexMetadataStore implements MetadataStore {
   async listTags(repository: string, { last, limit }: PageOptions): Promise<string[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
-      const query = this.knex(TABLES.tags).select('name').where({ repository }).orderBy('name').limit(limit);
-      if (last !== undefined) query.where('name', '>', last);
-      const rows: Array<{ name: string }> = await query;
+      const rows =
+        last === undefined
+          ? await this.#select<{ name: string }>(QUERIES.firstTags, [repository, limit])
+          : await this.#select<{ name: string }>(QUERIES.tagsAfter, [repository, last, limit]);
       return rows.map((row) => row.name);
     });
   }
@@ -421,7 +435,7 @@ export class KnexMetadataStore implements MetadataStore {
   /** The upload session with this id, or undefined. */
   async getUploadSession(id: string): Promise<UploadSession | undefined> {
     return this.#guard(async () => {
-      const row: UploadSessionRow | undefined = await this.knex(TABLES.uploadSessions).first('*').where({ id });
+      const [row] = await this.#select<UploadSessionRow>(QUERIES.uploadSession, [id]);
       return row === undefined ? undefined : uploadSessionFromRow(row);
     });
   }
@@ -452,16 +466,18 @@ export class KnexMetadataStore implements MetadataStore {
   async putConvertedManifest(converted: ConvertedManifest): Promise<void> {
     return this.#guard(async () => {
       try {
-        await this.knex(TABLES.convertedManifests)
+        const insert = this.knex(TABLES.convertedManifests)
           .insert({
             repository: converted.repository,
             digest: converted.digest,
             source_digest: converted.sourceDigest,
             media_type: converted.mediaType,
             content: toBuffer(converted.content),
+            tag: converted.tag ?? null,
           })
-          .onConflict(['repository', 'digest'])
-          .ignore();
+          .onConflict(['repository', 'digest']);
+        // The first body stays; a tag is recorded on a row remembered before conversions recorded one.
+        await (converted.tag === undefined ? insert.ignore() : insert.merge(['tag']));
       } catch (error) {
         // The source manifest is gone (never stored, or deleted meanwhile): there is nothing to convert from.
         if (this.#dialect.isForeignKeyViolation(error)) {
@@ -475,9 +491,7 @@ export class KnexMetadataStore implements MetadataStore {
   /** The converted manifest stored under `digest`, or undefined. */
   async getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined> {
     return this.#guard(async () => {
-      const row: ConvertedManifestRow | undefined = await this.knex(TABLES.convertedManifests)
-        .first('*')
-        .where({ repository, digest });
+      const [row] = await this.#select<ConvertedManifestRow>(QUERIES.convertedManifest, [repository, digest]);
       return row === undefined ? undefined : convertedManifestFromRow(row);
     });
   }
@@ -883,6 +897,13 @@ export class KnexMetadataStore implements MetadataStore {
       if (removed) await insertOutboxEntries(trx, events);
       return removed;
     });
+  }
+
+  /** Runs one of the request path's statements, prepared once where the dialect can (see Dialect.queryPrepared). */
+  async #select<Row>(query: PreparedQuery, bindings: readonly (string | number)[]): Promise<Row[]> {
+    if (this.#dialect.queryPrepared !== undefined) return (await this.#dialect.queryPrepared(this.knex, query, bindings)) as Row[];
+    const result = (await this.knex.raw(query.sql, [...bindings])) as Row[] | { rows: Row[] };
+    return Array.isArray(result) ? result : result.rows;
   }
 
   /**

@@ -297,6 +297,22 @@ const MIGRATIONS: readonly SchemaMigration[] = [
     },
   },
   {
+    // A signed schema1 conversion names its tag: recording it lets a pull by tag find the conversion in the
+    // same statement as the tag (tags -> manifests -> converted_manifests); rows made before have none and
+    // get it when the conversion is remembered again.
+    name: '0009_converted_manifest_tag',
+    up(db, dialect) {
+      return db.schema.alterTable(TABLES.convertedManifests, (table) => {
+        table.specificType('tag', dialect.keyType).nullable();
+      });
+    },
+    down(db) {
+      return db.schema.alterTable(TABLES.convertedManifests, (table) => {
+        table.dropColumn('tag');
+      });
+    },
+  },
+  {
     // Browsing (the web UI's API) lists tags with their manifest's total size and platforms without reading
     // manifests again: both are recorded at push time (null for rows stored before, which show their own
     // size). Tags listed newest first page by push time.

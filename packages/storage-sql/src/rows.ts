@@ -1,4 +1,4 @@
-import type { ConvertedManifest, Platform, StoredManifest, UploadSession } from '@berth/core';
+import type { ConvertedManifest, Platform, StoredManifest, TaggedManifest, UploadSession } from '@berth/core';
 
 // Row shapes as drivers return them. PostgreSQL hands bigint columns back as strings, SQLite as
 // numbers, hence `number | string` and the Number() calls below.
@@ -31,6 +31,15 @@ export interface ConvertedManifestRow {
   source_digest: string;
   media_type: string;
   content: Uint8Array;
+  tag: string | null;
+}
+
+/** A tag's manifest row with the columns of the conversion joined to it (null when none matched). */
+export interface TaggedManifestRow extends ManifestRow {
+  converted_digest?: string | null;
+  converted_media_type?: string | null;
+  converted_content?: Uint8Array | null;
+  converted_tag?: string | null;
 }
 
 /** Drivers take Buffers for binary columns; this wraps the same memory without copying. */
@@ -78,11 +87,27 @@ export function uploadSessionFromRow(row: UploadSessionRow): UploadSession {
 }
 
 export function convertedManifestFromRow(row: ConvertedManifestRow): ConvertedManifest {
-  return {
+  const converted: ConvertedManifest = {
     repository: row.repository,
     digest: row.digest,
     sourceDigest: row.source_digest,
     mediaType: row.media_type,
     content: row.content,
   };
+  if (row.tag !== null) converted.tag = row.tag;
+  return converted;
+}
+
+export function taggedManifestFromRow(row: TaggedManifestRow): TaggedManifest {
+  const manifest = manifestFromRow(row);
+  if (row.converted_digest == null || row.converted_media_type == null || row.converted_content == null) return { manifest };
+  const converted = convertedManifestFromRow({
+    repository: row.repository,
+    digest: row.converted_digest,
+    source_digest: row.digest,
+    media_type: row.converted_media_type,
+    content: row.converted_content,
+    tag: row.converted_tag ?? null,
+  });
+  return { manifest, converted };
 }

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { Dialect } from '@berth/storage-sql';
+import { queryPreparedSqlite } from './sqlite-prepared-statements.js';
 
 /** Below this much free space, a disk I/O error of a write is taken for a full disk. */
 const NEARLY_FULL_BYTES = 1024 * 1024;
@@ -16,6 +17,7 @@ export const sqliteDialect: Dialect = {
   isForeignKeyViolation: (error) => codeOf(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY',
   // SQLite says so itself when a write fails with ENOSPC or EDQUOT; it rolls the transaction back.
   isStorageFull: (error) => codeOf(error) === 'SQLITE_FULL',
+  queryPrepared: queryPreparedSqlite,
 };
 
 /**

@@ -58,9 +58,10 @@ export type MetadataStoreFactory = () => Promise<MetadataStoreSubject>;
  * - inspection: there is a way to read the data other than the store itself;
  * - ping: the optional `ping()` readiness check (without it, probes fall back to a read);
  * - mirror-cache: the optional `mirrorCache` of the pull-through cache (without it, the registry keeps it in memory).
+ * - tagged-lookup: the optional `getTaggedManifest()` (without it, the registry resolves the tag, then the manifest).
  * Everything else is the interface itself and always runs.
  */
-export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping' | 'mirror-cache';
+export type MetadataContractGroup = 'persistence' | 'sharing' | 'inspection' | 'ping' | 'mirror-cache' | 'tagged-lookup';
 
 /** Options of {@link metadataStoreContract}: groups to skip, the suite name. */
 export interface MetadataStoreContractOptions {
@@ -702,6 +703,91 @@ export function metadataStoreContract(test: TestApi, factory: MetadataStoreFacto
         assert.equal(new Set(results).size, 1);
         assert.ok(values.includes(results[0]!));
         assert.equal(await store.getOrSetSetting('race', 'late'), results[0]);
+      });
+    });
+
+    group('tagged-lookup', () => {
+      const SCHEMA2 = 'application/vnd.docker.distribution.manifest.v2+json';
+      const tagged: NonNullable<MetadataStore['getTaggedManifest']> = (...args) =>
+        required(store.getTaggedManifest, 'getTaggedManifest() on the store', 'tagged-lookup').apply(store, args);
+      const conversion = (sourceDigest: string, mediaType: string, label: string, tag?: string): ConvertedManifest => {
+        const content = new TextEncoder().encode(`${mediaType} of ${label}`);
+        return { repository: 'app', digest: digestOf(content), sourceDigest, mediaType, content, ...(tag !== undefined && { tag }) };
+      };
+
+      it('finds the manifest a tag points at, with every field getManifest gives', async () => {
+        const write = manifestWrite('app', { tag: 'v1', subject: digestOf('subject'), annotations: { a: 'b' } });
+        const stored = await put(write);
+        const found = await tagged('app', 'v1');
+        assert.ok(found);
+        assert.equal(hex(found.manifest.content), hex(stored.content));
+        assert.deepEqual({ ...found.manifest, content: undefined }, { ...stored, content: undefined });
+        assert.ok(!('converted' in found), 'no conversion was asked for');
+        assert.equal(await tagged('app', 'v2'), undefined);
+        assert.equal(await tagged('other', 'v1'), undefined);
+      });
+
+      it('follows the tag when it moves, and finds nothing once it is deleted', async () => {
+        const first = manifestWrite('app', { tag: 'v1' });
+        const second = manifestWrite('app');
+        await store.putManifest(first);
+        await store.putManifest({ ...second, tag: 'v1' });
+        assert.equal((await tagged('app', 'v1'))?.manifest.digest, second.manifest.digest);
+        await store.deleteTag('app', 'v1');
+        assert.equal(await tagged('app', 'v1'), undefined);
+      });
+
+      it('returns the conversion made for this tag, or for no tag, of the manifest the tag points at', async () => {
+        const write = manifestWrite('app', { tag: 'v1' });
+        await store.putManifest(write);
+        await store.putManifest({ ...write, tag: 'v2' });
+        const source = write.manifest.digest;
+        const forV1 = conversion(source, SCHEMA1_SIGNED, 'v1', 'v1');
+        const untagged = conversion(source, SCHEMA2, 'any tag');
+        await store.putConvertedManifest(forV1);
+        await store.putConvertedManifest(untagged);
+
+        const schema1 = await tagged('app', 'v1', { mediaType: SCHEMA1_SIGNED, perTag: true });
+        assert.equal(schema1?.manifest.digest, source);
+        assert.equal(schema1?.converted?.digest, forV1.digest);
+        assert.equal(schema1?.converted?.tag, 'v1');
+        assert.equal(schema1?.converted?.sourceDigest, source);
+        assert.equal(hex(schema1!.converted!.content), hex(forV1.content));
+        // Made for v1, so not v2's; nor one made for no tag when a tag's own is asked for.
+        assert.equal((await tagged('app', 'v2', { mediaType: SCHEMA1_SIGNED, perTag: true }))?.converted, undefined);
+        assert.equal((await tagged('app', 'v1', { mediaType: SCHEMA2, perTag: true }))?.converted, undefined);
+
+        for (const tag of ['v1', 'v2']) {
+          const schema2 = await tagged('app', tag, { mediaType: SCHEMA2, perTag: false });
+          assert.equal(schema2?.converted?.digest, untagged.digest);
+          assert.ok(!('tag' in schema2!.converted!), 'a conversion for no tag has no tag');
+          assert.equal(hex(schema2!.converted!.content), hex(untagged.content));
+        }
+        assert.equal((await tagged('app', 'v1', { mediaType: SCHEMA1_SIGNED, perTag: false }))?.converted, undefined);
+      });
+
+      it("does not return a conversion of the manifest the tag pointed at before", async () => {
+        const old = manifestWrite('app', { tag: 'v1' });
+        await store.putManifest(old);
+        await store.putConvertedManifest(conversion(old.manifest.digest, SCHEMA1_SIGNED, 'old', 'v1'));
+        const moved = manifestWrite('app');
+        await store.putManifest({ ...moved, tag: 'v1' });
+        const found = await tagged('app', 'v1', { mediaType: SCHEMA1_SIGNED, perTag: true });
+        assert.equal(found?.manifest.digest, moved.manifest.digest);
+        assert.equal(found?.converted, undefined);
+      });
+
+      it('records the tag of a conversion remembered earlier without one, keeping its first body', async () => {
+        const write = manifestWrite('app', { tag: 'v1' });
+        await store.putManifest(write);
+        const withoutTag = conversion(write.manifest.digest, SCHEMA1_SIGNED, 'v1');
+        await store.putConvertedManifest(withoutTag);
+        assert.equal((await tagged('app', 'v1', { mediaType: SCHEMA1_SIGNED, perTag: true }))?.converted, undefined);
+        await store.putConvertedManifest({ ...withoutTag, content: new Uint8Array([1, 2, 3]), tag: 'v1' });
+        const found = await tagged('app', 'v1', { mediaType: SCHEMA1_SIGNED, perTag: true });
+        assert.equal(found?.converted?.digest, withoutTag.digest);
+        assert.equal(hex(found!.converted!.content), hex(withoutTag.content));
+        assert.equal((await store.getConvertedManifest('app', withoutTag.digest))?.tag, 'v1');
       });
     });
 

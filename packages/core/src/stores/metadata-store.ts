@@ -234,6 +234,27 @@ export interface ConvertedManifest {
   mediaType: string;
   /** The converted body's bytes. */
   content: Uint8Array;
+  /**
+   * The tag the conversion was made for, when its body names the tag (signed schema1 does); absent for a
+   * conversion any tag of the source may be served (schema2).
+   */
+  tag?: string;
+}
+
+/** Which remembered conversion {@link MetadataStore.getTaggedManifest} looks up beside the manifest. */
+export interface ConversionLookup {
+  /** Media type of the conversion (for example signed schema1). */
+  mediaType: string;
+  /** True for a conversion made for the looked-up tag (its `tag`); false for one made for no tag in particular. */
+  perTag: boolean;
+}
+
+/** What a tag points at, as {@link MetadataStore.getTaggedManifest} finds it. */
+export interface TaggedManifest {
+  /** The manifest the tag points at. */
+  manifest: StoredManifest;
+  /** The remembered conversion of that manifest the lookup asked for, when there is one. */
+  converted?: ConvertedManifest;
 }
 
 /**
@@ -276,6 +297,13 @@ export interface MetadataStore {
    */
   deleteManifest(repository: string, digest: string, events?: readonly OutboxEntry[]): Promise<boolean>;
 
+  /**
+   * Optional: the manifest the tag points at and, with `conversion`, the remembered conversion of it that
+   * matches, in one lookup (a pull by tag runs it on every request). Without it the registry calls
+   * `resolveTag` then `getManifest`, and finds conversions through `getConvertedManifest`.
+   */
+  getTaggedManifest?(repository: string, tag: string, conversion?: ConversionLookup): Promise<TaggedManifest | undefined>;
+
   /** Digest of the manifest the tag points at, or undefined when the tag does not exist. */
   resolveTag(repository: string, tag: string): Promise<string | undefined>;
   /**
@@ -315,7 +343,10 @@ export interface MetadataStore {
   /** Removes at most `limit` sessions begun before `date`, oldest first, and returns their ids. */
   deleteUploadSessionsStartedBefore(date: Date, limit: number): Promise<string[]>;
 
-  /** Remembers a converted manifest (idempotent). */
+  /**
+   * Remembers a converted manifest (idempotent: the first body stored under a digest stays). Its `tag`, when
+   * given, is recorded too, also on a row stored earlier without one.
+   */
   putConvertedManifest(converted: ConvertedManifest): Promise<void>;
   /** The converted manifest stored under `digest` (the converted body's digest), or undefined. */
   getConvertedManifest(repository: string, digest: string): Promise<ConvertedManifest | undefined>;
