@@ -176,7 +176,8 @@ function referenceConfig(rootDirectory: string, addr: string, auth?: Record<stri
   )}\n`;
 }
 
-async function waitForStatus(url: string, status: number, timeoutMs: number): Promise<void> {
+/** Asks `url` until it answers `status` (bounded by `timeoutMs`): a server starting up. */
+export async function waitForStatus(url: string, status: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   while (Date.now() < deadline) {

@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { expectSuccess, runCommand, runEveryStep, systemPath } from './client-image.js';
 import { MediaType, REF_NAME_ANNOTATION, sha256Digest, type Blob } from './oci-image.js';
 import { writeHtpasswd, type HtpasswdUser } from './reference-auth.js';
-import { freePort, REFERENCE_REGISTRY_BIN, startBerth, watch, type RunningBerth, type RunningRegistry } from './servers.js';
+import { freePort, REFERENCE_REGISTRY_BIN, startBerth, waitForStatus, watch, type RunningBerth, type RunningRegistry } from './servers.js';
 
 export type UpstreamAuthMode = 'none' | 'htpasswd' | 'token';
 
@@ -135,7 +135,7 @@ export async function startUpstreamRegistry(options: StartUpstreamOptions = {}):
       await process_.stop();
     });
     const url = `http://${host}`;
-    await process_.race(waitForStatus(`${url}/v2/`, credentials === undefined ? 200 : 401));
+    await process_.race(waitForStatus(`${url}/v2/`, credentials === undefined ? 200 : 401, STARTUP_TIMEOUT_MS));
 
     let markers = 0;
     const accessLog = async (): Promise<readonly AccessLogEntry[]> => {
@@ -205,23 +205,6 @@ async function skopeoSandboxed(workDir: string, args: readonly string[], secrets
       secrets,
     }),
   );
-}
-
-async function waitForStatus(url: string, status: number): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await response.arrayBuffer();
-      if (response.status === status) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} did not answer ${status} within ${STARTUP_TIMEOUT_MS} ms (last: ${last})`);
 }
 
 export interface BigImageLayout {

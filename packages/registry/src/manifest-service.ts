@@ -24,6 +24,7 @@ import {
 import { readBoundedBody, type ByteStream } from './body.js';
 import { ConversionService } from './conversion-service.js';
 import { verifyDigest } from './manifest-digest.js';
+import { manifestRecord } from './manifest-record.js';
 import { summarizePushedManifest } from './manifest-summary.js';
 import type { NegotiationOutcome } from './observer.js';
 import type { EventRecorder } from './events/event-recorder.js';
@@ -107,17 +108,7 @@ export class ManifestService {
       context,
     );
     await this.options.metadata.putManifest({
-      manifest: {
-        repository,
-        digest,
-        mediaType: manifest.mediaType,
-        size: bytes.byteLength,
-        content: bytes,
-        ...(manifest.subject && { subject: manifest.subject.digest }),
-        ...(manifest.artifactType !== undefined && { artifactType: manifest.artifactType }),
-        ...(manifest.annotations && { annotations: manifest.annotations }),
-        summary,
-      },
+      manifest: manifestRecord(repository, digest, manifest, bytes, summary),
       blobReferences: manifest.blobReferences,
       manifestReferences: manifest.manifestReferences,
       ...(tag !== undefined && { tag }),

@@ -4,7 +4,7 @@ import { TABLES } from './tables.js';
 // The statements every pull, push or listing runs, written out once so a dialect can prepare each a
 // single time per connection (see Dialect.queryPrepared) instead of knex building it again per request.
 
-const MANIFEST_COLUMNS = 'm.repository, m.digest, m.media_type, m.size, m.content, m.subject, m.artifact_type, m.annotations, m.created_at';
+const MANIFEST_COLUMNS = 'm.repository, m.digest, m.media_type, m.size, m.content, m.subject, m.artifact_type, m.annotations, m.created_at, m.total_size, m.platforms';
 const CONVERTED_COLUMNS = 'c.digest as converted_digest, c.media_type as converted_media_type, c.content as converted_content, c.tag as converted_tag';
 const TAG_TO_MANIFEST = `${TABLES.tags} t join ${TABLES.manifests} m on m.repository = t.repository and m.digest = t.digest`;
 

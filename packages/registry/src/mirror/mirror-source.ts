@@ -3,9 +3,14 @@ import { RegistryError, type BlobInfo, type MirrorCacheStore, type StoredManifes
 import { MediaType, MirrorRules, parseManifest, type ParsedManifest } from '@berth/core/internal';
 import { readBoundedBody } from '../body.js';
 import { verifyDigest } from '../manifest-digest.js';
+import { manifestRecord } from '../manifest-record.js';
+import { summarizePushedManifest } from '../manifest-summary.js';
 import type { ResolvedOptions } from '../options.js';
 import { MemoryMirrorCache } from './memory-mirror-cache.js';
 import { UpstreamClient, type UpstreamTimeouts } from './upstream-client.js';
+
+/** A fetched manifest's references are not checked against the repository: the cache holds what was pulled. */
+const NOTHING_CHECKED = { children: new Map(), blobSizes: new Map() };
 
 /** Every manifest format berth stores, so the upstream sends what it has as it is (negotiation happens here). */
 const MANIFEST_ACCEPT = [
@@ -339,16 +344,9 @@ export class MirrorSource {
     const digest = byDigest ? verifyDigest(reference, bytes, manifest) : manifest.digest;
     await this.#cache.markMirrored(repository);
     await this.options.metadata.putManifest({
-      manifest: {
-        repository,
-        digest,
-        mediaType: manifest.mediaType,
-        size: bytes.byteLength,
-        content: bytes,
-        ...(manifest.subject && { subject: manifest.subject.digest }),
-        ...(manifest.artifactType !== undefined && { artifactType: manifest.artifactType }),
-        ...(manifest.annotations && { annotations: manifest.annotations }),
-      },
+      // Browsing's summary from what is at hand: a list's children and an image's config may come later, so a list
+      // counts its children's manifests and an image shows a platform only when its config is cached already.
+      manifest: manifestRecord(repository, digest, manifest, bytes, await summarizePushedManifest(this.options, repository, manifest, bytes, NOTHING_CHECKED)),
       // Layers and children come when clients ask for them: the cache holds what was pulled.
       blobReferences: manifest.blobReferences,
       manifestReferences: manifest.manifestReferences,
