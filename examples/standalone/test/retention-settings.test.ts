@@ -5,22 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toServerConfig } from '../src/config.js';
-import { ConfigFileError, checkConfigDocument } from '../src/config/config-file.js';
+import { checkConfigDocument } from '../src/config/config-file.js';
+import { CONFIG_FILE as FILE, configProblems as problems } from './support/config-problems.js';
 import { printSettings } from '../src/config/print.js';
 import { resolveSettings } from '../src/config/resolve.js';
 
-const FILE = '/etc/berth/berth.yml';
 const DAY = 86_400_000;
-
-function problems(document: unknown): string[] {
-  try {
-    checkConfigDocument(document, FILE);
-  } catch (error) {
-    if (error instanceof ConfigFileError) return [...error.problems];
-    throw error;
-  }
-  return [];
-}
 
 describe('retention in the config file', () => {
   it('takes rules with patterns (one or a list), keepNewest, keepTags and olderThan in the duration syntax', () => {

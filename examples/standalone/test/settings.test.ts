@@ -88,8 +88,8 @@ describe('the config document', () => {
       'storage: expected a mapping of keys',
       'log.level: expected one of fatal, error, warn, info, debug, trace, silent',
       'gc.grace: expected a duration such as 500ms, 90s, 15m, 1h or 7d (a bare number is seconds; 0 turns it off)',
+      'mirrors: entry 0: prefix: expected the repository prefix it serves (hub, ghcr/team, or *)',
       'ui.theme: unknown key (see berth config print for the keys)',
-      'mirrors: not available in this version of berth (comes with the mirror)',
       'colour: unknown key (see berth config print for the keys)',
     ]);
   });

@@ -2,22 +2,12 @@
 // what reaches the server's configuration, and what `config print` and error lines may show.
 import { describe, expect, it } from 'vitest';
 import { toServerConfig } from '../src/config.js';
-import { ConfigFileError, checkConfigDocument } from '../src/config/config-file.js';
+import { checkConfigDocument } from '../src/config/config-file.js';
+import { CONFIG_FILE as FILE, configProblems as problems } from './support/config-problems.js';
 import { printSettings } from '../src/config/print.js';
 import { resolveSettings } from '../src/config/resolve.js';
 import { UsageError } from '../src/cli/usage-error.js';
 
-const FILE = '/etc/berth/berth.yml';
-
-function problems(document: unknown): string[] {
-  try {
-    checkConfigDocument(document, FILE);
-  } catch (error) {
-    if (error instanceof ConfigFileError) return [...error.problems];
-    throw error;
-  }
-  return [];
-}
 
 async function serverConfig(flags: Record<string, string | string[] | boolean>, env: NodeJS.ProcessEnv = {}) {
   const resolved = await resolveSettings({ flags: new Map(Object.entries(flags)), env, cwd: '/srv' });

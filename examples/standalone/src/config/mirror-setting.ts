@@ -12,8 +12,8 @@ const duration = z.union([z.string(), z.number()]).transform((raw, ctx) => {
   return value;
 });
 const entry = z.strictObject({
-  prefix: z.string().min(1),
-  url: z.string(),
+  prefix: z.string({ error: 'expected the repository prefix it serves (hub, ghcr/team, or *)' }).min(1, 'expected the repository prefix it serves (hub, ghcr/team, or *)'),
+  url: z.string({ error: "expected the upstream registry's URL (https://registry-1.docker.io)" }),
   username: z.string().optional(),
   password: z.string().optional(),
   tagTtl: duration.optional(),
