@@ -130,7 +130,7 @@ describe('a config file', () => {
       `berth: ${file}: listen.colour: unknown key (see berth config print for the keys)`,
       expect.stringMatching(new RegExp(`^berth: ${file}: storage\\.uploadTtl: expected a duration`)),
       `berth: ${file}: auth.htpasswd: file not found (${join(scratch.path, 'missing.htpasswd')})`,
-      expect.stringMatching(new RegExp(`^berth: ${file}: ui: not available in this version of berth`)),
+      `berth: ${file}: ui.theme: unknown key (see berth config print for the keys)`,
     ]);
     // serve refuses it the same way, before anything is written.
     const data = join(scratch.path, 'bad-data');
