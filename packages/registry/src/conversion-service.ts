@@ -11,12 +11,10 @@ import {
 } from '@berth/core/internal';
 import { readBoundedBody } from './body.js';
 import { LruCache } from './conversion-cache.js';
+import { MAX_CONFIG_BYTES } from './image-config-reader.js';
 import { MissingBlobError } from './missing-blob.js';
 import type { ResolvedOptions } from './options.js';
 import { resolveSigningKey } from './signing-key.js';
-
-/** Image configs are small JSON documents; refuse to hold anything bigger in memory. */
-const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 /**
  * Conversions for older clients: schema2 (or an OCI image) to signed schema1, and an OCI image to

@@ -1,8 +1,8 @@
 import type { ResolvedOptions } from './options.js';
 import { readBoundedBody } from './body.js';
 
-/** Image configs are small JSON documents; anything bigger is not read whole. */
-const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Image configs are small JSON documents; anything bigger is never held in memory (conversions and summaries alike). */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 /**
  * The bytes of a config blob the repository links, for a summary: undefined when it is not linked, its bytes
