@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=50
 import { runCli } from './cli/run.js';
 
 process.exitCode = await runCli(process.argv.slice(2));
