@@ -18,6 +18,9 @@ export const STORAGE_FULL_LOG_MESSAGE = 'registry storage is full';
  * 499 and what it had sent: that is not a fault.
  */
 export function requestLog(logger: Logger): Middleware {
+  // The line's fields are the ones listed below, none of them a secret, so it skips the logger's redaction,
+  // whose wildcard paths walk every field of every line (a quarter of a manifest GET's allocations).
+  const lines = logger.child({}, { redact: [] });
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
     // Every request gets the registry's id rules (a proxy's acceptable X-Request-Id kept), the token and health routes too.
@@ -51,8 +54,8 @@ export function requestLog(logger: Logger): Middleware {
           requestId: ctx.state['requestId'],
           ...(typeof ctx.state['negotiation'] === 'string' && { negotiation: ctx.state['negotiation'] }),
         };
-        if (clientLeft) logger.info(line, 'client closed the connection before the response');
-        else logger.info(line);
+        if (clientLeft) lines.info(line, 'client closed the connection before the response');
+        else lines.info(line);
       });
     }
   };

@@ -22,6 +22,10 @@ function numbered(sql: string): string {
 export async function queryPreparedPostgres(knex: Knex, query: PreparedQuery, bindings: readonly (string | number)[]): Promise<unknown[]> {
   const connection = (await knex.client.acquireConnection()) as pg.Client;
   try {
+    if (query.pluck) {
+      const result = await connection.query<unknown[]>({ name: query.name, text: numbered(query.sql), values: [...bindings], rowMode: 'array' });
+      return result.rows.map((row) => row[0]);
+    }
     const result = await connection.query({ name: query.name, text: numbered(query.sql), values: [...bindings] });
     return result.rows;
   } finally {

@@ -6,6 +6,11 @@ export interface PreparedQuery {
   readonly name: string;
   /** The statement, with `?` placeholders. */
   readonly sql: string;
+  /**
+   * The statement selects one column, and its rows come back as that column's values rather than as
+   * objects (better-sqlite3's `pluck`, pg's array rows): a page of 100 tags is 100 strings, not 100 objects.
+   */
+  readonly pluck?: true;
 }
 
 /**
@@ -49,7 +54,7 @@ export interface Dialect {
   readonly singleWriter?: boolean;
   /**
    * Runs a read statement prepared once per connection and reused (SQLite: a better-sqlite3 statement;
-   * PostgreSQL: a named statement), and returns its rows. Without it the store runs the statement through
+   * PostgreSQL: a named statement), and returns its rows (a `pluck` query's as the column's values). Without it the store runs the statement through
    * `knex.raw`, which the driver prepares again on every call.
    */
   queryPrepared?(knex: Knex, query: PreparedQuery, bindings: readonly (string | number)[]): Promise<unknown[]>;

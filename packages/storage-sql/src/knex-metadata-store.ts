@@ -395,9 +395,9 @@ export class KnexMetadataStore implements MetadataStore {
       if (limit <= 0) return [];
       const rows =
         last === undefined
-          ? await this.#select<{ name: string }>(QUERIES.firstTags, [repository, limit])
-          : await this.#select<{ name: string }>(QUERIES.tagsAfter, [repository, last, limit]);
-      return rows.map((row) => row.name);
+          ? await this.#select<string>(QUERIES.firstTags, [repository, limit])
+          : await this.#select<string>(QUERIES.tagsAfter, [repository, last, limit]);
+      return rows;
     });
   }
 
@@ -902,8 +902,9 @@ export class KnexMetadataStore implements MetadataStore {
   /** Runs one of the request path's statements, prepared once where the dialect can (see Dialect.queryPrepared). */
   async #select<Row>(query: PreparedQuery, bindings: readonly (string | number)[]): Promise<Row[]> {
     if (this.#dialect.queryPrepared !== undefined) return (await this.#dialect.queryPrepared(this.knex, query, bindings)) as Row[];
-    const result = (await this.knex.raw(query.sql, [...bindings])) as Row[] | { rows: Row[] };
-    return Array.isArray(result) ? result : result.rows;
+    const result = (await this.knex.raw(query.sql, [...bindings])) as Record<string, unknown>[] | { rows: Record<string, unknown>[] };
+    const rows = Array.isArray(result) ? result : result.rows;
+    return (query.pluck ? rows.map((row) => Object.values(row)[0]) : rows) as Row[];
   }
 
   /**

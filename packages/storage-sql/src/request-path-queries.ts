@@ -47,11 +47,13 @@ export const QUERIES = {
   firstTags: {
     name: 'berth_first_tags',
     sql: `select name from ${TABLES.tags} where repository = ? order by name limit ?`,
+    pluck: true,
   },
   /** Binds repository, last, limit: the page after `last`, one range scan of the primary key. */
   tagsAfter: {
     name: 'berth_tags_after',
     sql: `select name from ${TABLES.tags} where repository = ? and name > ? order by name limit ?`,
+    pluck: true,
   },
   /** Binds repository: a row when the repository has a manifest. */
   anyManifest: {

@@ -2,7 +2,7 @@ import type { PreparedQuery } from '@berth/storage-sql';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 
-/** Statements prepared on each connection, by SQL text; they go with the connection. */
+/** Statements prepared on each connection, by name (unique among the store's statements); they go with the connection. */
 const preparedByConnection = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>();
 
 /**
@@ -18,10 +18,11 @@ export async function queryPreparedSqlite(knex: Knex, query: PreparedQuery, bind
       statements = new Map();
       preparedByConnection.set(connection, statements);
     }
-    let statement = statements.get(query.sql);
+    let statement = statements.get(query.name);
     if (statement === undefined) {
       statement = connection.prepare(query.sql);
-      statements.set(query.sql, statement);
+      if (query.pluck) statement.pluck();
+      statements.set(query.name, statement);
     }
     return statement.all(...bindings);
   } finally {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { digestOf, type MetadataStore } from '@berth/core';
-import { MIGRATION_NAMES, MIGRATIONS_TABLE, TABLES, metadataMigrationSource } from '@berth/storage-sql';
+import { MIGRATION_NAMES, MIGRATIONS_TABLE, TABLES, metadataMigrationSource, openKnexMetadataStore } from '@berth/storage-sql';
 import { blobDigest, manifestWrite, metadataStoreContract } from '@berth/storage-testing';
 import Database from 'better-sqlite3';
 import knex from 'knex';
@@ -57,6 +57,29 @@ metadataStoreContract(runner, async () => ({ store: await openSqliteMetadataStor
   // Nothing outlives the connection, and nothing else can open it.
   skip: ['persistence', 'sharing', 'inspection'],
 });
+
+// A dialect without queryPrepared: the store runs its request-path statements through knex.raw instead.
+metadataStoreContract(
+  runner,
+  async () => {
+    const db = knex({
+      client: 'better-sqlite3',
+      connection: { filename: ':memory:' },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(connection: Database.Database, done: (error: Error | null, connection: unknown) => void) {
+          connection.pragma('foreign_keys = ON');
+          done(null, connection);
+        },
+      },
+    });
+    const { queryPrepared: _prepared, ...unprepared } = sqliteDialect;
+    return { store: await openKnexMetadataStore(db, { dialect: unprepared }) };
+  },
+  { name: 'SQLite in memory, statements through knex.raw', skip: ['persistence', 'sharing', 'inspection'] },
+);
 
 describe('openSqliteMetadataStore', () => {
   let filename: string;
