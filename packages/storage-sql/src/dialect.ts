@@ -54,8 +54,8 @@ export interface Dialect {
   readonly singleWriter?: boolean;
   /**
    * Runs a read statement prepared once per connection and reused (SQLite: a better-sqlite3 statement;
-   * PostgreSQL: a named statement), and returns its rows (a `pluck` query's as the column's values). Without it the store runs the statement through
-   * `knex.raw`, which the driver prepares again on every call.
+   * PostgreSQL: a named statement), and returns its rows (a `pluck` query's as the column's values).
+   * Without it the store runs the statement through `knex.raw`, which the driver prepares again on every call.
    */
   queryPrepared?(knex: Knex, query: PreparedQuery, bindings: readonly (string | number)[]): Promise<unknown[]>;
 }

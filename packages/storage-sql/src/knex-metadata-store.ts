@@ -393,11 +393,9 @@ export class KnexMetadataStore implements MetadataStore {
   async listTags(repository: string, { last, limit }: PageOptions): Promise<string[]> {
     return this.#guard(async () => {
       if (limit <= 0) return [];
-      const rows =
-        last === undefined
-          ? await this.#select<string>(QUERIES.firstTags, [repository, limit])
-          : await this.#select<string>(QUERIES.tagsAfter, [repository, last, limit]);
-      return rows;
+      return last === undefined
+        ? this.#select<string>(QUERIES.firstTags, [repository, limit])
+        : this.#select<string>(QUERIES.tagsAfter, [repository, last, limit]);
     });
   }
 
