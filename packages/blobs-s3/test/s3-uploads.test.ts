@@ -32,6 +32,18 @@ async function subject(options: Parameters<typeof freshStore>[1] = {}): Promise<
   return { store, sibling, view };
 }
 
+/**
+ * Commits the upload through `committer` and checks that the blob reads back whole (through `reader`) and is all
+ * the bucket holds: no staged piece, no upload session, no multipart upload left.
+ */
+async function expectPublishedAlone(committer: S3BlobStore, reader: S3BlobStore, view: BucketView, id: string, content: Buffer): Promise<void> {
+  const digest = digestOf(content);
+  expect(await committer.commitUpload(id, digest)).toEqual({ digest, size: content.length });
+  expect((await readAll(await reader.open(digest))).equals(content)).toBe(true);
+  expect(await view.keys()).toEqual([`blobs/sha256/${digest.slice('sha256:'.length)}`]);
+  expect(await view.multipartUploads()).toEqual([]);
+}
+
 async function errorOf(promise: Promise<unknown>): Promise<RegistryError> {
   const error = await promise.then(() => undefined, (caught: unknown) => caught);
   expect(error).toBeInstanceOf(RegistryError);
@@ -57,11 +69,7 @@ describe('S3 uploads', () => {
     expect(await view.multipartUploads()).toHaveLength(1);
     expect((await view.keys(`uploads/${upload.id}/staged/`)).length).toBeGreaterThan(0);
 
-    const digest = digestOf(content);
-    expect(await sibling.commitUpload(upload.id, digest)).toEqual({ digest, size: content.length });
-    expect((await readAll(await store.open(digest))).equals(content)).toBe(true);
-    expect(await view.keys()).toEqual([`blobs/sha256/${digest.slice('sha256:'.length)}`]);
-    expect(await view.multipartUploads()).toEqual([]);
+    await expectPublishedAlone(sibling, store, view, upload.id, content);
   }, 60_000);
 
   it('stores an append of many parts after the staged bytes, in order, and leaves the upload as it was when one fails', async () => {
@@ -80,12 +88,7 @@ describe('S3 uploads', () => {
 
     const state = await sibling.appendUpload(upload.id, chunks(body.subarray(0, 7 * MIB + 1), body.subarray(7 * MIB + 1)), head.length);
     expect(state.size).toBe(head.length + body.length);
-    const content = Buffer.concat([head, body]);
-    const digest = digestOf(content);
-    expect(await store.commitUpload(upload.id, digest)).toEqual({ digest, size: content.length });
-    expect((await readAll(await store.open(digest))).equals(content)).toBe(true);
-    expect(await view.keys()).toEqual([`blobs/sha256/${digest.slice('sha256:'.length)}`]);
-    expect(await view.multipartUploads()).toEqual([]);
+    await expectPublishedAlone(store, store, view, upload.id, Buffer.concat([head, body]));
   }, 90_000);
 
   it('leaves no object and no multipart upload after a failed verification', async () => {
